@@ -1,0 +1,174 @@
+// Package agent is the GoDocker daemon: it accepts jobs over the HTTP API,
+// stores them durably, orders them with a scheduler policy, dispatches them
+// to an executor, follows them to the end and reconciles with the engine
+// after a restart.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/godocker/god/agent/config"
+	agenthttp "github.com/godocker/god/agent/http"
+	"github.com/godocker/god/agent/identity"
+	"github.com/godocker/god/plugins/executor"
+	"github.com/godocker/god/plugins/scheduler"
+	"github.com/godocker/god/store"
+)
+
+// Agent is one GoDocker daemon.
+type Agent struct {
+	cfg    *config.Config
+	log    hclog.Logger
+	store  store.Store
+	exec   executor.Executor
+	policy scheduler.Scheduler
+	users  *identity.Cache
+
+	// wake asks the scheduler for a cycle; a buffer of one coalesces bursts.
+	wake    chan struct{}
+	changes *broadcaster
+
+	mu       sync.Mutex
+	reserved map[int64]executor.Capacity // running or being dispatched
+	backoff  map[int64]time.Time         // pending jobs whose last dispatch failed
+	capacity executor.Capacity
+	capAt    time.Time
+
+	dispatching sync.WaitGroup
+	finalizing  sync.Map // job id -> struct{}: one finalize at a time per job
+	startedAt   time.Time
+}
+
+// Options wire the agent's parts; tests and benchmarks pass their own.
+type Options struct {
+	Store     store.Store
+	Executor  executor.Executor
+	Scheduler scheduler.Scheduler
+	Logger    hclog.Logger
+}
+
+// New builds an agent from a finalized config and its parts.
+func New(cfg *config.Config, o Options) (*Agent, error) {
+	if o.Logger == nil {
+		o.Logger = hclog.NewNullLogger()
+	}
+	a := &Agent{
+		cfg:       cfg,
+		log:       o.Logger,
+		store:     o.Store,
+		exec:      o.Executor,
+		policy:    o.Scheduler,
+		users:     identity.NewCache(time.Minute),
+		wake:      make(chan struct{}, 1),
+		changes:   newBroadcaster(),
+		reserved:  map[int64]executor.Capacity{},
+		backoff:   map[int64]time.Time{},
+		startedAt: time.Now(),
+	}
+	if err := a.prepareSharedDir(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Run serves the API and runs the scheduler and watcher until ctx ends, then
+// stops gracefully: running containers keep running and are adopted by the
+// next start.
+func (a *Agent) Run(ctx context.Context) error {
+	if err := a.reconcile(ctx); err != nil {
+		return fmt.Errorf("reconciling with the %s engine: %w", a.exec.Name(), err)
+	}
+	srv := agenthttp.New(a, a.log.Named("http"), a.cfg.Dev)
+	listeners, err := a.listen()
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, len(listeners))
+	for _, l := range listeners {
+		go func() {
+			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
+	loops, stopLoops := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { a.schedulerLoop(loops) })
+	wg.Go(func() { a.watchLoop(loops) })
+	a.Wake()
+
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		a.log.Error("http server failed", "error", err)
+	}
+	a.log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutdownCtx)
+	stopLoops()
+	wg.Wait()
+	a.dispatching.Wait()
+	if a.cfg.Socket != "" {
+		_ = os.Remove(a.cfg.Socket)
+	}
+	return err
+}
+
+func (a *Agent) listen() ([]net.Listener, error) {
+	var out []net.Listener
+	if err := os.MkdirAll(filepath.Dir(a.cfg.Socket), 0o755); err != nil {
+		return nil, fmt.Errorf("creating socket dir: %w", err)
+	}
+	// A socket left by a crashed agent is removed; a live one is not stolen.
+	if c, err := net.DialTimeout("unix", a.cfg.Socket, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("another agent is already listening on %s", a.cfg.Socket)
+	}
+	_ = os.Remove(a.cfg.Socket)
+	ul, err := net.Listen("unix", a.cfg.Socket)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", a.cfg.Socket, err)
+	}
+	// Every local user may connect: the kernel tells us who they are, and
+	// the socket gives them no rights beyond their own jobs.
+	if err := os.Chmod(a.cfg.Socket, 0o666); err != nil {
+		ul.Close()
+		return nil, err
+	}
+	out = append(out, ul)
+	a.log.Info("api listening", "socket", a.cfg.Socket)
+	if a.cfg.HTTP.Enabled {
+		addr := net.JoinHostPort(a.cfg.HTTP.Address, strconv.Itoa(a.cfg.HTTP.Port))
+		tl, err := net.Listen("tcp", addr)
+		if err != nil {
+			ul.Close()
+			return nil, fmt.Errorf("listening on %s: %w", addr, err)
+		}
+		out = append(out, tl)
+		a.log.Warn("dev mode: TCP API without authentication, loopback callers identified by the kernel's socket table", "address", "http://"+addr)
+	}
+	return out, nil
+}
+
+// Wake asks for a scheduling cycle.
+func (a *Agent) Wake() {
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Config returns the agent's configuration.
+func (a *Agent) Config() *config.Config { return a.cfg }

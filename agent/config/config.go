@@ -1,0 +1,276 @@
+// Package config reads the agent's HCL configuration. example.hcl at the
+// repository root documents every field and is parsed by a test.
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/gohcl"
+	"github.com/hashicorp/hcl/v2/hclparse"
+
+	"github.com/godocker/god/jobspec"
+)
+
+// Config is the agent configuration.
+type Config struct {
+	// DataDir holds the job store.
+	DataDir string `hcl:"data_dir,optional"`
+	// SharedDir holds the job directories; on a cluster it must be mounted at
+	// the same path on every node.
+	SharedDir string `hcl:"shared_dir,optional"`
+	// Socket is the Unix socket of the API; every local user may connect and
+	// is identified by the kernel.
+	Socket    string `hcl:"socket,optional"`
+	LogLevel  string `hcl:"log_level,optional"`
+	AllowRoot bool   `hcl:"allow_root,optional"`
+
+	HTTP     *HTTP     `hcl:"http,block"`
+	Docker   *Docker   `hcl:"docker,block"`
+	Defaults *Defaults `hcl:"defaults,block"`
+	Volumes  []*Volume `hcl:"volume,block"`
+
+	// Dev is set by `god agent -dev`, not by files.
+	Dev bool
+}
+
+// HTTP configures the TCP listener of the API.
+type HTTP struct {
+	Enabled bool   `hcl:"enabled,optional"`
+	Address string `hcl:"address,optional"`
+	Port    int    `hcl:"port,optional"`
+}
+
+// Docker configures the local Docker executor.
+type Docker struct {
+	Address  string  `hcl:"address,optional"`
+	Instance string  `hcl:"instance,optional"`
+	CPU      float64 `hcl:"cpu,optional"`
+	Memory   string  `hcl:"memory,optional"`
+	// MemoryBytes is Memory parsed by Finalize.
+	MemoryBytes int64
+}
+
+// Defaults apply to jobs that do not say.
+type Defaults struct {
+	Image       string  `hcl:"image,optional"`
+	CPU         float64 `hcl:"cpu,optional"`
+	Memory      string  `hcl:"memory,optional"`
+	MemoryBytes int64
+}
+
+// Volume is a host path users may ask for by name.
+type Volume struct {
+	Name string `hcl:"name,label"`
+	// Path on the host; $USER, $UID and $HOME are replaced by the job owner's.
+	Path string `hcl:"path"`
+	// Mount point in the container; defaults to Path.
+	Mount    string `hcl:"mount,optional"`
+	ReadOnly bool   `hcl:"read_only,optional"`
+}
+
+// DefaultSocket is where the system agent listens.
+const DefaultSocket = "/run/god/god.sock"
+
+// DevDataDir is the dev agent's default data dir; the CLI looks for its socket there.
+const DevDataDir = "/tmp/god-dev"
+
+// Default returns the configuration of a system agent.
+func Default() *Config {
+	return &Config{
+		DataDir:  "/var/lib/god",
+		LogLevel: "info",
+		HTTP:     &HTTP{Address: "127.0.0.1", Port: 6543},
+		Docker:   &Docker{Address: "unix:///var/run/docker.sock", Instance: "god"},
+		Defaults: &Defaults{Image: "debian:bookworm-slim", CPU: 1, Memory: "1GiB"},
+	}
+}
+
+// Dev returns the configuration of `god agent -dev`: everything in one
+// process, data under /tmp/god-dev, the TCP API on loopback.
+func Dev() *Config {
+	c := Default()
+	c.Dev = true
+	c.DataDir = DevDataDir
+	c.HTTP.Enabled = true
+	c.AllowRoot = true // a developer's machine: root may run jobs
+	c.LogLevel = "debug"
+	return c
+}
+
+// Load parses one HCL file over base.
+func Load(path string, base *Config) (*Config, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading agent config: %w", err)
+	}
+	return Parse(path, src, base)
+}
+
+// Parse decodes HCL source over base (nil means Default()). Blocks replace
+// the base's blocks attribute by attribute: an attribute left out keeps its
+// default.
+func Parse(filename string, src []byte, base *Config) (*Config, error) {
+	if base == nil {
+		base = Default()
+	}
+	p := hclparse.NewParser()
+	var f *hcl.File
+	var diags hcl.Diagnostics
+	if strings.HasSuffix(filename, ".json") {
+		f, diags = p.ParseJSON(src, filename)
+	} else {
+		f, diags = p.ParseHCL(src, filename)
+	}
+	if diags.HasErrors() {
+		return nil, diagError(p, diags)
+	}
+	var file Config
+	if diags := gohcl.DecodeBody(f.Body, nil, &file); diags.HasErrors() {
+		return nil, diagError(p, diags)
+	}
+	return merge(base, &file), nil
+}
+
+func diagError(p *hclparse.Parser, diags hcl.Diagnostics) error {
+	var b strings.Builder
+	w := hcl.NewDiagnosticTextWriter(&b, p.Files(), 100, false)
+	_ = w.WriteDiagnostics(diags)
+	return fmt.Errorf("invalid agent config:\n%s", strings.TrimRight(b.String(), "\n"))
+}
+
+func merge(base, f *Config) *Config {
+	c := *base
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(&c.DataDir, f.DataDir)
+	set(&c.SharedDir, f.SharedDir)
+	set(&c.Socket, f.Socket)
+	set(&c.LogLevel, f.LogLevel)
+	c.AllowRoot = c.AllowRoot || f.AllowRoot
+	if f.HTTP != nil {
+		h := *c.HTTP
+		h.Enabled = f.HTTP.Enabled
+		set(&h.Address, f.HTTP.Address)
+		if f.HTTP.Port != 0 {
+			h.Port = f.HTTP.Port
+		}
+		c.HTTP = &h
+	}
+	if f.Docker != nil {
+		d := *c.Docker
+		set(&d.Address, f.Docker.Address)
+		set(&d.Instance, f.Docker.Instance)
+		set(&d.Memory, f.Docker.Memory)
+		if f.Docker.CPU != 0 {
+			d.CPU = f.Docker.CPU
+		}
+		c.Docker = &d
+	}
+	if f.Defaults != nil {
+		d := *c.Defaults
+		set(&d.Image, f.Defaults.Image)
+		set(&d.Memory, f.Defaults.Memory)
+		if f.Defaults.CPU != 0 {
+			d.CPU = f.Defaults.CPU
+		}
+		c.Defaults = &d
+	}
+	c.Volumes = append(append([]*Volume(nil), base.Volumes...), f.Volumes...)
+	return &c
+}
+
+var volumeName = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
+
+// Finalize fills derived values and checks the configuration as a whole,
+// reporting every problem at once.
+func (c *Config) Finalize() error {
+	var errs []string
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Sprintf(format, a...)) }
+	if !filepath.IsAbs(c.DataDir) {
+		bad("data_dir must be an absolute path, got %q", c.DataDir)
+	}
+	if c.SharedDir == "" {
+		c.SharedDir = filepath.Join(c.DataDir, "shared")
+	} else if !filepath.IsAbs(c.SharedDir) {
+		bad("shared_dir must be an absolute path, got %q", c.SharedDir)
+	}
+	if c.Socket == "" {
+		if c.Dev {
+			c.Socket = filepath.Join(c.DataDir, "god.sock")
+		} else {
+			c.Socket = DefaultSocket
+		}
+	}
+	switch c.LogLevel {
+	case "trace", "debug", "info", "warn", "error":
+	default:
+		bad("log_level must be one of trace, debug, info, warn, error; got %q", c.LogLevel)
+	}
+	if c.HTTP.Enabled && !c.Dev {
+		bad("http.enabled: the TCP API needs remote authentication, which this version does not have yet; use the Unix socket (%s) or run `god agent -dev`", c.Socket)
+	}
+	if c.HTTP.Port < 0 || c.HTTP.Port > 65535 {
+		bad("http.port must be between 1 and 65535, got %d", c.HTTP.Port)
+	}
+	if c.Docker.Memory != "" {
+		n, err := jobspec.ParseMemory(c.Docker.Memory)
+		if err != nil {
+			bad("docker.memory: %v", err)
+		}
+		c.Docker.MemoryBytes = n
+	}
+	if c.Defaults.CPU <= 0 {
+		bad("defaults.cpu must be greater than 0, got %v", c.Defaults.CPU)
+	}
+	n, err := jobspec.ParseMemory(c.Defaults.Memory)
+	if err != nil {
+		bad("defaults.memory: %v", err)
+	}
+	c.Defaults.MemoryBytes = n
+	seen := map[string]bool{"home": true}
+	for _, v := range c.Volumes {
+		switch {
+		case v.Name == "home":
+			bad(`volume "home": the name is reserved for the user's home directory; choose another name`)
+		case !volumeName.MatchString(v.Name):
+			bad("volume %q: names use lower-case letters, digits, '-' and '_', starting with a letter", v.Name)
+		case seen[v.Name]:
+			bad("volume %q is defined twice", v.Name)
+		}
+		seen[v.Name] = true
+		if !filepath.IsAbs(v.Path) {
+			bad("volume %q: path must be absolute, got %q", v.Name, v.Path)
+		}
+		if v.Mount == "" {
+			v.Mount = v.Path
+		}
+		if !filepath.IsAbs(v.Mount) || strings.Contains(v.Mount, "$") {
+			bad("volume %q: mount must be an absolute container path without variables, got %q", v.Name, v.Mount)
+		}
+		if reservedMount(v.Mount) {
+			bad("volume %q: mount %q would hide a path GoDocker or the system needs (/, /etc, /proc, /sys, /dev, /mnt/go-docker); choose another", v.Name, v.Mount)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid agent config:\n  * %s", strings.Join(errs, "\n  * "))
+	}
+	return nil
+}
+
+func reservedMount(p string) bool {
+	p = filepath.Clean(p)
+	for _, r := range []string{"/", "/etc", "/proc", "/sys", "/dev", "/mnt/go-docker", "/bin", "/usr", "/lib"} {
+		if p == r || (r != "/" && strings.HasPrefix(p, r+"/")) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,298 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/godocker/god/agent/identity"
+	"github.com/godocker/god/api"
+	"github.com/godocker/god/job"
+	"github.com/godocker/god/plugins/executor"
+)
+
+// ContainerJobDir is where the job directory appears in the container
+// (Go-Docker's contract).
+const ContainerJobDir = "/mnt/go-docker"
+
+// wrapper is the container's entrypoint script. It runs the user's cmd.sh
+// with stdout in god.log and stderr in god.err, and records the real start,
+// end and exit code in god.info, using only bash builtins so that it works in
+// any image that has bash.
+const wrapper = `cd /mnt/go-docker || exit 125
+printf 'start=%(%s)T\n' -1 > god.info
+/mnt/go-docker/cmd.sh > god.log 2> god.err
+rc=$?
+printf 'end=%(%s)T\nexit=%d\n' -1 "$rc" >> god.info
+exit "$rc"
+`
+
+// jobDir is the host path of a job's directory.
+func (a *Agent) jobDir(id int64) string {
+	return filepath.Join(a.cfg.SharedDir, "jobs", strconv.FormatInt(id, 10))
+}
+
+// etcDir holds the passwd and group files bound into a job's container. It
+// is outside the job directory so the user cannot swap them.
+func (a *Agent) etcDir(id int64) string {
+	return filepath.Join(a.cfg.SharedDir, "etc", strconv.FormatInt(id, 10))
+}
+
+// prepareSharedDir creates the agent-owned roots of the shared directory.
+func (a *Agent) prepareSharedDir() error {
+	for _, d := range []string{a.cfg.SharedDir, filepath.Join(a.cfg.SharedDir, "jobs"), filepath.Join(a.cfg.SharedDir, "etc")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("creating shared dir: %w", err)
+		}
+		fi, err := os.Lstat(d)
+		if err != nil {
+			return err
+		}
+		if !fi.IsDir() || fi.Mode().Perm()&0o022 != 0 {
+			return fmt.Errorf("shared dir %s must be a directory writable only by the agent (mode 0755)", d)
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
+			return fmt.Errorf("shared dir %s must be owned by the agent's user (uid %d), not uid %d", d, os.Geteuid(), st.Uid)
+		}
+	}
+	return nil
+}
+
+// prepare writes the job directory and the identity files, and returns the
+// task to hand to the executor. It is idempotent: a dispatch retried after a
+// crash rewrites the same files.
+func (a *Agent) prepare(j *job.Job) (*executor.Task, error) {
+	u := j.User
+	dir := a.jobDir(j.ID)
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("creating job directory: %w", err)
+	}
+	// Refuse anything but a real directory (never follow a planted symlink).
+	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("job directory %s is not a directory", dir)
+	}
+	if err := os.Lchown(dir, u.UID, u.GID); err != nil {
+		return nil, fmt.Errorf("giving the job directory to %s: %w", u.Name, err)
+	}
+	script := j.Spec.Script
+	if script == "" {
+		script = "#!/bin/bash\n" + j.Spec.Command + "\n"
+	}
+	if err := writeFileNoFollow(filepath.Join(dir, "cmd.sh"), []byte(script), 0o755, u.UID, u.GID); err != nil {
+		return nil, err
+	}
+
+	home := ContainerJobDir
+	var mounts []executor.Mount
+	for _, name := range j.Spec.Volumes {
+		m, err := a.resolveVolume(name, u)
+		if err != nil {
+			return nil, &prepareError{err}
+		}
+		if name == "home" {
+			home = m.Target
+		}
+		mounts = append(mounts, m)
+	}
+	if j.Spec.Root {
+		for i := range mounts {
+			mounts[i].ReadOnly = true
+		}
+	}
+
+	etc := a.etcDir(j.ID)
+	if err := os.MkdirAll(etc, 0o755); err != nil {
+		return nil, fmt.Errorf("creating identity files: %w", err)
+	}
+	passwd, group := identityFiles(u, home)
+	for name, content := range map[string]string{"passwd": passwd, "group": group} {
+		if err := writeFileNoFollow(filepath.Join(etc, name), []byte(content), 0o644, os.Geteuid(), os.Getegid()); err != nil {
+			return nil, err
+		}
+	}
+	mounts = append([]executor.Mount{
+		{Source: dir, Target: ContainerJobDir},
+		{Source: filepath.Join(etc, "passwd"), Target: "/etc/passwd", ReadOnly: true},
+		{Source: filepath.Join(etc, "group"), Target: "/etc/group", ReadOnly: true},
+	}, mounts...)
+
+	uid, gid, groups := u.UID, u.GID, u.Groups
+	if j.Spec.Root {
+		uid, gid, groups = 0, 0, nil
+	}
+	env := []string{
+		"GODOCKER_JID=" + strconv.FormatInt(j.ID, 10),
+		"GODOCKER_PWD=" + ContainerJobDir,
+		"GODOCKER_HOME=" + home,
+		"HOME=" + home,
+		"USER=" + u.Name,
+		"LOGNAME=" + u.Name,
+	}
+	for k, v := range j.Spec.Env {
+		env = append(env, k+"="+v)
+	}
+	return &executor.Task{
+		JobID:      j.ID,
+		Name:       j.Spec.Name,
+		Image:      j.Spec.Image,
+		Entrypoint: []string{"/bin/bash", "-c", wrapper},
+		Env:        env,
+		WorkDir:    ContainerJobDir,
+		UID:        uid,
+		GID:        gid,
+		Groups:     groups,
+		Mounts:     mounts,
+		CPU:        j.CPU,
+		Memory:     j.Memory,
+	}, nil
+}
+
+// identityFiles builds /etc/passwd and /etc/group for the container so that
+// whoami, id and ~ resolve without useradd and without changing the image.
+func identityFiles(u api.User, home string) (passwd, group string) {
+	var p, g strings.Builder
+	p.WriteString("root:x:0:0:root:/root:/bin/bash\n")
+	if u.UID != 65534 {
+		p.WriteString("nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n")
+	}
+	if u.UID != 0 {
+		fmt.Fprintf(&p, "%s:x:%d:%d:%s:%s:/bin/bash\n", safeName(u.Name, "u", u.UID), u.UID, u.GID, safeName(u.Name, "u", u.UID), home)
+	}
+	seen := map[int]bool{0: true, 65534: true}
+	g.WriteString("root:x:0:\nnogroup:x:65534:\n")
+	for _, gid := range append([]int{u.GID}, u.Groups...) {
+		if seen[gid] {
+			continue
+		}
+		seen[gid] = true
+		members := ""
+		if gid != u.GID {
+			members = safeName(u.Name, "u", u.UID)
+		}
+		fmt.Fprintf(&g, "%s:x:%d:%s\n", safeName(identity.GroupName(gid), "g", gid), gid, members)
+	}
+	return p.String(), g.String()
+}
+
+// safeName keeps a name that cannot break the colon-separated format.
+func safeName(name, prefix string, id int) string {
+	if name == "" || strings.ContainsAny(name, ":\n\r\x00,") {
+		return prefix + strconv.Itoa(id)
+	}
+	return name
+}
+
+// writeFileNoFollow replaces path with content without following a symlink
+// the user may have planted there.
+func writeFileNoFollow(path string, content []byte, mode os.FileMode, uid, gid int) error {
+	if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() {
+		if err := os.Remove(path); err != nil {
+			return fmt.Errorf("replacing %s: %w", path, err)
+		}
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, mode)
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	_, err = f.Write(content)
+	if err == nil {
+		err = f.Chmod(mode)
+	}
+	if err == nil {
+		err = f.Chown(uid, gid)
+	}
+	return errors.Join(err, f.Close())
+}
+
+// resolveVolume turns a volume name into a host mount for user u. The
+// resolved host path must stay inside the configured path (no traversal
+// through the user's name, no symlink escape).
+func (a *Agent) resolveVolume(name string, u api.User) (executor.Mount, error) {
+	if name == "home" {
+		if u.Home == "" || !filepath.IsAbs(u.Home) {
+			return executor.Mount{}, fmt.Errorf("volume home: user %s has no home directory", u.Name)
+		}
+		real, err := filepath.EvalSymlinks(u.Home)
+		if err != nil {
+			return executor.Mount{}, fmt.Errorf("volume home: your home directory %s is not available on this host: %w", u.Home, err)
+		}
+		return executor.Mount{Source: real, Target: u.Home}, nil
+	}
+	for _, v := range a.cfg.Volumes {
+		if v.Name != name {
+			continue
+		}
+		path, err := expandUserPath(v.Path, u)
+		if err != nil {
+			return executor.Mount{}, fmt.Errorf("volume %s: %w", name, err)
+		}
+		real, err := filepath.EvalSymlinks(path)
+		if err != nil {
+			return executor.Mount{}, fmt.Errorf("volume %s: %s is not available on this host: %w", name, path, err)
+		}
+		root := v.Path
+		if i := strings.IndexByte(root, '$'); i >= 0 {
+			root = filepath.Dir(root[:i+1])
+		}
+		if realRoot, err := filepath.EvalSymlinks(root); err == nil {
+			root = realRoot
+		}
+		if real != root && !strings.HasPrefix(real, root+string(filepath.Separator)) {
+			return executor.Mount{}, fmt.Errorf("volume %s: %s resolves to %s, outside %s; ask an administrator", name, path, real, root)
+		}
+		return executor.Mount{Source: real, Target: v.Mount, ReadOnly: v.ReadOnly}, nil
+	}
+	return executor.Mount{}, fmt.Errorf("unknown volume %q; available: %s", name, strings.Join(a.volumeNames(), ", "))
+}
+
+func (a *Agent) volumeNames() []string {
+	names := []string{"home"}
+	for _, v := range a.cfg.Volumes {
+		names = append(names, v.Name)
+	}
+	return names
+}
+
+// expandUserPath substitutes $USER, $UID and $HOME. A substituted value must
+// be a single path element (or, for $HOME, an absolute clean path).
+func expandUserPath(p string, u api.User) (string, error) {
+	var bad error
+	out := os.Expand(p, func(v string) string {
+		switch v {
+		case "USER":
+			if u.Name == "" || u.Name == "." || u.Name == ".." || strings.ContainsAny(u.Name, "/\x00") {
+				bad = fmt.Errorf("user name %q cannot be used in a path", u.Name)
+			}
+			return u.Name
+		case "UID":
+			return strconv.Itoa(u.UID)
+		case "HOME":
+			if !filepath.IsAbs(u.Home) || filepath.Clean(u.Home) != u.Home {
+				bad = fmt.Errorf("home %q cannot be used in a path", u.Home)
+			}
+			return u.Home
+		}
+		bad = fmt.Errorf("unknown variable $%s in path %q (use $USER, $UID or $HOME)", v, p)
+		return ""
+	})
+	if bad != nil {
+		return "", bad
+	}
+	return filepath.Clean(out), nil
+}
+
+// giveBack makes every file of a finished root job's directory belong to
+// the job's owner again, without following symlinks.
+func giveBack(dir string, uid, gid int) error {
+	return filepath.WalkDir(dir, func(path string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return nil // keep going: a vanished file is not a failure
+		}
+		return os.Lchown(path, uid, gid)
+	})
+}

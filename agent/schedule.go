@@ -1,0 +1,282 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/godocker/god/api"
+	"github.com/godocker/god/job"
+	"github.com/godocker/god/plugins/executor"
+	"github.com/godocker/god/plugins/scheduler"
+	"github.com/godocker/god/store"
+)
+
+// maxConcurrentDispatch bounds engine calls in flight: container start is
+// slow (hundreds of ms), so several run at once, but not unboundedly.
+const maxConcurrentDispatch = 8
+
+// capacityTTL is how long a capacity reading is trusted.
+const capacityTTL = 30 * time.Second
+
+// schedulerLoop runs a cycle whenever something may let a job start: a
+// submit, a job's end, a failed dispatch's backoff expiring. There is no
+// fixed sleep on the path from submit to dispatch.
+func (a *Agent) schedulerLoop(ctx context.Context) {
+	sem := make(chan struct{}, maxConcurrentDispatch)
+	var retry <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.wake:
+		case <-retry:
+		}
+		next, err := a.cycle(ctx, sem)
+		if err != nil && ctx.Err() == nil {
+			a.log.Error("scheduling cycle failed", "error", err)
+			next = time.Second
+		}
+		retry = nil
+		if next > 0 {
+			retry = time.After(next)
+		}
+	}
+}
+
+// cycle orders the pending jobs and dispatches those that fit. It returns
+// when a retry is due for jobs held back by a dispatch failure (0: none).
+func (a *Agent) cycle(ctx context.Context, sem chan struct{}) (time.Duration, error) {
+	pending, err := a.store.List(ctx, store.Filter{States: []string{api.StatePending}, Ascending: true})
+	if err != nil {
+		return 0, fmt.Errorf("listing pending jobs: %w", err)
+	}
+	if len(pending) == 0 {
+		return 0, nil
+	}
+	capacity, err := a.currentCapacity(ctx)
+	if err != nil {
+		return 0, err
+	}
+	now := time.Now()
+	byID := make(map[int64]*job.Job, len(pending))
+	snap := &scheduler.Snapshot{Now: now, Pending: make([]scheduler.Job, 0, len(pending))}
+	var retryIn time.Duration
+	a.mu.Lock()
+	for _, j := range pending {
+		if _, busy := a.reserved[j.ID]; busy {
+			continue // being dispatched
+		}
+		if until, ok := a.backoff[j.ID]; ok && now.Before(until) {
+			if d := until.Sub(now); retryIn == 0 || d < retryIn {
+				retryIn = d
+			}
+			continue
+		}
+		byID[j.ID] = j
+		snap.Pending = append(snap.Pending, scheduler.Job{ID: j.ID, UID: j.User.UID, User: j.User.Name, Submitted: j.Dates.Submitted, CPU: j.CPU, Memory: j.Memory})
+	}
+	a.mu.Unlock()
+
+	order, err := a.policy.Order(ctx, snap)
+	if err != nil {
+		return 0, fmt.Errorf("scheduler %s: %w", a.policy.Name(), err)
+	}
+	for _, d := range order {
+		j, ok := byID[d.JobID]
+		if !ok {
+			continue // a policy may not invent jobs
+		}
+		delete(byID, d.JobID)
+		if !a.reserve(j, capacity) {
+			// FIFO semantics: the head waits for room rather than being
+			// overtaken (backfill is the scheduler policy's business).
+			break
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			a.release(j.ID)
+			return 0, nil
+		}
+		a.dispatching.Add(1)
+		go func() {
+			defer a.dispatching.Done()
+			defer func() { <-sem }()
+			a.dispatch(context.WithoutCancel(ctx), j)
+		}()
+	}
+	return retryIn, nil
+}
+
+func (a *Agent) currentCapacity(ctx context.Context) (executor.Capacity, error) {
+	a.mu.Lock()
+	c, at := a.capacity, a.capAt
+	a.mu.Unlock()
+	if time.Since(at) < capacityTTL {
+		return c, nil
+	}
+	c, err := a.exec.Capacity(ctx)
+	if err != nil {
+		return c, err
+	}
+	a.mu.Lock()
+	a.capacity, a.capAt = c, time.Now()
+	a.mu.Unlock()
+	return c, nil
+}
+
+// reserve books j's resources if they fit in what is left of capacity.
+func (a *Agent) reserve(j *job.Job, capacity executor.Capacity) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var used executor.Capacity
+	for _, r := range a.reserved {
+		used.CPU += r.CPU
+		used.Memory += r.Memory
+	}
+	// A small epsilon keeps float sums of fractions like 0.1 from refusing
+	// a job that exactly fits.
+	if used.CPU+j.CPU > capacity.CPU+1e-9 || used.Memory+j.Memory > capacity.Memory {
+		return false
+	}
+	a.reserved[j.ID] = executor.Capacity{CPU: j.CPU, Memory: j.Memory}
+	return true
+}
+
+func (a *Agent) release(id int64) {
+	a.mu.Lock()
+	delete(a.reserved, id)
+	a.mu.Unlock()
+}
+
+// dispatch starts one job. The container name is derived from the job id,
+// so if the agent dies anywhere in here the restart adopts the container
+// instead of starting a second one.
+func (a *Agent) dispatch(ctx context.Context, j *job.Job) {
+	log := a.log.With("job_id", j.ID, "user", j.User.Name)
+	task, err := a.prepare(j)
+	var st *executor.State
+	if err == nil {
+		st, err = a.exec.Start(ctx, task)
+	}
+	if err != nil {
+		a.release(j.ID)
+		if errors.Is(err, executor.ErrPermanent) || isPrepareError(err) {
+			log.Warn("job cannot start", "error", err)
+			a.endPending(ctx, j.ID, api.SecondaryFailed, err.Error())
+			return
+		}
+		log.Warn("dispatch failed, will retry", "error", err)
+		a.holdPending(ctx, j.ID, "dispatch failed, retrying: "+err.Error())
+		return
+	}
+	a.mu.Lock()
+	delete(a.backoff, j.ID)
+	a.mu.Unlock()
+	a.adopt(ctx, j.ID, st)
+	log.Debug("job running", "container", st.Name)
+}
+
+// isPrepareError reports errors of the job itself (a missing home, an
+// unknown volume) that retrying will not fix.
+func isPrepareError(err error) bool {
+	var pe *prepareError
+	return errors.As(err, &pe)
+}
+
+type prepareError struct{ err error }
+
+func (e *prepareError) Error() string { return e.err.Error() }
+func (e *prepareError) Unwrap() error { return e.err }
+
+// adopt records that the job's container exists (after a dispatch or, at
+// start-up, for a container found without a running job), then finalizes
+// it at once if it has already ended.
+func (a *Agent) adopt(ctx context.Context, id int64, st *executor.State) {
+	err := a.mutate(ctx, id, func(j *job.Job) bool {
+		if !j.Pending() {
+			return false
+		}
+		started := st.StartedAt
+		if started.IsZero() {
+			started = time.Now()
+		}
+		j.MarkRunning(api.Container{Executor: a.exec.Name(), ID: st.ID, Name: st.Name, Node: st.Node}, started)
+		j.JobDir = a.jobDir(id)
+		return true
+	})
+	if err != nil {
+		a.log.Error("recording dispatch", "job_id", id, "error", err)
+	}
+	j, err := a.store.Get(ctx, id)
+	switch {
+	case err != nil:
+		a.log.Error("reading job after dispatch", "job_id", id, "error", err)
+	case !j.Running():
+		// Stopped while being dispatched: the container must not outlive it.
+		_ = a.exec.Kill(ctx, id)
+		_ = a.exec.Remove(ctx, id)
+		a.release(id)
+	case j.KillRequested:
+		_ = a.exec.Kill(ctx, id)
+	case !st.Running:
+		a.finalize(ctx, id)
+	default:
+		a.mu.Lock()
+		a.reserved[id] = executor.Capacity{CPU: j.CPU, Memory: j.Memory}
+		a.mu.Unlock()
+	}
+}
+
+// endPending ends a pending job that can never run.
+func (a *Agent) endPending(ctx context.Context, id int64, secondary, reason string) {
+	err := a.mutate(ctx, id, func(j *job.Job) bool {
+		if !j.Pending() {
+			return false
+		}
+		j.MarkOver(nil, secondary, reason, time.Now())
+		return true
+	})
+	if err != nil {
+		a.log.Error("ending job", "job_id", id, "error", err)
+	}
+}
+
+// holdPending keeps a job pending with the reason and retries it later.
+func (a *Agent) holdPending(ctx context.Context, id int64, reason string) {
+	a.mu.Lock()
+	a.backoff[id] = time.Now().Add(5 * time.Second)
+	a.mu.Unlock()
+	_ = a.mutate(ctx, id, func(j *job.Job) bool {
+		if !j.Pending() || j.Status.Reason == reason {
+			return false
+		}
+		j.Status.Reason = reason
+		return true
+	})
+	a.Wake()
+}
+
+// mutate applies change to the stored job, re-reading and retrying when
+// another writer got there first. change returns false to leave it as is.
+func (a *Agent) mutate(ctx context.Context, id int64, change func(*job.Job) bool) error {
+	for {
+		j, err := a.store.Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		if !change(j) {
+			return nil
+		}
+		err = a.store.Update(ctx, j)
+		if errors.Is(err, store.ErrConflict) {
+			continue
+		}
+		if err == nil {
+			a.changes.notify()
+		}
+		return err
+	}
+}

@@ -1,0 +1,349 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/godocker/god/api"
+	"github.com/godocker/god/job"
+	"github.com/godocker/god/jobspec"
+	"github.com/godocker/god/store"
+	"github.com/godocker/god/version"
+)
+
+// Error is an error the API reports with a status code and, for invalid
+// requests, the fields to fix.
+type Error struct {
+	Code   int
+	Msg    string
+	Fields []api.FieldError
+}
+
+func (e *Error) Error() string                 { return e.Msg }
+func (e *Error) StatusCode() int               { return e.Code }
+func (e *Error) FieldErrors() []api.FieldError { return e.Fields }
+
+func errorf(code int, format string, a ...any) *Error {
+	return &Error{Code: code, Msg: fmt.Sprintf(format, a...)}
+}
+
+// Caller resolves a kernel-verified uid to a user.
+func (a *Agent) Caller(_ context.Context, uid int) (api.User, error) {
+	u, err := a.users.Lookup(uid)
+	if err != nil {
+		return u, &Error{Code: http.StatusForbidden, Msg: err.Error()}
+	}
+	return u, nil
+}
+
+// isAdmin: root on the agent's host manages every job.
+func isAdmin(u api.User) bool { return u.UID == 0 }
+
+// Submit validates a spec, applies defaults and stores the job as pending.
+// It returns once the job is durable.
+func (a *Agent) Submit(ctx context.Context, caller api.User, spec *api.JobSpec) (*api.Job, error) {
+	if spec == nil {
+		return nil, errorf(http.StatusBadRequest, "missing job spec")
+	}
+	if fe := jobspec.Validate(spec); len(fe) > 0 {
+		return nil, &Error{Code: http.StatusBadRequest, Msg: "invalid job spec", Fields: fe}
+	}
+	if uid := os.Geteuid(); uid != 0 && caller.UID != uid {
+		return nil, errorf(http.StatusForbidden, "this agent runs as uid %d without root, so it can only run jobs for that user; run the agent as root to serve every user", uid)
+	}
+	s := *spec
+	s.Volumes = slices.Clone(spec.Volumes)
+	// uid 0 in the container is root whatever the spec says: the same rules
+	// (allow_root, read-only mounts) apply.
+	s.Root = s.Root || caller.UID == 0
+	j := &job.Job{Spec: s, User: caller, Status: api.Status{Primary: api.StatePending}}
+	j.Dates.Submitted = time.Now().UTC()
+	if j.Spec.Image == "" {
+		j.Spec.Image = a.cfg.Defaults.Image
+	}
+	j.CPU, j.Memory = a.cfg.Defaults.CPU, a.cfg.Defaults.MemoryBytes
+	if r := spec.Resources; r != nil {
+		if r.CPU > 0 {
+			j.CPU = r.CPU
+		}
+		if r.Memory != "" {
+			j.Memory, _ = jobspec.ParseMemory(r.Memory) // validated above
+		}
+	}
+	if fe := a.admit(ctx, j); len(fe) > 0 {
+		return nil, &Error{Code: http.StatusBadRequest, Msg: "job refused", Fields: fe}
+	}
+	if err := a.store.Create(ctx, j); err != nil {
+		return nil, fmt.Errorf("storing job: %w", err)
+	}
+	a.changes.notify()
+	a.Wake()
+	return j.API(), nil
+}
+
+// admit refuses at submit what could never run: root where not allowed,
+// unknown or unavailable volumes, requests larger than the executor.
+func (a *Agent) admit(ctx context.Context, j *job.Job) []api.FieldError {
+	var fe []api.FieldError
+	if j.Spec.Root && !a.cfg.AllowRoot {
+		fe = append(fe, api.FieldError{Field: "root", Message: "running as root is not allowed on this site (agent config allow_root = false); remove root = true"})
+	}
+	for i, name := range j.Spec.Volumes {
+		if _, err := a.resolveVolume(name, j.User); err != nil {
+			fe = append(fe, api.FieldError{Field: fmt.Sprintf("volumes[%d]", i), Message: err.Error()})
+		}
+	}
+	if c, err := a.currentCapacity(ctx); err == nil {
+		if j.CPU > c.CPU+1e-9 {
+			fe = append(fe, api.FieldError{Field: "resources.cpu", Message: fmt.Sprintf("%g cores requested but the %s executor has %g at most; ask for fewer", j.CPU, a.exec.Name(), c.CPU)})
+		}
+		if j.Memory > c.Memory {
+			fe = append(fe, api.FieldError{Field: "resources.memory", Message: fmt.Sprintf("%s requested but the %s executor has %s at most; ask for less", humanBytes(j.Memory), a.exec.Name(), humanBytes(c.Memory))})
+		}
+	}
+	return fe
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%dB", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f%ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// authorized returns the job if the caller may act on it.
+func (a *Agent) authorized(ctx context.Context, caller api.User, id int64) (*job.Job, error) {
+	j, err := a.store.Get(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errorf(http.StatusNotFound, "job %d not found", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if j.User.UID != caller.UID && !isAdmin(caller) {
+		return nil, errorf(http.StatusForbidden, "permission denied: job %d belongs to another user", id)
+	}
+	return j, nil
+}
+
+// maxWait caps blocking queries.
+const maxWait = 5 * time.Minute
+
+// Job returns a job; with index > 0 it blocks until the job's version
+// exceeds index or wait passes.
+func (a *Agent) Job(ctx context.Context, caller api.User, id, index int64, wait time.Duration) (*api.Job, error) {
+	if wait <= 0 || wait > maxWait {
+		wait = maxWait
+	}
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	for {
+		changed := a.changes.wait()
+		j, err := a.authorized(ctx, caller, id)
+		if err != nil {
+			return nil, err
+		}
+		if index <= 0 || j.Version > index {
+			return j.API(), nil
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			return j.API(), nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// defaultListLimit keeps `god job status` readable for prolific users.
+const defaultListLimit = 100
+
+// Jobs lists the caller's jobs (every job for an admin), newest first.
+func (a *Agent) Jobs(ctx context.Context, caller api.User, states []string, limit int) ([]*api.Job, error) {
+	for _, s := range states {
+		switch s {
+		case api.StatePending, api.StateRunning, api.StateOver, api.StateArchived:
+		default:
+			return nil, &Error{Code: http.StatusBadRequest, Msg: "invalid state filter", Fields: []api.FieldError{{Field: "state", Message: fmt.Sprintf("%q is not a state; use pending, running, over or archived", s)}}}
+		}
+	}
+	if limit <= 0 {
+		limit = defaultListLimit
+	}
+	f := store.Filter{States: states, Limit: limit}
+	if !isAdmin(caller) {
+		f.UID = &caller.UID
+	}
+	jobs, err := a.store.List(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*api.Job, len(jobs))
+	for i, j := range jobs {
+		out[i] = j.API()
+	}
+	return out, nil
+}
+
+// Stop kills a job: a pending one ends at once, a running one is killed on
+// the engine and ends when its container has stopped. Both end over/killed
+// with exit code 137.
+func (a *Agent) Stop(ctx context.Context, caller api.User, id int64) (*api.Job, error) {
+	if _, err := a.authorized(ctx, caller, id); err != nil {
+		return nil, err
+	}
+	var wasRunning bool
+	err := a.mutate(ctx, id, func(j *job.Job) bool {
+		wasRunning = false
+		switch {
+		case j.Pending():
+			j.KillRequested = true
+			j.MarkOver(nil, "", "", time.Now())
+			return true
+		case j.Running() && !j.KillRequested:
+			wasRunning = true
+			j.KillRequested = true
+			j.Status.Secondary = api.SecondaryKillRequested
+			return true
+		case j.Running():
+			wasRunning = true
+		}
+		return false
+	})
+	if err != nil {
+		return nil, err
+	}
+	if wasRunning {
+		if err := a.exec.Kill(ctx, id); err != nil {
+			// The request is durable: the watcher retries at its next reconcile.
+			a.log.Warn("kill failed, will retry", "job_id", id, "error", err)
+		}
+	}
+	a.Wake()
+	j, err := a.store.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return j.API(), nil
+}
+
+// Logs copies a job's stdout or stderr to w from offset. With follow it
+// keeps copying until the job is over and everything has been read.
+func (a *Agent) Logs(ctx context.Context, caller api.User, id int64, stream string, offset int64, follow bool, w io.Writer, flush func()) error {
+	j, err := a.authorized(ctx, caller, id)
+	if err != nil {
+		return err
+	}
+	var name string
+	switch stream {
+	case "", api.LogStdout:
+		name = "god.log"
+	case api.LogStderr:
+		name = "god.err"
+	default:
+		return &Error{Code: http.StatusBadRequest, Msg: "invalid log stream", Fields: []api.FieldError{{Field: "stream", Message: fmt.Sprintf("%q is not a stream; use stdout or stderr", stream)}}}
+	}
+	if j.Pending() {
+		return errorf(http.StatusConflict, "job %d is pending: it has no output yet", id)
+	}
+	if j.Status.Primary == api.StateArchived {
+		return errorf(http.StatusGone, "job %d is archived: its directory was removed", id)
+	}
+	path := filepath.Join(a.jobDir(id), name)
+	var f *os.File
+	for f == nil {
+		f, err = openJobFile(path, j)
+		if err != nil && !(errors.Is(err, os.ErrNotExist) && follow && !j.Over()) {
+			if errors.Is(err, os.ErrNotExist) {
+				return errorf(http.StatusNotFound, "job %d has no %s (the job wrote nothing or its directory was cleaned)", id, name)
+			}
+			return err
+		}
+		if f == nil {
+			if j, err = a.waitChange(ctx, id, 250*time.Millisecond); err != nil {
+				return err
+			}
+		}
+	}
+	defer f.Close()
+	if offset > 0 {
+		if _, err := f.Seek(offset, io.SeekStart); err != nil {
+			return err
+		}
+	}
+	for {
+		over := j.Over()
+		if _, err := io.Copy(w, f); err != nil {
+			return err
+		}
+		flush()
+		if !follow || over {
+			return nil
+		}
+		if j, err = a.waitChange(ctx, id, 250*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// waitChange waits for a job change or d, then re-reads the job.
+func (a *Agent) waitChange(ctx context.Context, id int64, d time.Duration) (*job.Job, error) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-a.changes.wait():
+	case <-t.C:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return a.store.Get(ctx, id)
+}
+
+// openJobFile opens a file of the user-writable job directory as the agent
+// (root) without being tricked: no symlinks, regular files only, owned by
+// the job's user (or root for a root job), so a planted link or hard link to
+// a system file is refused.
+func openJobFile(path string, j *job.Job) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			return nil, errorf(http.StatusForbidden, "%s is a symbolic link; GoDocker does not follow links in job directories", filepath.Base(path))
+		}
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	st, _ := fi.Sys().(*syscall.Stat_t)
+	owner := -1
+	if st != nil {
+		owner = int(st.Uid)
+	}
+	if !fi.Mode().IsRegular() || (owner != j.User.UID && !(owner == 0 && j.Spec.Root)) {
+		f.Close()
+		return nil, errorf(http.StatusForbidden, "%s is not a regular file owned by %s; refusing to read it", filepath.Base(path), j.User.Name)
+	}
+	return f, nil
+}
+
+// Self describes the agent to a caller.
+func (a *Agent) Self(caller api.User) *api.AgentSelf {
+	return &api.AgentSelf{Version: version.Version, Dev: a.cfg.Dev, Executor: a.exec.Name(), Caller: caller}
+}

@@ -1,0 +1,217 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/shoenig/test/must"
+
+	"github.com/godocker/god/agent/config"
+	"github.com/godocker/god/agent/identity"
+	"github.com/godocker/god/api"
+	"github.com/godocker/god/plugins/executor"
+	"github.com/godocker/god/plugins/executor/docker"
+	"github.com/godocker/god/plugins/scheduler/fifo"
+	"github.com/godocker/god/store/sqlite"
+)
+
+// testImage is built by scripts/testenv.sh (busybox + bash).
+const testImage = "godocker/bash:local"
+
+var instanceSeq atomic.Int64
+
+// testAgent is an in-process agent on the real Docker engine, with its own
+// data dir and its own container namespace (instance name).
+type testAgent struct {
+	*Agent
+	t        *testing.T
+	exec     *docker.Executor
+	instance string
+	cancel   context.CancelFunc
+	done     chan error
+}
+
+// needDocker skips without an engine, except in CI, which installs one.
+func needDocker(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat("/var/run/docker.sock"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI must run against a Docker engine: %v (run scripts/testenv.sh)", err)
+		}
+		t.Skipf("skipping: no Docker engine (%v); run `make testenv` as root", err)
+	}
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatal("CI runs the agent tests as root")
+		}
+		t.Skip("skipping: the agent tests run jobs as other users and need root")
+	}
+}
+
+func testUser(t *testing.T, uid int) api.User {
+	t.Helper()
+	u, err := identity.Lookup(uid)
+	if err != nil {
+		t.Skipf("skipping: test user %d missing (%v); run `make testenv` as root", uid, err)
+	}
+	return u
+}
+
+const (
+	aliceUID = 23001
+	bobUID   = 23002
+	labGID   = 23100
+)
+
+// startAgent starts an agent; configure may change its config before start.
+func startAgent(t *testing.T, configure func(*config.Config)) *testAgent {
+	t.Helper()
+	needDocker(t)
+	dir := t.TempDir()
+	instance := fmt.Sprintf("godtest-%d-%d", os.Getpid(), instanceSeq.Add(1))
+	cfg := config.Default()
+	cfg.DataDir = dir
+	cfg.Socket = filepath.Join(dir, "god.sock")
+	cfg.Defaults.Image = testImage
+	cfg.Defaults.Memory = "128MiB"
+	cfg.Docker.Instance = instance
+	if configure != nil {
+		configure(cfg)
+	}
+	must.NoError(t, cfg.Finalize())
+	return runAgent(t, cfg)
+}
+
+func runAgent(t *testing.T, cfg *config.Config) *testAgent {
+	t.Helper()
+	st, err := sqlite.Open(filepath.Join(cfg.DataDir, "store"))
+	must.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	ex, err := docker.New(ctx, docker.Config{Instance: cfg.Docker.Instance, CPU: cfg.Docker.CPU, Memory: cfg.Docker.MemoryBytes})
+	must.NoError(t, err)
+	log := hclog.New(&hclog.LoggerOptions{Name: t.Name(), Level: hclog.Debug, Output: testWriter{t}})
+	a, err := New(cfg, Options{Store: st, Executor: ex, Scheduler: fifo.Scheduler{}, Logger: log})
+	must.NoError(t, err)
+	ta := &testAgent{Agent: a, t: t, exec: ex, instance: cfg.Docker.Instance, cancel: cancel, done: make(chan error, 1)}
+	go func() { ta.done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		ta.stop()
+		st.Close()
+		// Leave no container behind, whatever the test did.
+		if states, err := ex.List(context.Background()); err == nil {
+			for _, s := range states {
+				_ = ex.Remove(context.Background(), s.JobID)
+			}
+		}
+		ex.Close()
+	})
+	return ta
+}
+
+// stop shuts the agent down gracefully (containers keep running).
+func (ta *testAgent) stop() {
+	if ta.cancel == nil {
+		return
+	}
+	ta.cancel()
+	ta.cancel = nil
+	select {
+	case err := <-ta.done:
+		must.NoError(ta.t, err)
+	case <-time.After(30 * time.Second):
+		ta.t.Fatal("agent did not stop")
+	}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func (ta *testAgent) submit(u api.User, spec api.JobSpec) int64 {
+	ta.t.Helper()
+	j, err := ta.Submit(context.Background(), u, &spec)
+	must.NoError(ta.t, err)
+	return j.ID
+}
+
+// waitFor blocks until cond holds for the job (through blocking queries).
+func (ta *testAgent) waitFor(u api.User, id int64, what string, cond func(*api.Job) bool) *api.Job {
+	ta.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var index int64
+	for {
+		j, err := ta.Job(ctx, u, id, index, 10*time.Second)
+		must.NoError(ta.t, err, must.Sprintf("waiting for job %d to be %s", id, what))
+		if cond(j) {
+			return j
+		}
+		index = j.Version
+	}
+}
+
+func (ta *testAgent) waitOver(u api.User, id int64) *api.Job {
+	return ta.waitFor(u, id, "over", func(j *api.Job) bool { return j.Status.Primary == api.StateOver })
+}
+
+func (ta *testAgent) waitRunning(u api.User, id int64) *api.Job {
+	return ta.waitFor(u, id, "running", func(j *api.Job) bool { return j.Status.Primary != api.StatePending })
+}
+
+// readJobFile reads a file of a job directory on the host.
+func (ta *testAgent) readJobFile(id int64, name string) string {
+	ta.t.Helper()
+	b, err := os.ReadFile(filepath.Join(ta.jobDir(id), name))
+	must.NoError(ta.t, err)
+	return string(b)
+}
+
+func exitCode(j *api.Job) int {
+	if j.Status.ExitCode == nil {
+		return -1
+	}
+	return *j.Status.ExitCode
+}
+
+// waitGone waits until the job's container has been removed.
+func (ta *testAgent) waitGone(id int64) {
+	ta.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := ta.exec.Inspect(context.Background(), id)
+		if errors.Is(err, executor.ErrNotFound) {
+			return
+		}
+		if time.Now().After(deadline) {
+			ta.t.Fatalf("container of job %d still there: %v", id, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitOutput waits until the job's god.log contains want.
+func (ta *testAgent) waitOutput(id int64, want string) {
+	ta.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b, _ := os.ReadFile(filepath.Join(ta.jobDir(id), "god.log"))
+		if strings.Contains(string(b), want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			ta.t.Fatalf("job %d never wrote %q; god.log: %q", id, want, b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

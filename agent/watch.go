@@ -1,0 +1,213 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/godocker/god/api"
+	"github.com/godocker/god/job"
+	"github.com/godocker/god/plugins/executor"
+	"github.com/godocker/god/store"
+)
+
+// reconcileEvery is the safety net behind the engine's event stream: a
+// missed event is caught within this period. It is not on the critical path.
+const reconcileEvery = 30 * time.Second
+
+// watchLoop follows the engine's events and finalizes jobs whose container
+// stopped. When the stream breaks it reconciles and subscribes again.
+func (a *Agent) watchLoop(ctx context.Context) {
+	tick := time.NewTicker(reconcileEvery)
+	defer tick.Stop()
+	for ctx.Err() == nil {
+		events, err := a.exec.Events(ctx)
+		if err != nil {
+			a.log.Error("subscribing to engine events", "error", err)
+			sleep(ctx, time.Second)
+			continue
+		}
+		// Anything that ended between two subscriptions is caught here.
+		if err := a.reconcile(ctx); err != nil && ctx.Err() == nil {
+			a.log.Error("reconcile failed", "error", err)
+		}
+	stream:
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ev, ok := <-events:
+				if !ok {
+					break stream
+				}
+				a.finalize(ctx, ev.JobID)
+			case <-tick.C:
+				if err := a.reconcile(ctx); err != nil && ctx.Err() == nil {
+					a.log.Error("reconcile failed", "error", err)
+				}
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		a.log.Warn("engine event stream closed, reconnecting")
+		sleep(ctx, time.Second)
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// reconcile brings the store and the engine into agreement: containers of
+// pending jobs are adopted (the agent died between start and record),
+// running jobs whose container ended are finalized with their real exit
+// code, kills asked before a crash are carried out, and containers of
+// finished jobs are removed.
+func (a *Agent) reconcile(ctx context.Context) error {
+	// Store first, engine second: a job dispatched in between shows up as
+	// a pending job with a container (skipped: its dispatch is in flight),
+	// never as a running job without one.
+	running, err := a.store.List(ctx, store.Filter{States: []string{api.StateRunning}})
+	if err != nil {
+		return err
+	}
+	states, err := a.exec.List(ctx)
+	if err != nil {
+		return err
+	}
+	byJob := make(map[int64]*executor.State, len(states))
+	for _, st := range states {
+		byJob[st.JobID] = st
+	}
+	for _, j := range running {
+		st, ok := byJob[j.ID]
+		delete(byJob, j.ID)
+		switch {
+		case !ok:
+			a.lost(ctx, j.ID)
+		case !st.Running:
+			a.finalize(ctx, j.ID)
+		default:
+			a.mu.Lock()
+			a.reserved[j.ID] = executor.Capacity{CPU: j.CPU, Memory: j.Memory}
+			a.mu.Unlock()
+			if j.KillRequested {
+				if err := a.exec.Kill(ctx, j.ID); err != nil {
+					a.log.Warn("kill failed, will retry", "job_id", j.ID, "error", err)
+				}
+			}
+		}
+	}
+	for id, st := range byJob {
+		a.mu.Lock()
+		_, dispatching := a.reserved[id]
+		a.mu.Unlock()
+		if dispatching {
+			continue // a dispatch in flight will record it
+		}
+		j, err := a.store.Get(ctx, id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			a.log.Warn("container of an unknown job left alone", "job_id", id, "container", st.Name)
+		case err != nil:
+			return err
+		case j.Pending():
+			a.log.Info("adopting container started before a restart", "job_id", id)
+			a.adopt(ctx, id, st)
+		case j.Over() && !st.Running:
+			_ = a.exec.Remove(ctx, id)
+		case j.Over():
+			_ = a.exec.Kill(ctx, id)
+		}
+	}
+	return nil
+}
+
+// lost ends a running job whose container vanished outside GoDocker.
+func (a *Agent) lost(ctx context.Context, id int64) {
+	a.log.Warn("container of a running job disappeared", "job_id", id)
+	err := a.mutate(ctx, id, func(j *job.Job) bool {
+		if !j.Running() {
+			return false
+		}
+		j.MarkOver(nil, api.SecondaryLost, "the container disappeared from the engine; its exit code is unknown", time.Now())
+		return true
+	})
+	if err != nil {
+		a.log.Error("recording lost job", "job_id", id, "error", err)
+	}
+	a.release(id)
+	a.Wake()
+}
+
+// finalize records the end of a job whose container stopped, then removes
+// the container. The record is durable before the container goes, so the
+// exit code is never lost.
+func (a *Agent) finalize(ctx context.Context, id int64) {
+	if _, busy := a.finalizing.LoadOrStore(id, struct{}{}); busy {
+		return
+	}
+	defer a.finalizing.Delete(id)
+	// Finish what was begun even if the agent is shutting down.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	st, err := a.exec.Inspect(ctx, id)
+	if errors.Is(err, executor.ErrNotFound) {
+		if j, gerr := a.store.Get(ctx, id); gerr == nil && j.Running() {
+			a.lost(ctx, id)
+		}
+		return
+	}
+	if err != nil {
+		a.log.Error("inspecting finished container", "job_id", id, "error", err)
+		return
+	}
+	if st.Running {
+		return
+	}
+	j, err := a.store.Get(ctx, id)
+	if err != nil || !j.Running() {
+		return
+	}
+	// A root job's files go back to their owner before the user is told
+	// the job is over.
+	if j.Spec.Root && j.User.UID != 0 {
+		if err := giveBack(a.jobDir(id), j.User.UID, j.User.GID); err != nil {
+			a.log.Warn("returning job files to their owner", "job_id", id, "error", err)
+		}
+	}
+	err = a.mutate(ctx, id, func(j *job.Job) bool {
+		if !j.Running() {
+			return false
+		}
+		code := st.ExitCode
+		secondary, reason := "", ""
+		switch {
+		case st.OOMKilled:
+			secondary, reason = api.SecondaryFailed, "killed by the engine: out of memory (raise resources.memory)"
+		case st.Error != "":
+			secondary, reason = api.SecondaryFailed, st.Error
+		}
+		ended := st.FinishedAt
+		if ended.IsZero() {
+			ended = time.Now()
+		}
+		j.MarkOver(&code, secondary, reason, ended)
+		return true
+	})
+	if err != nil {
+		a.log.Error("recording job end", "job_id", id, "error", err)
+		return
+	}
+	if err := a.exec.Remove(ctx, id); err != nil {
+		a.log.Warn("removing container", "job_id", id, "error", err)
+	}
+	a.release(id)
+	a.Wake()
+}

@@ -1,0 +1,202 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// Job states (Go-Docker compatible). A job is pending until the scheduler
+// dispatches it, running while its container runs, over once it ended, and
+// archived when its directory has been removed.
+const (
+	StatePending  = "pending"
+	StateRunning  = "running"
+	StateOver     = "over"
+	StateArchived = "archived"
+)
+
+// Secondary statuses that clients may test for.
+const (
+	SecondaryKillRequested = "kill requested"
+	SecondaryKilled        = "killed"
+	SecondaryFailed        = "failed"
+	SecondaryLost          = "lost"
+)
+
+// ExitKilled is the exit code of a killed job, as Go-Docker reported it.
+const ExitKilled = 137
+
+// JobSpec is what a user submits: the HCL job spec decodes into it and it is
+// the JSON body of POST /v1/jobs. Exactly one of Command and Script is set.
+type JobSpec struct {
+	Name        string            `json:"name" hcl:"name,label"`
+	Description string            `json:"description,omitempty" hcl:"description,optional"`
+	Image       string            `json:"image,omitempty" hcl:"image,optional"`
+	Command     string            `json:"command,omitempty" hcl:"command,optional"`
+	Script      string            `json:"script,omitempty" hcl:"script,optional"`
+	Resources   *Resources        `json:"resources,omitempty" hcl:"resources,block"`
+	Volumes     []string          `json:"volumes,omitempty" hcl:"volumes,optional"`
+	Env         map[string]string `json:"env,omitempty" hcl:"env,optional"`
+	Root        bool              `json:"root,omitempty" hcl:"root,optional"`
+	Tags        []string          `json:"tags,omitempty" hcl:"tags,optional"`
+}
+
+// Resources a job asks for. CPU is in cores (fractions allowed); Memory is a
+// size such as "512MiB" or "2GiB" (binary units: "2G" and "2GB" mean 2 GiB too).
+type Resources struct {
+	CPU    float64 `json:"cpu,omitempty" hcl:"cpu,optional"`
+	Memory string  `json:"memory,omitempty" hcl:"memory,optional"`
+}
+
+// SubmitResponse answers POST /v1/jobs. Msg keeps Go-Docker's wording.
+type SubmitResponse struct {
+	ID  int64  `json:"id"`
+	Msg string `json:"msg"`
+}
+
+// Status of a job: the primary state, a secondary status, a reason and the
+// exit code once known (Go-Docker field names).
+type Status struct {
+	Primary   string `json:"primary"`
+	Secondary string `json:"secondary,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+	ExitCode  *int   `json:"exitcode,omitempty"`
+}
+
+// User is the identity a job runs as.
+type User struct {
+	Name   string `json:"name"`
+	UID    int    `json:"uid"`
+	GID    int    `json:"gid"`
+	Groups []int  `json:"groups,omitempty"`
+	Home   string `json:"home,omitempty"`
+}
+
+// Dates of a job's life; zero values are omitted.
+type Dates struct {
+	Submitted time.Time  `json:"submitted"`
+	Started   *time.Time `json:"started,omitempty"`
+	Ended     *time.Time `json:"ended,omitempty"`
+}
+
+// Container describes where a running or finished job ran.
+type Container struct {
+	Executor string `json:"executor"`
+	ID       string `json:"id,omitempty"`
+	Name     string `json:"name,omitempty"`
+	Node     string `json:"node,omitempty"`
+}
+
+// Job is a job as the API shows it.
+type Job struct {
+	ID        int64      `json:"id"`
+	Spec      JobSpec    `json:"spec"`
+	User      User       `json:"user"`
+	Status    Status     `json:"status"`
+	Dates     Dates      `json:"dates"`
+	CPU       float64    `json:"cpu"`
+	Memory    int64      `json:"memory"`
+	JobDir    string     `json:"job_dir,omitempty"`
+	Container *Container `json:"container,omitempty"`
+	Version   int64      `json:"version"`
+}
+
+// JobListOptions filter GET /v1/jobs.
+type JobListOptions struct {
+	// States restricts the list; empty means pending and running jobs plus
+	// the most recent finished ones.
+	States []string
+	// Limit caps the number of jobs returned (newest first); 0 means the
+	// server default.
+	Limit int
+}
+
+// Jobs is the client for the job endpoints.
+type Jobs struct{ c *Client }
+
+// Jobs returns the job endpoints of the client.
+func (c *Client) Jobs() *Jobs { return &Jobs{c: c} }
+
+// Submit sends a job spec and returns the new job's id.
+func (j *Jobs) Submit(ctx context.Context, spec *JobSpec) (*SubmitResponse, error) {
+	var out SubmitResponse
+	if err := j.c.do(ctx, http.MethodPost, "/v1/jobs", nil, spec, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// List returns the caller's jobs, newest first.
+func (j *Jobs) List(ctx context.Context, opts *JobListOptions) ([]*Job, error) {
+	q := url.Values{}
+	if opts != nil {
+		for _, s := range opts.States {
+			q.Add("state", s)
+		}
+		if opts.Limit > 0 {
+			q.Set("limit", strconv.Itoa(opts.Limit))
+		}
+	}
+	var out []*Job
+	if err := j.c.do(ctx, http.MethodGet, "/v1/jobs", q, nil, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Info returns one job.
+func (j *Jobs) Info(ctx context.Context, id int64) (*Job, error) {
+	return j.Wait(ctx, id, 0, 0)
+}
+
+// Wait is a blocking query: it returns the job once its version is greater
+// than index, or after wait has passed (the server caps it), whichever comes
+// first. An index of 0 returns at once.
+func (j *Jobs) Wait(ctx context.Context, id, index int64, wait time.Duration) (*Job, error) {
+	q := url.Values{}
+	if index > 0 {
+		q.Set("index", strconv.FormatInt(index, 10))
+		q.Set("wait", wait.String())
+	}
+	var out Job
+	if err := j.c.do(ctx, http.MethodGet, fmt.Sprintf("/v1/job/%d", id), q, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Stop kills a pending or running job. Stopping a finished job is not an
+// error: the job is returned unchanged.
+func (j *Jobs) Stop(ctx context.Context, id int64) (*Job, error) {
+	var out Job
+	if err := j.c.do(ctx, http.MethodDelete, fmt.Sprintf("/v1/job/%d", id), nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Log streams of a job.
+const (
+	LogStdout = "stdout"
+	LogStderr = "stderr"
+)
+
+// Logs returns a job's stdout (god.log) or stderr (god.err) from offset. With
+// follow, the stream stays open until the job is over and everything is read.
+// The caller closes the reader.
+func (j *Jobs) Logs(ctx context.Context, id int64, stream string, offset int64, follow bool) (io.ReadCloser, error) {
+	q := url.Values{}
+	q.Set("stream", stream)
+	if offset > 0 {
+		q.Set("offset", strconv.FormatInt(offset, 10))
+	}
+	if follow {
+		q.Set("follow", "true")
+	}
+	return j.c.stream(ctx, fmt.Sprintf("/v1/job/%d/logs", id), q)
+}

@@ -1,0 +1,145 @@
+package command
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/godocker/god/agent"
+	"github.com/godocker/god/agent/config"
+	"github.com/godocker/god/plugins/executor/docker"
+	"github.com/godocker/god/plugins/scheduler/fifo"
+	"github.com/godocker/god/store/sqlite"
+)
+
+// AgentCommand runs the daemon.
+type AgentCommand struct {
+	Meta
+}
+
+func (c *AgentCommand) Synopsis() string { return "Run the GoDocker agent" }
+
+func (c *AgentCommand) Help() string {
+	return strings.TrimSpace(`
+Usage: god agent [options]
+
+  Run the GoDocker agent: the HTTP API on a Unix socket (every local user may
+  connect and is identified by the kernel), the scheduler, the watcher, and
+  the job store. It runs jobs as containers on the local Docker engine, as
+  the user who submitted them. Stop it with SIGINT or SIGTERM: running jobs
+  keep running and are adopted when the agent starts again.
+
+Agent Options:
+
+  -dev
+    Run in development mode: data in /tmp/god-dev (kept across restarts),
+    socket /tmp/god-dev/god.sock, and the HTTP API on 127.0.0.1:6543 without
+    authentication (loopback callers are identified by the kernel).
+
+  -config=<path>
+    Read an HCL agent configuration file (see example.hcl). May be repeated;
+    later files override earlier ones. With -dev, files override dev defaults.
+
+  -data-dir=<path>
+    Directory of the job store (and of the shared job directories unless
+    shared_dir is set). Overrides data_dir.
+`)
+}
+
+type stringSlice []string
+
+func (s *stringSlice) String() string     { return strings.Join(*s, ",") }
+func (s *stringSlice) Set(v string) error { *s = append(*s, v); return nil }
+
+func (c *AgentCommand) Run(args []string) int {
+	var dev bool
+	var configs stringSlice
+	var dataDir string
+	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.BoolVar(&dev, "dev", false, "")
+	fs.Var(&configs, "config", "")
+	fs.StringVar(&dataDir, "data-dir", "", "")
+	if !c.parseFlags(fs, args, c.Help()) {
+		return 1
+	}
+	if fs.NArg() > 0 {
+		c.Ui.Error("This command takes no arguments, got: " + strings.Join(fs.Args(), " "))
+		return 1
+	}
+	cfg := config.Default()
+	if dev {
+		cfg = config.Dev()
+	}
+	for _, path := range configs {
+		var err error
+		if cfg, err = config.Load(path, cfg); err != nil {
+			c.Ui.Error(err.Error())
+			return 1
+		}
+	}
+	if dataDir != "" {
+		cfg.DataDir = dataDir
+		if dev {
+			cfg.Socket = "" // follow the data dir
+		}
+	}
+	if err := cfg.Finalize(); err != nil {
+		c.Ui.Error(err.Error())
+		return 1
+	}
+	log := hclog.New(&hclog.LoggerOptions{Name: "god", Level: hclog.LevelFromString(cfg.LogLevel), Output: os.Stderr})
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	// The data dir holds the socket in dev mode and the shared job dirs by
+	// default, so users must be able to traverse it; the store is private.
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		c.Ui.Error(fmt.Sprintf("Error creating data dir: %s", err))
+		return 1
+	}
+	if cfg.Dev {
+		_ = os.Chmod(cfg.DataDir, 0o755)
+	}
+	st, err := sqlite.Open(filepath.Join(cfg.DataDir, "store"))
+	if err != nil {
+		c.Ui.Error(fmt.Sprintf("Error opening the job store: %s", err))
+		return 1
+	}
+	defer st.Close()
+	ex, err := docker.New(ctx, docker.Config{
+		Address:  cfg.Docker.Address,
+		Instance: cfg.Docker.Instance,
+		CPU:      cfg.Docker.CPU,
+		Memory:   cfg.Docker.MemoryBytes,
+	})
+	if err != nil {
+		c.Ui.Error(fmt.Sprintf("Error starting the docker executor: %s", err))
+		return 1
+	}
+	defer ex.Close()
+	a, err := agent.New(cfg, agent.Options{Store: st, Executor: ex, Scheduler: fifo.Scheduler{}, Logger: log})
+	if err != nil {
+		c.Ui.Error(fmt.Sprintf("Error starting the agent: %s", err))
+		return 1
+	}
+	c.Ui.Output(fmt.Sprintf("==> GoDocker agent started (data dir %s, socket %s)", cfg.DataDir, cfg.Socket))
+	if cfg.Dev {
+		c.Ui.Output(fmt.Sprintf("    dev mode: try `god job init && god job run task.hcl`; HTTP API on http://%s:%d", cfg.HTTP.Address, cfg.HTTP.Port))
+	}
+	if err := a.Run(ctx); err != nil {
+		c.Ui.Error(fmt.Sprintf("Error: %s", err))
+		return 1
+	}
+	c.Ui.Output("==> GoDocker agent stopped")
+	return 0
+}

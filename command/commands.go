@@ -1,0 +1,67 @@
+// Package command is the god CLI: one file per command, each a thin client
+// of the HTTP API through package api (the agent command starts the daemon).
+package command
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/hashicorp/cli"
+
+	"github.com/godocker/god/version"
+)
+
+// Run runs the CLI with args and returns the exit code.
+func Run(args []string) int {
+	return RunWith(args, &cli.BasicUi{Reader: os.Stdin, Writer: os.Stdout, ErrorWriter: os.Stderr})
+}
+
+// RunWith runs the CLI against a given UI (tests use cli.MockUi).
+func RunWith(args []string, ui cli.Ui) int {
+	c := cli.NewCLI("god", version.Version)
+	c.Args = args
+	c.Commands = Commands(Meta{Ui: ui})
+	c.HelpWriter = uiWriter{ui, false}
+	c.ErrorWriter = uiWriter{ui, true}
+	code, err := c.Run()
+	if err != nil {
+		ui.Error(fmt.Sprintf("Error executing CLI: %s", err))
+		return 1
+	}
+	return code
+}
+
+type uiWriter struct {
+	ui  cli.Ui
+	err bool
+}
+
+func (w uiWriter) Write(p []byte) (int, error) {
+	s := string(p)
+	if len(s) > 0 && s[len(s)-1] == '\n' {
+		s = s[:len(s)-1]
+	}
+	if w.err {
+		w.ui.Error(s)
+	} else {
+		w.ui.Output(s)
+	}
+	return len(p), nil
+}
+
+var _ io.Writer = uiWriter{}
+
+// Commands returns every command keyed by its name.
+func Commands(m Meta) map[string]cli.CommandFactory {
+	return map[string]cli.CommandFactory{
+		"agent":      func() (cli.Command, error) { return &AgentCommand{Meta: m}, nil },
+		"job":        func() (cli.Command, error) { return &JobCommand{Meta: m}, nil },
+		"job init":   func() (cli.Command, error) { return &JobInitCommand{Meta: m}, nil },
+		"job run":    func() (cli.Command, error) { return &JobRunCommand{Meta: m}, nil },
+		"job status": func() (cli.Command, error) { return &JobStatusCommand{Meta: m}, nil },
+		"job logs":   func() (cli.Command, error) { return &JobLogsCommand{Meta: m}, nil },
+		"job stop":   func() (cli.Command, error) { return &JobStopCommand{Meta: m}, nil },
+		"version":    func() (cli.Command, error) { return &VersionCommand{Meta: m}, nil },
+	}
+}

@@ -1,0 +1,145 @@
+package command
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+
+	"github.com/godocker/god/api"
+	"github.com/godocker/god/jobspec"
+)
+
+// JobRunCommand submits a job spec.
+type JobRunCommand struct {
+	Meta
+}
+
+func (c *JobRunCommand) Synopsis() string { return "Submit a job" }
+
+func (c *JobRunCommand) Help() string {
+	return strings.TrimSpace(`
+Usage: god job run [options] <path>
+
+  Submit the job spec at path (HCL, or JSON when the name ends in .json; "-"
+  reads HCL from standard input). The spec is checked before it is sent:
+  errors point at the file, line and column. The job id is printed once the
+  agent has stored the job durably.
+
+Run Options:
+
+  -wait
+    Wait for the job to end, print its final status, and exit with the job's
+    exit code (137 if it was killed, 1 if it never ran).
+
+  -json
+    Print the agent's answer as JSON.
+
+` + generalOptionsUsage)
+}
+
+func (c *JobRunCommand) Run(args []string) int {
+	fs := c.FlagSet("job run", true)
+	wait := fs.Bool("wait", false, "")
+	if !c.parseFlags(fs, args, c.Help()) {
+		return 1
+	}
+	if fs.NArg() != 1 {
+		c.Ui.Error("This command takes one argument: the path of a job spec (try `god job init`)")
+		return 1
+	}
+	spec, ok := c.parse(fs.Arg(0))
+	if !ok {
+		return 1
+	}
+	client, err := c.Client()
+	if err != nil {
+		c.Ui.Error(fmt.Sprintf("Error: %s", err))
+		return 1
+	}
+	ctx := context.Background()
+	resp, err := client.Jobs().Submit(ctx, spec)
+	if err != nil {
+		c.Ui.Error(fmt.Sprintf("Error submitting job: %s", err))
+		return 1
+	}
+	if !*wait {
+		if c.json {
+			return c.outputJSON(resp)
+		}
+		c.Ui.Output(fmt.Sprintf("%s. Job id is %d", resp.Msg, resp.ID))
+		return 0
+	}
+	if !c.json {
+		c.Ui.Output(fmt.Sprintf("%s. Job id is %d; waiting for it to end", resp.Msg, resp.ID))
+	}
+	j, err := waitOver(ctx, client, resp.ID, nil)
+	if err != nil {
+		c.Ui.Error(fmt.Sprintf("Error waiting for job %d: %s", resp.ID, err))
+		return 1
+	}
+	if c.json {
+		c.outputJSON(j)
+	} else {
+		c.Ui.Output(fmt.Sprintf("Job %d is %s", j.ID, statusText(j)))
+	}
+	return exitCodeOf(j)
+}
+
+// parse reads and checks a job spec, printing diagnostics with snippets.
+func (c *JobRunCommand) parse(path string) (*api.JobSpec, bool) {
+	var src []byte
+	var err error
+	name := path
+	if path == "-" {
+		name = "<stdin>"
+		src, err = io.ReadAll(os.Stdin)
+	} else {
+		src, err = os.ReadFile(path)
+	}
+	if err != nil {
+		c.Ui.Error(fmt.Sprintf("Error reading job spec: %s", err))
+		return nil, false
+	}
+	p := hclparse.NewParser()
+	spec, diags := jobspec.ParseWithParser(p, name, src)
+	if diags.HasErrors() {
+		var b strings.Builder
+		w := hcl.NewDiagnosticTextWriter(&b, p.Files(), 100, false)
+		_ = w.WriteDiagnostics(diags)
+		c.Ui.Error(strings.TrimRight(b.String(), "\n"))
+		return nil, false
+	}
+	return spec, true
+}
+
+// waitOver follows a job with blocking queries until it is over. onChange,
+// if set, sees every new version.
+func waitOver(ctx context.Context, client *api.Client, id int64, onChange func(*api.Job)) (*api.Job, error) {
+	j, err := client.Jobs().Info(ctx, id)
+	for err == nil {
+		if onChange != nil {
+			onChange(j)
+		}
+		if j.Status.Primary == api.StateOver || j.Status.Primary == api.StateArchived {
+			return j, nil
+		}
+		j, err = client.Jobs().Wait(ctx, id, j.Version, time.Minute)
+	}
+	return nil, err
+}
+
+// exitCodeOf is the exit code `god job run -wait` returns for a job.
+func exitCodeOf(j *api.Job) int {
+	if j.Status.ExitCode != nil {
+		if c := *j.Status.ExitCode; c >= 0 && c < 256 {
+			return c
+		}
+	}
+	return 1
+}

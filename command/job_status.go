@@ -1,0 +1,152 @@
+package command
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/godocker/god/api"
+)
+
+// JobStatusCommand lists jobs or shows one.
+type JobStatusCommand struct {
+	Meta
+}
+
+func (c *JobStatusCommand) Synopsis() string { return "List your jobs or show one" }
+
+func (c *JobStatusCommand) Help() string {
+	return strings.TrimSpace(`
+Usage: god job status [options] [ID]
+
+  Without an ID, list your jobs, newest first (every user's for root). With
+  an ID, show that job in detail: status and reason, exit code, resources,
+  dates, job directory and container.
+
+Status Options:
+
+  -state=<state>
+    List only jobs in this state: pending, running, over or archived. May be
+    repeated.
+
+  -limit=<n>
+    List at most n jobs (default 100).
+` + jsonOptionUsage + "\n\n" + generalOptionsUsage)
+}
+
+func (c *JobStatusCommand) Run(args []string) int {
+	fs := c.FlagSet("job status", true)
+	var states stringSlice
+	fs.Var(&states, "state", "")
+	limit := fs.Int("limit", 0, "")
+	if !c.parseFlags(fs, args, c.Help()) {
+		return 1
+	}
+	if fs.NArg() > 1 {
+		c.Ui.Error("This command takes at most one argument: a job id")
+		return 1
+	}
+	client, err := c.Client()
+	if err != nil {
+		c.Ui.Error(fmt.Sprintf("Error: %s", err))
+		return 1
+	}
+	ctx := context.Background()
+	if fs.NArg() == 1 {
+		id, err := parseJobID(fs.Arg(0))
+		if err != nil {
+			c.Ui.Error(fmt.Sprintf("Error: %s", err))
+			return 1
+		}
+		j, err := client.Jobs().Info(ctx, id)
+		if err != nil {
+			c.Ui.Error(fmt.Sprintf("Error querying job %d: %s", id, err))
+			return 1
+		}
+		if c.json {
+			return c.outputJSON(j)
+		}
+		c.Ui.Output(formatJob(j))
+		return 0
+	}
+	jobs, err := client.Jobs().List(ctx, &api.JobListOptions{States: states, Limit: *limit})
+	if err != nil {
+		c.Ui.Error(fmt.Sprintf("Error listing jobs: %s", err))
+		return 1
+	}
+	if c.json {
+		return c.outputJSON(jobs)
+	}
+	if len(jobs) == 0 {
+		c.Ui.Output("No jobs")
+		return 0
+	}
+	rows := []string{"ID|Name|User|Status|Exit|Submitted|Duration"}
+	for _, j := range jobs {
+		exit := "-"
+		if j.Status.ExitCode != nil {
+			exit = fmt.Sprint(*j.Status.ExitCode)
+		}
+		st := j.Status.Primary
+		if j.Status.Secondary != "" {
+			st += " (" + j.Status.Secondary + ")"
+		}
+		rows = append(rows, fmt.Sprintf("%d|%s|%s|%s|%s|%s|%s", j.ID, j.Spec.Name, j.User.Name, st, exit, formatTime(&j.Dates.Submitted), formatDuration(j)))
+	}
+	c.Ui.Output(formatList(rows))
+	return 0
+}
+
+// formatJob is the detailed view of one job.
+func formatJob(j *api.Job) string {
+	exit := "-"
+	if j.Status.ExitCode != nil {
+		exit = fmt.Sprint(*j.Status.ExitCode)
+	}
+	rows := []string{
+		fmt.Sprintf("ID|%d", j.ID),
+		fmt.Sprintf("Name|%s", j.Spec.Name),
+		fmt.Sprintf("User|%s (uid %d, gid %d)", j.User.Name, j.User.UID, j.User.GID),
+		fmt.Sprintf("Status|%s", j.Status.Primary),
+		fmt.Sprintf("Secondary|%s", orDash(j.Status.Secondary)),
+		fmt.Sprintf("Reason|%s", orDash(j.Status.Reason)),
+		fmt.Sprintf("Exit Code|%s", exit),
+		fmt.Sprintf("Image|%s", j.Spec.Image),
+		fmt.Sprintf("Resources|cpu %g, memory %s", j.CPU, humanSize(j.Memory)),
+		fmt.Sprintf("Root|%t", j.Spec.Root),
+		fmt.Sprintf("Volumes|%s", orDash(strings.Join(j.Spec.Volumes, ", "))),
+		fmt.Sprintf("Tags|%s", orDash(strings.Join(j.Spec.Tags, ", "))),
+		fmt.Sprintf("Submitted|%s", formatTime(&j.Dates.Submitted)),
+		fmt.Sprintf("Started|%s", formatTime(j.Dates.Started)),
+		fmt.Sprintf("Ended|%s", formatTime(j.Dates.Ended)),
+		fmt.Sprintf("Duration|%s", formatDuration(j)),
+		fmt.Sprintf("Job Directory|%s", orDash(j.JobDir)),
+	}
+	if j.Container != nil {
+		rows = append(rows, fmt.Sprintf("Container|%s %s (%s)", j.Container.Executor, j.Container.Name, shortID(j.Container.ID)))
+	}
+	if len(j.Spec.Env) > 0 {
+		keys := make([]string, 0, len(j.Spec.Env))
+		for k := range j.Spec.Env {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		rows = append(rows, "Env|"+strings.Join(keys, ", "))
+	}
+	return formatKV(rows)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}

@@ -1,0 +1,85 @@
+package command
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/cli"
+
+	"github.com/godocker/god/api"
+)
+
+// Meta holds what every command shares: the UI and the connection flags.
+type Meta struct {
+	Ui cli.Ui
+
+	address string
+	json    bool
+}
+
+// FlagSet returns a flag set with the shared flags; withJSON adds -json.
+func (m *Meta) FlagSet(name string, withJSON bool) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // commands print their own usage
+	fs.StringVar(&m.address, "address", "", "")
+	if withJSON {
+		fs.BoolVar(&m.json, "json", false, "")
+	}
+	return fs
+}
+
+// Client returns an API client from GOD_ADDR, GOD_TOKEN and -address.
+func (m *Meta) Client() (*api.Client, error) {
+	cfg := api.DefaultConfig()
+	if m.address != "" {
+		cfg.Address = m.address
+	}
+	return api.NewClient(cfg)
+}
+
+// outputJSON prints v as indented JSON.
+func (m *Meta) outputJSON(v any) int {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		m.Ui.Error(fmt.Sprintf("Error encoding JSON: %s", err))
+		return 1
+	}
+	m.Ui.Output(string(b))
+	return 0
+}
+
+// parseFlags parses args, printing the command's help on a bad flag.
+func (m *Meta) parseFlags(fs *flag.FlagSet, args []string, help string) bool {
+	if err := fs.Parse(args); err != nil {
+		if err != flag.ErrHelp {
+			m.Ui.Error(fmt.Sprintf("Error parsing flags: %s", err))
+		}
+		m.Ui.Error(help)
+		return false
+	}
+	return true
+}
+
+// parseJobID reads a job id argument.
+func parseJobID(s string) (int64, error) {
+	id, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("%q is not a job id: job ids are positive integers (see `god job status`)", s)
+	}
+	return id, nil
+}
+
+const generalOptionsUsage = `General Options:
+
+  -address=<addr>
+    The agent's address: unix:///path/god.sock or http://host:port.
+    Overrides GOD_ADDR. Default: /run/god/god.sock, else the dev agent's
+    /tmp/god-dev/god.sock.`
+
+const jsonOptionUsage = `
+  -json
+    Print the API's JSON answer instead of a table.`

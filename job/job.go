@@ -1,0 +1,94 @@
+// Package job holds the job record that GoDocker stores and moves through its
+// states, and the rules of those moves. The wire shape is api.Job; this type
+// adds what only the agent needs.
+package job
+
+import (
+	"time"
+
+	"github.com/godocker/god/api"
+)
+
+// Job is a stored job.
+type Job struct {
+	ID     int64       `json:"id"`
+	Spec   api.JobSpec `json:"spec"`
+	User   api.User    `json:"user"`
+	Status api.Status  `json:"status"`
+	Dates  api.Dates   `json:"dates"`
+	// CPU (cores) and Memory (bytes) are the resolved resources: the spec's
+	// values or the agent's defaults.
+	CPU    float64 `json:"cpu"`
+	Memory int64   `json:"memory"`
+	// JobDir is the host path of the job directory, mounted at /mnt/go-docker.
+	JobDir    string         `json:"job_dir,omitempty"`
+	Container *api.Container `json:"container,omitempty"`
+	// KillRequested survives restarts so that a kill asked for before a crash
+	// is carried out after it.
+	KillRequested bool `json:"kill_requested,omitempty"`
+	// Version increases with every stored change; updates compare it so that
+	// two writers never overwrite each other (optimistic concurrency).
+	Version int64 `json:"-"`
+}
+
+// Pending reports whether the job waits for dispatch.
+func (j *Job) Pending() bool { return j.Status.Primary == api.StatePending }
+
+// Running reports whether the job has a container.
+func (j *Job) Running() bool { return j.Status.Primary == api.StateRunning }
+
+// Over reports whether the job has ended (over or archived).
+func (j *Job) Over() bool {
+	return j.Status.Primary == api.StateOver || j.Status.Primary == api.StateArchived
+}
+
+// Clone returns a deep enough copy to mutate and store without touching j.
+func (j *Job) Clone() *Job {
+	c := *j
+	if j.Status.ExitCode != nil {
+		c.Status.ExitCode = new(*j.Status.ExitCode)
+	}
+	if j.Container != nil {
+		c.Container = new(*j.Container)
+	}
+	return &c
+}
+
+// MarkRunning records a successful dispatch.
+func (j *Job) MarkRunning(c api.Container, started time.Time) {
+	j.Status = api.Status{Primary: api.StateRunning}
+	if j.KillRequested {
+		j.Status.Secondary = api.SecondaryKillRequested
+	}
+	j.Container = &c
+	j.Dates.Started = &started
+}
+
+// MarkOver ends the job. A job whose kill was requested ends as killed with
+// exit code 137, whatever the engine reported, as in Go-Docker.
+func (j *Job) MarkOver(exitCode *int, secondary, reason string, ended time.Time) {
+	if j.KillRequested {
+		secondary, exitCode = api.SecondaryKilled, new(api.ExitKilled)
+		if reason == "" {
+			reason = "stopped by request"
+		}
+	}
+	j.Status = api.Status{Primary: api.StateOver, Secondary: secondary, Reason: reason, ExitCode: exitCode}
+	j.Dates.Ended = &ended
+}
+
+// API returns the wire form of the job.
+func (j *Job) API() *api.Job {
+	return &api.Job{
+		ID:        j.ID,
+		Spec:      j.Spec,
+		User:      j.User,
+		Status:    j.Status,
+		Dates:     j.Dates,
+		CPU:       j.CPU,
+		Memory:    j.Memory,
+		JobDir:    j.JobDir,
+		Container: j.Container,
+		Version:   j.Version,
+	}
+}

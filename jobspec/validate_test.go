@@ -1,0 +1,173 @@
+package jobspec
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/shoenig/test/must"
+
+	"github.com/godocker/god/api"
+)
+
+func TestValidate_valid(t *testing.T) {
+	cases := []struct {
+		name   string
+		modify func(*api.JobSpec)
+	}{
+		{"full", func(*api.JobSpec) {}},
+		{"no image, script", func(s *api.JobSpec) { s.Image, s.Command, s.Script = "", "", "#!/bin/sh\n" }},
+		{"name with dots", func(s *api.JobSpec) { s.Name = "9.run_a-b" }},
+		{"longest name", func(s *api.JobSpec) { s.Name = strings.Repeat("a", MaxNameLen) }},
+		{"registry with port", func(s *api.JobSpec) { s.Image = "localhost:5000/team/tool:1.2-rc1" }},
+		{"digest", func(s *api.JobSpec) { s.Image = "ghcr.io/org/tool@sha256:" + strings.Repeat("ab", 32) }},
+		{"ipv6 registry", func(s *api.JobSpec) { s.Image = "[::1]:5000/tool" }},
+		{"no resources", func(s *api.JobSpec) { s.Resources = nil }},
+		{"zero resources", func(s *api.JobSpec) { s.Resources = &api.Resources{} }},
+		{"max cpu and memory", func(s *api.JobSpec) { s.Resources = &api.Resources{CPU: MaxCPU, Memory: "16TiB"} }},
+		{"min memory", func(s *api.JobSpec) { s.Resources.Memory = "6m" }},
+		{"32 tags", func(s *api.JobSpec) { s.Tags = make([]string, MaxTags); fill(s.Tags, "t") }},
+		{"tag chars", func(s *api.JobSpec) { s.Tags = []string{"a-b_c.d:e/F9"} }},
+		{"lowercase env prefix", func(s *api.JobSpec) { s.Env = map[string]string{"godocker_x": "1", "_A": ""} }},
+		{"long description", func(s *api.JobSpec) { s.Description = strings.Repeat("é", MaxDescriptionLen) }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := fullSpec()
+			tc.modify(s)
+			must.SliceEmpty(t, Validate(s))
+		})
+	}
+}
+
+func fill(s []string, prefix string) {
+	for i := range s {
+		s[i] = fmt.Sprint(prefix, i)
+	}
+}
+
+func TestValidate_invalid(t *testing.T) {
+	cases := []struct {
+		name   string
+		modify func(*api.JobSpec)
+		field  string
+		msg    string // a substring of the message
+	}{
+		{"no name", func(s *api.JobSpec) { s.Name = "" }, "name", "a job needs a name"},
+		{"name starts with a dash", func(s *api.JobSpec) { s.Name = "-a" }, "name", "starting with a letter or digit"},
+		{"name with a space", func(s *api.JobSpec) { s.Name = "a b" }, "name", `letters, digits, "-", "_" or "."`},
+		{"name too long", func(s *api.JobSpec) { s.Name = strings.Repeat("a", MaxNameLen+1) }, "name", "1 to 128"},
+		{"description too long", func(s *api.JobSpec) { s.Description = strings.Repeat("a", MaxDescriptionLen+1) }, "description", "at most 1024"},
+		{"both", func(s *api.JobSpec) { s.Script = "#!/bin/sh\n" }, "script", "set either command or script, not both"},
+		{"neither", func(s *api.JobSpec) { s.Command = "" }, "command", "a job needs a command or a script"},
+		{"command too large", func(s *api.JobSpec) { s.Command = strings.Repeat("x", MaxCommandSize+1) }, "command", "larger than 1 MiB"},
+		{"script too large", func(s *api.JobSpec) { s.Command, s.Script = "", strings.Repeat("x", MaxCommandSize+1) }, "script", "larger than 1 MiB"},
+		{"NUL in command", func(s *api.JobSpec) { s.Command = "echo \x00" }, "command", "NUL"},
+		{"negative cpu", func(s *api.JobSpec) { s.Resources.CPU = -1 }, "resources.cpu", "greater than 0 and at most 1024"},
+		{"too many cpus", func(s *api.JobSpec) { s.Resources.CPU = 1025 }, "resources.cpu", "at most 1024"},
+		{"bad memory", func(s *api.JobSpec) { s.Resources.Memory = "two gigs" }, "resources.memory", `e.g. "512MiB"`},
+		{"memory below docker's minimum", func(s *api.JobSpec) { s.Resources.Memory = "5MiB" }, "resources.memory", "at least 6MiB, Docker's minimum"},
+		{"memory too large", func(s *api.JobSpec) { s.Resources.Memory = "17TiB" }, "resources.memory", "at most 16TiB"},
+		{"bad volume name", func(s *api.JobSpec) { s.Volumes = []string{"home", "Data"} }, "volumes[1]", `volume "Data" is not a valid name`},
+		{"volume starting with a digit", func(s *api.JobSpec) { s.Volumes = []string{"1home"} }, "volumes[0]", "starting with a letter"},
+		{"duplicate volume", func(s *api.JobSpec) { s.Volumes = []string{"home", "data", "home"} }, "volumes[2]", "already listed at volumes[0]; remove the duplicate"},
+		{"bad env key", func(s *api.JobSpec) { s.Env = map[string]string{"1A": "x"} }, "env.1A", "not a valid variable name"},
+		{"reserved env key", func(s *api.JobSpec) { s.Env = map[string]string{"GODOCKER_JID": "1"} }, "env.GODOCKER_JID", "GODOCKER_ are reserved"},
+		{"reserved legacy env key", func(s *api.JobSpec) { s.Env = map[string]string{"GOGOCKER_X": "1"} }, "env.GOGOCKER_X", "GOGOCKER_ are reserved"},
+		{"NUL in env value", func(s *api.JobSpec) { s.Env = map[string]string{"A": "\x00"} }, "env.A", "NUL"},
+		{"too many env vars", func(s *api.JobSpec) {
+			s.Env = map[string]string{}
+			for i := range MaxEnv + 1 {
+				s.Env[fmt.Sprint("V", i)] = ""
+			}
+		}, "env", "at most 256"},
+		{"empty tag", func(s *api.JobSpec) { s.Tags = []string{""} }, "tags[0]", "1 to 64"},
+		{"tag with a space", func(s *api.JobSpec) { s.Tags = []string{"ok", "a b"} }, "tags[1]", `tag "a b" is not valid`},
+		{"too many tags", func(s *api.JobSpec) { s.Tags = make([]string, MaxTags+1); fill(s.Tags, "t") }, "tags", "at most 32"},
+		{"image with a space", func(s *api.JobSpec) { s.Image = "debian :12" }, "image", "whitespace"},
+		{"uppercase image", func(s *api.JobSpec) { s.Image = "Debian:12" }, "image", "lowercase"},
+		{"image with a bad tag", func(s *api.JobSpec) { s.Image = "debian:-12" }, "image", `"debian:12"`},
+		{"image too long", func(s *api.JobSpec) { s.Image = strings.Repeat("a", MaxImageLen+1) }, "image", "at most 255"},
+		{"short digest", func(s *api.JobSpec) { s.Image = "debian@sha256:abc" }, "image", "name@sha256"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := fullSpec()
+			tc.modify(s)
+			errs := Validate(s)
+			must.Len(t, 1, errs, must.Sprint(errs))
+			must.Eq(t, tc.field, errs[0].Field)
+			must.StrContains(t, errs[0].Message, tc.msg)
+		})
+	}
+}
+
+func TestValidate_order(t *testing.T) {
+	s := &api.JobSpec{
+		Name:      "-",
+		Resources: &api.Resources{CPU: -1, Memory: "1k"},
+		Volumes:   []string{"B", "a", "a"},
+		Env:       map[string]string{"Z-": "", "GODOCKER_A": "", "1": ""},
+		Tags:      []string{" "},
+	}
+	want := []string{"name", "command", "resources.cpu", "resources.memory", "volumes[0]", "volumes[2]", "env.1", "env.GODOCKER_A", "env.Z-", "tags[0]"}
+	for range 10 { // map iteration order must not show
+		var got []string
+		for _, fe := range Validate(s) {
+			got = append(got, fe.Field)
+		}
+		must.Eq(t, want, got)
+	}
+}
+
+func TestValidate_nil(t *testing.T) {
+	must.Eq(t, []api.FieldError{
+		{Field: "name", Message: `a job needs a name, e.g. "align-reads"`},
+		{Field: "command", Message: `a job needs a command or a script: set command = "echo hello" for a one-liner, or script = file("run.sh") for a whole script`},
+	}, Validate(nil))
+}
+
+func TestParseMemory(t *testing.T) {
+	cases := []struct {
+		in   string
+		want int64
+		err  string // a substring of the error, empty for success
+	}{
+		{"2GiB", 2 << 30, ""},
+		{"2GB", 2 << 30, ""},
+		{"2G", 2 << 30, ""},
+		{"2g", 2 << 30, ""},
+		{"2 GiB", 2 << 30, ""},
+		{" 512MiB ", 512 << 20, ""},
+		{"1.5g", 3 << 29, ""},
+		{"64k", 64 << 10, ""},
+		{"16TiB", 16 << 40, ""},
+		{"1024", 1024, ""},
+		{"100b", 100, ""},
+		{"", 0, `the memory size is empty; use a number and a binary unit, e.g. "512MiB", "2GiB", "2G" or "1.5g"`},
+		{"  ", 0, "empty"},
+		{"-1G", 0, `memory size "-1G" is negative; use`},
+		{"lots", 0, `invalid memory size "lots"; use`},
+		{"2XB", 0, `invalid unit "XB" in memory size "2XB"`},
+		{"2GiBs", 0, `invalid unit "GiBs"`},
+		{"1e3M", 0, "invalid memory size"},
+		{"NaN b", 0, "invalid memory size"},
+		{"Inf", 0, "invalid memory size"},
+		{"0x10M", 0, "invalid memory size"},
+		{"2  G", 0, "invalid memory size"},
+		{"8192P", 0, "too large"},
+		{"99999999999999999999", 0, "too large"},
+		{strings.Repeat("9", 400) + "k", 0, "too large"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := ParseMemory(tc.in)
+			if tc.err != "" {
+				must.ErrorContains(t, err, tc.err)
+				return
+			}
+			must.NoError(t, err)
+			must.Eq(t, tc.want, got)
+		})
+	}
+}

@@ -1,0 +1,380 @@
+// Package docker runs GoDocker jobs as containers on one Docker engine (the
+// local one by default). Each job gets one container named after its id, so
+// the engine itself guarantees a job is never started twice.
+package docker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/client"
+
+	"github.com/godocker/god/plugins/executor"
+)
+
+// Labels set on every container this executor creates.
+const (
+	LabelJobID    = "god.job-id"
+	LabelInstance = "god.instance"
+	LabelJobName  = "god.job-name"
+)
+
+// Config of the executor.
+type Config struct {
+	// Address of the engine: unix:///var/run/docker.sock (default), tcp://...
+	Address string
+	// Instance names this GoDocker installation; containers are named
+	// <Instance>-<job id> and labelled with it, so two installations can share
+	// an engine without touching each other's containers.
+	Instance string
+	// CPU and Memory override the engine's reported capacity when > 0.
+	CPU    float64
+	Memory int64
+	// PidsLimit caps processes per container (fork bombs); 0 means 4096.
+	PidsLimit int64
+	// PullTimeout bounds an image pull; 0 means 10 minutes.
+	PullTimeout time.Duration
+}
+
+// Executor implements executor.Executor on the Docker Engine API.
+type Executor struct {
+	cfg Config
+	cli *client.Client
+
+	mu       sync.Mutex
+	starting map[int64]*jobLock // Start calls in progress, per job
+}
+
+// jobLock serializes the Start calls of one job: a Start that found the
+// container created but not yet started by a concurrent Start would start it
+// again after it ended, or remove it when its own start failed.
+type jobLock struct {
+	sync.Mutex
+	users int
+}
+
+func (e *Executor) lockJob(jobID int64) (unlock func()) {
+	e.mu.Lock()
+	l := e.starting[jobID]
+	if l == nil {
+		l = &jobLock{}
+		e.starting[jobID] = l
+	}
+	l.users++
+	e.mu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		e.mu.Lock()
+		if l.users--; l.users == 0 {
+			delete(e.starting, jobID)
+		}
+		e.mu.Unlock()
+	}
+}
+
+var _ executor.Executor = (*Executor)(nil)
+
+// New connects to the engine and checks that it answers, so a missing engine
+// is reported at start-up with how to fix it rather than at the first job.
+func New(ctx context.Context, cfg Config) (*Executor, error) {
+	if cfg.Address == "" {
+		cfg.Address = "unix:///var/run/docker.sock"
+	}
+	if cfg.Instance == "" {
+		cfg.Instance = "god"
+	}
+	if cfg.PidsLimit == 0 {
+		cfg.PidsLimit = 4096
+	}
+	if cfg.PullTimeout == 0 {
+		cfg.PullTimeout = 10 * time.Minute
+	}
+	cli, err := client.New(client.WithHost(cfg.Address))
+	if err != nil {
+		return nil, fmt.Errorf("docker address %q: %w", cfg.Address, err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := cli.Ping(pctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
+		cli.Close()
+		return nil, fmt.Errorf("cannot reach the Docker engine at %s: %w; start it (for example `dockerd &` as root, or `systemctl start docker`) or set docker { address = \"...\" } in the agent config", cfg.Address, err)
+	}
+	return &Executor{cfg: cfg, cli: cli, starting: make(map[int64]*jobLock)}, nil
+}
+
+// Close releases the engine connection.
+func (e *Executor) Close() error { return e.cli.Close() }
+
+// Name implements executor.Executor.
+func (e *Executor) Name() string { return "docker" }
+
+// Capabilities implements executor.Executor.
+func (e *Executor) Capabilities() []executor.Capability {
+	return []executor.Capability{executor.CapKill, executor.CapPause, executor.CapExec, executor.CapLogs}
+}
+
+// Capacity implements executor.Executor: the engine's cpus and memory unless
+// the configuration overrides them.
+func (e *Executor) Capacity(ctx context.Context) (executor.Capacity, error) {
+	c := executor.Capacity{CPU: e.cfg.CPU, Memory: e.cfg.Memory}
+	if c.CPU > 0 && c.Memory > 0 {
+		return c, nil
+	}
+	info, err := e.cli.Info(ctx, client.InfoOptions{})
+	if err != nil {
+		return c, fmt.Errorf("docker info: %w", err)
+	}
+	if c.CPU <= 0 {
+		c.CPU = float64(info.Info.NCPU)
+	}
+	if c.Memory <= 0 {
+		c.Memory = info.Info.MemTotal
+	}
+	return c, nil
+}
+
+func (e *Executor) containerName(jobID int64) string {
+	return e.cfg.Instance + "-" + strconv.FormatInt(jobID, 10)
+}
+
+// Start implements executor.Executor.
+func (e *Executor) Start(ctx context.Context, t *executor.Task) (*executor.State, error) {
+	defer e.lockJob(t.JobID)()
+	name := e.containerName(t.JobID)
+	if st, err := e.Inspect(ctx, t.JobID); err == nil {
+		// Created by an earlier attempt: a crash may have come between
+		// create and start. Never start a container that already ran.
+		if st.Running || !st.FinishedAt.IsZero() || !st.StartedAt.IsZero() {
+			return st, nil
+		}
+		return e.start(ctx, t.JobID, name)
+	} else if !errors.Is(err, executor.ErrNotFound) {
+		return nil, err
+	}
+	if err := e.ensureImage(ctx, t.Image); err != nil {
+		return nil, err
+	}
+	_, err := e.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Name:       name,
+		Config:     e.containerConfig(t),
+		HostConfig: e.hostConfig(t),
+	})
+	if cerrdefs.IsConflict(err) {
+		// Another start raced us to the name: the engine kept one container.
+		return e.Inspect(ctx, t.JobID)
+	}
+	if err != nil {
+		if cerrdefs.IsInvalidArgument(err) {
+			return nil, fmt.Errorf("%w: creating container: %v", executor.ErrPermanent, err)
+		}
+		return nil, fmt.Errorf("creating container: %w", err)
+	}
+	return e.start(ctx, t.JobID, name)
+}
+
+func (e *Executor) start(ctx context.Context, jobID int64, name string) (*executor.State, error) {
+	if _, err := e.cli.ContainerStart(ctx, name, client.ContainerStartOptions{}); err != nil {
+		// A container that cannot start (bad entrypoint, missing bash, mount
+		// refused) never will: remove it and report a permanent failure.
+		_, _ = e.cli.ContainerRemove(context.WithoutCancel(ctx), name, client.ContainerRemoveOptions{Force: true})
+		return nil, fmt.Errorf("%w: starting container: %v", executor.ErrPermanent, err)
+	}
+	return e.Inspect(ctx, jobID)
+}
+
+func (e *Executor) containerConfig(t *executor.Task) *container.Config {
+	return &container.Config{
+		Image:      t.Image,
+		Entrypoint: t.Entrypoint,
+		Cmd:        nil,
+		Env:        t.Env,
+		WorkingDir: t.WorkDir,
+		User:       strconv.Itoa(t.UID) + ":" + strconv.Itoa(t.GID),
+		Labels: map[string]string{
+			LabelJobID:    strconv.FormatInt(t.JobID, 10),
+			LabelInstance: e.cfg.Instance,
+			LabelJobName:  t.Name,
+		},
+	}
+}
+
+// hostConfig is the security boundary on the engine: never privileged, no
+// added capabilities (all dropped for non-root users), no new privileges
+// through setuid binaries, private namespaces, only the mounts the agent
+// resolved, and engine-enforced limits.
+func (e *Executor) hostConfig(t *executor.Task) *container.HostConfig {
+	mounts := make([]mount.Mount, 0, len(t.Mounts))
+	for _, m := range t.Mounts {
+		mounts = append(mounts, mount.Mount{
+			Type:        mount.TypeBind,
+			Source:      m.Source,
+			Target:      m.Target,
+			ReadOnly:    m.ReadOnly,
+			BindOptions: &mount.BindOptions{Propagation: mount.PropagationRPrivate},
+		})
+	}
+	groups := make([]string, 0, len(t.Groups))
+	for _, g := range t.Groups {
+		groups = append(groups, strconv.Itoa(g))
+	}
+	hc := &container.HostConfig{
+		Mounts:      mounts,
+		GroupAdd:    groups,
+		Privileged:  false,
+		SecurityOpt: []string{"no-new-privileges"},
+		NetworkMode: "bridge",
+		IpcMode:     "private",
+		Init:        new(true),
+		Resources: container.Resources{
+			NanoCPUs:   int64(t.CPU * 1e9),
+			Memory:     t.Memory,
+			MemorySwap: t.Memory, // no swap beyond the memory limit
+			PidsLimit:  new(e.cfg.PidsLimit),
+		},
+	}
+	if t.UID != 0 {
+		hc.CapDrop = []string{"ALL"}
+	}
+	return hc
+}
+
+func (e *Executor) ensureImage(ctx context.Context, image string) error {
+	if _, err := e.cli.ImageInspect(ctx, image); err == nil {
+		return nil
+	} else if !cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("inspecting image %s: %w", image, err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, e.cfg.PullTimeout)
+	defer cancel()
+	resp, err := e.cli.ImagePull(pctx, image, client.ImagePullOptions{})
+	if err == nil {
+		err = resp.Wait(pctx)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: image %s is not on the engine and pulling it failed: %v", executor.ErrPermanent, image, err)
+	}
+	return nil
+}
+
+// Inspect implements executor.Executor.
+func (e *Executor) Inspect(ctx context.Context, jobID int64) (*executor.State, error) {
+	res, err := e.cli.ContainerInspect(ctx, e.containerName(jobID), client.ContainerInspectOptions{})
+	if cerrdefs.IsNotFound(err) {
+		return nil, executor.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("inspecting container of job %d: %w", jobID, err)
+	}
+	c := res.Container
+	if c.Config == nil || c.Config.Labels[LabelInstance] != e.cfg.Instance {
+		// A container of that name that we did not create: not ours to run.
+		return nil, fmt.Errorf("container %s exists but was not created by GoDocker instance %q", e.containerName(jobID), e.cfg.Instance)
+	}
+	st := &executor.State{JobID: jobID, ID: c.ID, Name: strings.TrimPrefix(c.Name, "/")}
+	if c.State != nil {
+		st.Running = c.State.Running
+		st.Paused = c.State.Paused
+		st.ExitCode = c.State.ExitCode
+		st.OOMKilled = c.State.OOMKilled
+		st.Error = c.State.Error
+		st.StartedAt = parseTime(c.State.StartedAt)
+		st.FinishedAt = parseTime(c.State.FinishedAt)
+	}
+	return st, nil
+}
+
+func parseTime(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil || t.Year() < 2000 { // the engine says 0001-01-01 for "never"
+		return time.Time{}
+	}
+	return t
+}
+
+// List implements executor.Executor.
+func (e *Executor) List(ctx context.Context) ([]*executor.State, error) {
+	res, err := e.cli.ContainerList(ctx, client.ContainerListOptions{
+		All:     true,
+		Filters: client.Filters{}.Add("label", LabelInstance+"="+e.cfg.Instance),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing containers: %w", err)
+	}
+	out := make([]*executor.State, 0, len(res.Items))
+	for _, c := range res.Items {
+		id, err := strconv.ParseInt(c.Labels[LabelJobID], 10, 64)
+		if err != nil {
+			continue
+		}
+		st, err := e.Inspect(ctx, id)
+		if errors.Is(err, executor.ErrNotFound) {
+			continue // removed meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// Kill implements executor.Executor.
+func (e *Executor) Kill(ctx context.Context, jobID int64) error {
+	_, err := e.cli.ContainerKill(ctx, e.containerName(jobID), client.ContainerKillOptions{Signal: "KILL"})
+	if err == nil || cerrdefs.IsNotFound(err) || cerrdefs.IsConflict(err) { // conflict: not running
+		return nil
+	}
+	return fmt.Errorf("killing container of job %d: %w", jobID, err)
+}
+
+// Remove implements executor.Executor.
+func (e *Executor) Remove(ctx context.Context, jobID int64) error {
+	_, err := e.cli.ContainerRemove(ctx, e.containerName(jobID), client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+	if err == nil || cerrdefs.IsNotFound(err) {
+		return nil
+	}
+	return fmt.Errorf("removing container of job %d: %w", jobID, err)
+}
+
+// Events implements executor.Executor: one engine event stream for all jobs,
+// instead of one waiting request per container.
+func (e *Executor) Events(ctx context.Context) (<-chan executor.Event, error) {
+	res := e.cli.Events(ctx, client.EventsListOptions{
+		Filters: client.Filters{}.
+			Add("type", "container").
+			Add("event", "die").
+			Add("label", LabelInstance+"="+e.cfg.Instance),
+	})
+	out := make(chan executor.Event, 64)
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-res.Err:
+				return
+			case m := <-res.Messages:
+				id, err := strconv.ParseInt(m.Actor.Attributes[LabelJobID], 10, 64)
+				if err != nil {
+					continue
+				}
+				select {
+				case out <- executor.Event{JobID: id}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out, nil
+}

@@ -1,0 +1,695 @@
+package docker_test
+
+// These tests run against the real Docker engine on this machine (no mocks):
+// `make testenv` (scripts/testenv.sh, as root) starts one and builds the
+// test image. Without an engine they skip, except in CI, which must run them.
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/client"
+	"github.com/shoenig/test/must"
+
+	"github.com/godocker/god/plugins/executor"
+	"github.com/godocker/god/plugins/executor/docker"
+)
+
+const (
+	engineAddress = "unix:///var/run/docker.sock"
+
+	// Test identity (scripts/testenv.sh creates the matching host users, but
+	// the tests only need the numbers).
+	aliceUID = 23001
+	aliceGID = 23001
+	labGID   = 23100
+)
+
+// testImage is built by scripts/testenv.sh (busybox + bash).
+var testImage = func() string {
+	if s := os.Getenv("GOD_TEST_IMAGE"); s != "" {
+		return s
+	}
+	return "godocker/bash:local"
+}()
+
+var instanceSeq atomic.Int64
+
+// unavailable skips the test with a reason, except in CI, which installs the
+// engine and the image and so must not skip them.
+func unavailable(t *testing.T, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if os.Getenv("CI") != "" {
+		t.Fatalf("CI must run the Docker executor tests: %s", msg)
+	}
+	fmt.Fprintf(os.Stderr, "skipping %s: %s\n", t.Name(), msg)
+	t.Skipf("skipping: %s", msg)
+}
+
+// engineClient is a direct client of the engine, to look at what the
+// executor created from outside it.
+func engineClient(t *testing.T) *client.Client {
+	t.Helper()
+	cli, err := client.New(client.WithHost(engineAddress))
+	must.NoError(t, err)
+	t.Cleanup(func() { cli.Close() })
+	return cli
+}
+
+func uniqueInstance() string {
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("godtest-%d-%d-%s", os.Getpid(), instanceSeq.Add(1), hex.EncodeToString(b))
+}
+
+// newTestExecutor connects an executor with its own instance name to the
+// engine; every container of that instance is removed when the test ends.
+func newTestExecutor(t *testing.T) *docker.Executor {
+	t.Helper()
+	e, _ := newTestExecutorConfig(t, docker.Config{})
+	return e
+}
+
+// newTestExecutorConfig is newTestExecutor with a config; it also returns the
+// instance name (containers are named <instance>-<job id>).
+func newTestExecutorConfig(t *testing.T, cfg docker.Config) (*docker.Executor, string) {
+	t.Helper()
+	cfg.Instance = uniqueInstance()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	e, err := docker.New(ctx, cfg)
+	if err != nil {
+		unavailable(t, "no Docker engine answers (%v); run `make testenv` as root", err)
+	}
+	t.Cleanup(func() {
+		defer e.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		states, err := e.List(ctx)
+		if err != nil {
+			t.Errorf("cleanup: listing containers of instance %s: %v", cfg.Instance, err)
+			return
+		}
+		for _, s := range states {
+			if err := e.Remove(ctx, s.JobID); err != nil {
+				t.Errorf("cleanup: %v", err)
+			}
+		}
+	})
+	if _, err := engineClient(t).ImageInspect(ctx, testImage); err != nil {
+		unavailable(t, "test image %s is not on the engine (%v); run `make testenv` as root", testImage, err)
+	}
+	return e, cfg.Instance
+}
+
+// userDir is a temporary host directory the test user can write to.
+func userDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if os.Geteuid() == 0 {
+		must.NoError(t, os.Chown(dir, aliceUID, aliceGID))
+		must.NoError(t, os.Chmod(dir, 0o755))
+	} else {
+		must.NoError(t, os.Chmod(dir, 0o777))
+	}
+	return dir
+}
+
+// task is a job of the test user running a bash script.
+func task(jobID int64, script string, mounts ...executor.Mount) *executor.Task {
+	return &executor.Task{
+		JobID:      jobID,
+		Name:       "test-" + strconv.FormatInt(jobID, 10),
+		Image:      testImage,
+		Entrypoint: []string{"bash", "-c", script},
+		UID:        aliceUID,
+		GID:        aliceGID,
+		Groups:     []int{labGID},
+		Mounts:     mounts,
+	}
+}
+
+func testContext(t *testing.T, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// waitExited polls the job's container until it has stopped.
+func waitExited(t *testing.T, ctx context.Context, e executor.Executor, jobID int64) *executor.State {
+	t.Helper()
+	for {
+		st, err := e.Inspect(ctx, jobID)
+		must.NoError(t, err)
+		if !st.Running && !st.FinishedAt.IsZero() {
+			return st
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("job %d still running: %v", jobID, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func readLines(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	must.NoError(t, err)
+	return strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+}
+
+// TestStartRunsAsUser: the container runs the task's entrypoint as its uid,
+// gid and supplementary groups, with its env, workdir and mounts (read-only
+// ones really read-only).
+func TestStartRunsAsUser(t *testing.T) {
+	t.Parallel()
+	e := newTestExecutor(t)
+	ctx := testContext(t, 25*time.Second)
+	out, ro := userDir(t), userDir(t)
+	must.NoError(t, os.WriteFile(filepath.Join(ro, "input"), []byte("from host\n"), 0o644))
+
+	tk := task(1, `{ id -u; id -g; id -G; echo "$GOD_TEST_VAR"; pwd; cat /in/input
+if touch /in/x 2>/dev/null; then echo ro-writable; else echo ro-denied; fi
+} > out.txt`,
+		executor.Mount{Source: out, Target: "/work"},
+		executor.Mount{Source: ro, Target: "/in", ReadOnly: true})
+	tk.Env = []string{"GOD_TEST_VAR=hello world"}
+	tk.WorkDir = "/work"
+	st, err := e.Start(ctx, tk)
+	must.NoError(t, err)
+	must.NotEq(t, "", st.ID)
+	must.Eq(t, 1, st.JobID)
+	must.StrHasSuffix(t, "-1", st.Name)
+
+	st = waitExited(t, ctx, e, 1)
+	must.Eq(t, 0, st.ExitCode, must.Sprintf("state %+v", st))
+	must.Eq(t, []string{
+		"23001",
+		"23001",
+		"23001 23100",
+		"hello world",
+		"/work",
+		"from host",
+		"ro-denied",
+	}, readLines(t, filepath.Join(out, "out.txt")))
+	fi, err := os.Stat(filepath.Join(out, "out.txt"))
+	must.NoError(t, err)
+	must.Eq(t, uint32(aliceUID), fi.Sys().(*syscall.Stat_t).Uid)
+	_, err = os.Stat(filepath.Join(ro, "x"))
+	must.ErrorIs(t, err, os.ErrNotExist)
+}
+
+// TestStartIdempotent: Start for a job that has a container returns that
+// container and never runs the job again: not while it runs, not after it
+// ended, not when several starts race.
+func TestStartIdempotent(t *testing.T) {
+	t.Parallel()
+	e := newTestExecutor(t)
+	ctx := testContext(t, 25*time.Second)
+	dir := userDir(t)
+	runs := filepath.Join(dir, "runs")
+	tk := task(1, "echo run >> /data/runs; sleep 1", executor.Mount{Source: dir, Target: "/data"})
+
+	first, err := e.Start(ctx, tk)
+	must.NoError(t, err)
+	must.True(t, first.Running)
+	again, err := e.Start(ctx, tk)
+	must.NoError(t, err)
+	must.Eq(t, first.ID, again.ID)
+	must.Eq(t, first.StartedAt, again.StartedAt)
+
+	ended := waitExited(t, ctx, e, 1)
+	must.Eq(t, 0, ended.ExitCode)
+	must.Eq(t, []string{"run"}, readLines(t, runs))
+
+	after, err := e.Start(ctx, tk)
+	must.NoError(t, err)
+	must.Eq(t, first.ID, after.ID)
+	must.False(t, after.Running)
+	must.Eq(t, ended.StartedAt, after.StartedAt)
+	must.Eq(t, ended.FinishedAt, after.FinishedAt)
+	time.Sleep(300 * time.Millisecond)
+	st, err := e.Inspect(ctx, 1)
+	must.NoError(t, err)
+	must.False(t, st.Running)
+	must.Eq(t, ended.StartedAt, st.StartedAt)
+	must.Eq(t, []string{"run"}, readLines(t, runs))
+
+	// Concurrent starts of a new job: one container, one run.
+	tk2 := task(2, "echo run >> /data/runs2", executor.Mount{Source: dir, Target: "/data"})
+	const n = 4
+	ids := make([]string, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			st, err := e.Start(ctx, tk2)
+			errs[i] = err
+			if err == nil {
+				ids[i] = st.ID
+			}
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		must.NoError(t, errs[i], must.Sprintf("all errors: %v", errs))
+		must.Eq(t, ids[0], ids[i])
+	}
+	waitExited(t, ctx, e, 2)
+	time.Sleep(300 * time.Millisecond)
+	must.Eq(t, []string{"run"}, readLines(t, filepath.Join(dir, "runs2")))
+
+	states, err := e.List(ctx)
+	must.NoError(t, err)
+	must.SliceLen(t, 2, states)
+}
+
+// TestInspect: unknown jobs are ErrNotFound; a job's state goes from running
+// to its exit code, with start and finish times.
+func TestInspect(t *testing.T) {
+	t.Parallel()
+	e := newTestExecutor(t)
+	ctx := testContext(t, 25*time.Second)
+
+	_, err := e.Inspect(ctx, 404)
+	must.ErrorIs(t, err, executor.ErrNotFound)
+
+	before := time.Now().Add(-2 * time.Second) // the engine's clock may differ a little
+	st, err := e.Start(ctx, task(7, "sleep 1; exit 7"))
+	must.NoError(t, err)
+	must.True(t, st.Running)
+	running, err := e.Inspect(ctx, 7)
+	must.NoError(t, err)
+	must.True(t, running.Running)
+	must.Eq(t, st.ID, running.ID)
+	must.False(t, running.StartedAt.IsZero())
+	must.True(t, running.FinishedAt.IsZero())
+
+	ended := waitExited(t, ctx, e, 7)
+	must.Eq(t, 7, ended.ExitCode)
+	must.Eq(t, st.ID, ended.ID)
+	must.False(t, ended.OOMKilled)
+	must.False(t, ended.StartedAt.IsZero())
+	must.False(t, ended.FinishedAt.IsZero())
+	must.True(t, ended.StartedAt.After(before))
+	must.True(t, ended.FinishedAt.After(ended.StartedAt))
+}
+
+// TestForeignContainer: a container that has the job's name but was not
+// created by this instance is neither reported nor started.
+func TestForeignContainer(t *testing.T) {
+	t.Parallel()
+	e, instance := newTestExecutorConfig(t, docker.Config{})
+	ctx := testContext(t, 25*time.Second)
+	cli := engineClient(t)
+
+	name := instance + "-5" // the name of job 5's container
+	_, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Name:   name,
+		Config: &container.Config{Image: testImage, Entrypoint: []string{"true"}},
+	})
+	must.NoError(t, err)
+	t.Cleanup(func() {
+		_, _ = cli.ContainerRemove(context.Background(), name, client.ContainerRemoveOptions{Force: true})
+	})
+
+	_, err = e.Inspect(ctx, 5)
+	must.Error(t, err)
+	must.False(t, errors.Is(err, executor.ErrNotFound))
+	_, err = e.Start(ctx, task(5, "true"))
+	must.Error(t, err)
+	res, err := cli.ContainerInspect(ctx, name, client.ContainerInspectOptions{})
+	must.NoError(t, err)
+	must.Eq(t, "created", string(res.Container.State.Status))
+}
+
+// TestEvents: a subscriber hears about the job's container stopping, and the
+// channel closes with its context.
+func TestEvents(t *testing.T) {
+	t.Parallel()
+	e := newTestExecutor(t)
+	ctx := testContext(t, 25*time.Second)
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+
+	events, err := e.Events(sctx)
+	must.NoError(t, err)
+	_, err = e.Start(ctx, task(11, "exit 3"))
+	must.NoError(t, err)
+
+	select {
+	case ev, ok := <-events:
+		must.True(t, ok, must.Sprint("events channel closed"))
+		must.Eq(t, int64(11), ev.JobID)
+	case <-time.After(15 * time.Second):
+		t.Fatal("no event for job 11 within 15s")
+	}
+	st, err := e.Inspect(ctx, 11)
+	must.NoError(t, err)
+	must.False(t, st.Running)
+	must.Eq(t, 3, st.ExitCode)
+
+	stop()
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case _, ok := <-events:
+			if !ok {
+				return
+			}
+		case <-timeout:
+			t.Fatal("events channel still open 5s after its context ended")
+		}
+	}
+}
+
+// TestKillRemove: Kill stops a running job at once (SIGKILL, 137) and is a
+// no-op for stopped or missing jobs; Remove deletes the container and is a
+// no-op for missing ones.
+func TestKillRemove(t *testing.T) {
+	t.Parallel()
+	e := newTestExecutor(t)
+	ctx := testContext(t, 25*time.Second)
+
+	st, err := e.Start(ctx, task(3, "sleep 60"))
+	must.NoError(t, err)
+	must.True(t, st.Running)
+
+	begin := time.Now()
+	must.NoError(t, e.Kill(ctx, 3))
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	ended := waitExited(t, wctx, e, 3)
+	must.Less(t, 5*time.Second, time.Since(begin))
+	must.Eq(t, 137, ended.ExitCode)
+
+	must.NoError(t, e.Kill(ctx, 3))   // already stopped
+	must.NoError(t, e.Kill(ctx, 999)) // no such job
+
+	must.NoError(t, e.Remove(ctx, 3))
+	_, err = e.Inspect(ctx, 3)
+	must.ErrorIs(t, err, executor.ErrNotFound)
+	must.NoError(t, e.Remove(ctx, 3))
+	must.NoError(t, e.Remove(ctx, 999))
+	states, err := e.List(ctx)
+	must.NoError(t, err)
+	must.SliceEmpty(t, states)
+}
+
+// TestListOwnInstance: List reports only this instance's containers, and two
+// instances on one engine keep the same job id apart.
+func TestListOwnInstance(t *testing.T) {
+	t.Parallel()
+	e1 := newTestExecutor(t)
+	e2 := newTestExecutor(t)
+	ctx := testContext(t, 25*time.Second)
+
+	a, err := e1.Start(ctx, task(1, "true"))
+	must.NoError(t, err)
+	b, err := e1.Start(ctx, task(2, "sleep 30"))
+	must.NoError(t, err)
+	other, err := e2.Start(ctx, task(1, "sleep 30"))
+	must.NoError(t, err)
+	must.NotEq(t, a.ID, other.ID)
+
+	ids := func(states []*executor.State) map[int64]string {
+		m := make(map[int64]string, len(states))
+		for _, s := range states {
+			m[s.JobID] = s.ID
+		}
+		return m
+	}
+	l1, err := e1.List(ctx)
+	must.NoError(t, err)
+	must.Eq(t, map[int64]string{1: a.ID, 2: b.ID}, ids(l1))
+	l2, err := e2.List(ctx)
+	must.NoError(t, err)
+	must.Eq(t, map[int64]string{1: other.ID}, ids(l2))
+
+	// Killing and removing job 1 of one instance leaves the other's alone.
+	must.NoError(t, e1.Kill(ctx, 1))
+	must.NoError(t, e1.Remove(ctx, 1))
+	st, err := e2.Inspect(ctx, 1)
+	must.NoError(t, err)
+	must.True(t, st.Running)
+	must.Eq(t, other.ID, st.ID)
+}
+
+// TestHostConfigSecurity: the container the engine holds is confined: not
+// privileged, no capabilities for a user, no new privileges, private
+// namespaces, no engine socket, and the limits asked for; and inside it the
+// process really has no capabilities and no_new_privs set.
+func TestHostConfigSecurity(t *testing.T) {
+	t.Parallel()
+	e, _ := newTestExecutorConfig(t, docker.Config{PidsLimit: 256})
+	ctx := testContext(t, 25*time.Second)
+	cli := engineClient(t)
+	dir := userDir(t)
+
+	tk := task(21, "cat /proc/self/status > /data/status", executor.Mount{Source: dir, Target: "/data"})
+	tk.CPU = 0.5
+	tk.Memory = 64 << 20
+	_, err := e.Start(ctx, tk)
+	must.NoError(t, err)
+	st := waitExited(t, ctx, e, 21)
+	must.Eq(t, 0, st.ExitCode)
+
+	res, err := cli.ContainerInspect(ctx, st.ID, client.ContainerInspectOptions{})
+	must.NoError(t, err)
+	c := res.Container
+	must.Eq(t, "23001:23001", c.Config.User)
+	must.Eq(t, "21", c.Config.Labels[docker.LabelJobID])
+	must.Eq(t, "test-21", c.Config.Labels[docker.LabelJobName])
+	hc := c.HostConfig
+	must.NotNil(t, hc)
+	must.False(t, hc.Privileged)
+	must.SliceContains(t, hc.CapDrop, "ALL")
+	must.SliceEmpty(t, hc.CapAdd)
+	must.SliceContains(t, hc.SecurityOpt, "no-new-privileges")
+	for _, o := range hc.SecurityOpt {
+		must.False(t, strings.Contains(o, "unconfined"), must.Sprintf("security option %q", o))
+	}
+	must.Eq(t, []string{"23100"}, hc.GroupAdd)
+	must.False(t, hc.NetworkMode.IsHost(), must.Sprintf("network mode %q", hc.NetworkMode))
+	must.False(t, hc.PidMode.IsHost(), must.Sprintf("pid mode %q", hc.PidMode))
+	must.True(t, hc.IpcMode.IsPrivate(), must.Sprintf("ipc mode %q", hc.IpcMode))
+	must.False(t, hc.UTSMode.IsHost())
+	must.False(t, hc.UsernsMode.IsHost())
+	must.SliceEmpty(t, hc.Devices)
+	must.SliceEmpty(t, hc.Binds)
+	for _, m := range c.Mounts {
+		must.False(t, strings.Contains(m.Source, "docker.sock"), must.Sprintf("mount %+v", m))
+	}
+	must.SliceLen(t, 1, c.Mounts)
+	must.Eq(t, dir, c.Mounts[0].Source)
+	must.Eq(t, "/data", c.Mounts[0].Destination)
+	must.Eq(t, int64(64<<20), hc.Memory)
+	info, err := cli.Info(ctx, client.InfoOptions{})
+	must.NoError(t, err)
+	if info.Info.SwapLimit {
+		must.Eq(t, int64(64<<20), hc.MemorySwap)
+	} else {
+		t.Logf("engine without swap limit support: MemorySwap is %d", hc.MemorySwap)
+	}
+	must.Eq(t, int64(5e8), hc.NanoCPUs)
+	must.NotNil(t, hc.PidsLimit)
+	must.Eq(t, int64(256), *hc.PidsLimit)
+
+	status := map[string]string{}
+	for _, line := range readLines(t, filepath.Join(dir, "status")) {
+		if k, v, ok := strings.Cut(line, ":"); ok {
+			status[k] = strings.TrimSpace(v)
+		}
+	}
+	must.Eq(t, "1", status["NoNewPrivs"])
+	for _, k := range []string{"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"} {
+		must.Eq(t, "0000000000000000", status[k], must.Sprintf("%s", k))
+	}
+	must.Eq(t, strings.Fields("23001 23001 23001 23001"), strings.Fields(status["Uid"]))
+	must.Eq(t, "23001 23100", strings.Join(strings.Fields(status["Groups"]), " "))
+
+	// A root job (allowed by the agent's policy) keeps the engine's default
+	// capabilities but still gets no more: not privileged, none added.
+	root := task(22, "true")
+	root.UID, root.GID, root.Groups = 0, 0, nil
+	_, err = e.Start(ctx, root)
+	must.NoError(t, err)
+	st, err = e.Inspect(ctx, 22)
+	must.NoError(t, err)
+	res, err = cli.ContainerInspect(ctx, st.ID, client.ContainerInspectOptions{})
+	must.NoError(t, err)
+	must.False(t, res.Container.HostConfig.Privileged)
+	must.SliceEmpty(t, res.Container.HostConfig.CapAdd)
+	must.SliceContains(t, res.Container.HostConfig.SecurityOpt, "no-new-privileges")
+}
+
+// TestNoNewPrivilegesBlocksSetuid: a setuid-root binary the user can reach
+// does not make the job root. A control container created without
+// no-new-privileges shows that the binary would elevate otherwise.
+func TestNoNewPrivilegesBlocksSetuid(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("skipping: making a setuid-root binary needs root")
+	}
+	const bash = "/bin/bash-static" // installed by scripts/testenv.sh
+	if _, err := os.Stat(bash); err != nil {
+		unavailable(t, "%v; run `make testenv` as root", err)
+	}
+	e, instance := newTestExecutorConfig(t, docker.Config{})
+	ctx := testContext(t, 25*time.Second)
+	cli := engineClient(t)
+
+	suid := t.TempDir()
+	must.NoError(t, os.Chmod(suid, 0o755))
+	copyFile(t, bash, filepath.Join(suid, "bash"))
+	must.NoError(t, os.Chown(filepath.Join(suid, "bash"), 0, 0))
+	must.NoError(t, os.Chmod(filepath.Join(suid, "bash"), 0o755|os.ModeSetuid))
+	out := userDir(t)
+	const script = `/suid/bash -p -c 'echo $EUID' > /data/euid`
+
+	// Control: same user, all capabilities dropped, but no no-new-privileges.
+	// Named and labelled as job 2 of e, so e sees it and its cleanup removes it.
+	name := instance + "-2"
+	ctrlOut := userDir(t)
+	_, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Name: name,
+		Config: &container.Config{
+			Image:      testImage,
+			Entrypoint: []string{"bash", "-c", script},
+			User:       "23001:23001",
+			Labels:     map[string]string{docker.LabelInstance: instance, docker.LabelJobID: "2"},
+		},
+		HostConfig: &container.HostConfig{
+			CapDrop: []string{"ALL"},
+			Mounts: []mount.Mount{
+				{Type: mount.TypeBind, Source: suid, Target: "/suid", ReadOnly: true},
+				{Type: mount.TypeBind, Source: ctrlOut, Target: "/data"},
+			},
+		},
+	})
+	must.NoError(t, err)
+	_, err = cli.ContainerStart(ctx, name, client.ContainerStartOptions{})
+	must.NoError(t, err)
+	waitExited(t, ctx, e, 2)
+	if got := readLines(t, filepath.Join(ctrlOut, "euid")); !slices.Equal(got, []string{"0"}) {
+		t.Skipf("skipping: the setuid binary does not elevate even without no-new-privileges (euid %v); nothing to prove", got)
+	}
+
+	tk := task(3, script,
+		executor.Mount{Source: suid, Target: "/suid", ReadOnly: true},
+		executor.Mount{Source: out, Target: "/data"})
+	_, err = e.Start(ctx, tk)
+	must.NoError(t, err)
+	st := waitExited(t, ctx, e, 3)
+	must.Eq(t, 0, st.ExitCode)
+	must.Eq(t, []string{"23001"}, readLines(t, filepath.Join(out, "euid")))
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	src, err := os.Open(from)
+	must.NoError(t, err)
+	defer src.Close()
+	dst, err := os.Create(to)
+	must.NoError(t, err)
+	_, err = io.Copy(dst, src)
+	must.NoError(t, err)
+	must.NoError(t, dst.Close())
+}
+
+// TestMemoryLimit: the engine enforces the task's memory limit.
+func TestMemoryLimit(t *testing.T) {
+	t.Parallel()
+	e := newTestExecutor(t)
+	ctx := testContext(t, 25*time.Second)
+
+	tk := task(31, `x=$(head -c 64000000 /dev/zero | tr '\0' a); echo ${#x}`)
+	tk.Memory = 16 << 20
+	_, err := e.Start(ctx, tk)
+	must.NoError(t, err)
+	st := waitExited(t, ctx, e, 31)
+	must.True(t, st.OOMKilled || st.ExitCode == 137, must.Sprintf("job was not killed for memory: %+v", st))
+}
+
+// TestMissingImagePermanent: an image that is not on the engine and cannot be
+// pulled is a permanent failure, reported without hanging, leaving nothing.
+func TestMissingImagePermanent(t *testing.T) {
+	t.Parallel()
+	e, _ := newTestExecutorConfig(t, docker.Config{PullTimeout: 15 * time.Second})
+	ctx := testContext(t, 20*time.Second)
+
+	tk := task(41, "true")
+	tk.Image = "godocker/does-not-exist:nope"
+	_, err := e.Start(ctx, tk)
+	must.ErrorIs(t, err, executor.ErrPermanent)
+	must.NoError(t, ctx.Err(), must.Sprint("the pull only failed at the test's deadline"))
+	_, err = e.Inspect(ctx, 41)
+	must.ErrorIs(t, err, executor.ErrNotFound)
+}
+
+// TestInvalidMountPermanent: a task the engine refuses (a bind mount of a
+// path that does not exist) is a permanent failure and leaves no container.
+func TestInvalidMountPermanent(t *testing.T) {
+	t.Parallel()
+	e := newTestExecutor(t)
+	ctx := testContext(t, 20*time.Second)
+
+	tk := task(42, "true", executor.Mount{Source: filepath.Join(t.TempDir(), "missing"), Target: "/data"})
+	_, err := e.Start(ctx, tk)
+	must.ErrorIs(t, err, executor.ErrPermanent)
+	_, err = e.Inspect(ctx, 42)
+	must.ErrorIs(t, err, executor.ErrNotFound)
+}
+
+// TestCapacity: the engine's cpus and memory, unless the config overrides
+// them (each on its own).
+func TestCapacity(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t, 20*time.Second)
+	e := newTestExecutor(t)
+	info, err := engineClient(t).Info(ctx, client.InfoOptions{})
+	must.NoError(t, err)
+	must.Positive(t, info.Info.NCPU)
+	must.Positive(t, info.Info.MemTotal)
+
+	c, err := e.Capacity(ctx)
+	must.NoError(t, err)
+	must.Eq(t, executor.Capacity{CPU: float64(info.Info.NCPU), Memory: info.Info.MemTotal}, c)
+
+	capacity := func(cfg docker.Config) executor.Capacity {
+		e, _ := newTestExecutorConfig(t, cfg)
+		c, err := e.Capacity(ctx)
+		must.NoError(t, err)
+		return c
+	}
+	must.Eq(t, executor.Capacity{CPU: 3.5, Memory: 1 << 30}, capacity(docker.Config{CPU: 3.5, Memory: 1 << 30}))
+	must.Eq(t, executor.Capacity{CPU: 1.5, Memory: info.Info.MemTotal}, capacity(docker.Config{CPU: 1.5}))
+	must.Eq(t, executor.Capacity{CPU: float64(info.Info.NCPU), Memory: 2 << 30}, capacity(docker.Config{Memory: 2 << 30}))
+}
+
+// TestNameAndCapabilities: the executor's name and what it declares.
+func TestNameAndCapabilities(t *testing.T) {
+	t.Parallel()
+	e := newTestExecutor(t)
+	must.Eq(t, "docker", e.Name())
+	must.True(t, executor.Has(e.Capabilities(), executor.CapKill))
+}

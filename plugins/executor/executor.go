@@ -1,0 +1,123 @@
+// Package executor defines how GoDocker runs a job on an engine (the local
+// Docker engine, Swarm, Nomad, Kubernetes, Grid Engine, Slurm...). The agent
+// owns the job's life; an executor only starts, observes and stops the
+// container of one job, identified by the job id.
+package executor
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Capability is something an executor may support beyond start and watch.
+type Capability string
+
+// Capabilities an executor can declare.
+const (
+	CapKill  Capability = "kill"
+	CapPause Capability = "pause"
+	CapExec  Capability = "exec"
+	CapLogs  Capability = "logs"
+	CapPorts Capability = "ports"
+	CapGPUs  Capability = "gpus"
+)
+
+// Mount is a host path bound into the container.
+type Mount struct {
+	Source   string
+	Target   string
+	ReadOnly bool
+}
+
+// Task is everything an executor needs to run one job's container. The agent
+// has already written the job directory and resolved mounts and identity.
+type Task struct {
+	JobID int64
+	Name  string // the job's name, for labels
+	Image string
+	// Entrypoint is the argv the container runs (the agent's wrapper).
+	Entrypoint []string
+	Env        []string
+	WorkDir    string
+	// UID, GID and Groups the container runs as (0 only for allowed root jobs).
+	UID    int
+	GID    int
+	Groups []int
+	Mounts []Mount
+	CPU    float64 // cores
+	Memory int64   // bytes
+}
+
+// State of a task's container as the engine reports it.
+type State struct {
+	JobID    int64
+	ID       string // the engine's id of the container
+	Name     string
+	Node     string
+	Running  bool
+	Paused   bool
+	ExitCode int
+	// OOMKilled is set when the engine killed the container for memory.
+	OOMKilled bool
+	// Error is the engine's explanation of an abnormal end, if any.
+	Error      string
+	StartedAt  time.Time
+	FinishedAt time.Time
+}
+
+// Capacity is what the executor can run at once.
+type Capacity struct {
+	CPU    float64
+	Memory int64
+}
+
+// Event tells the agent that a task's container stopped running.
+type Event struct {
+	JobID int64
+}
+
+// ErrNotFound is returned when the engine has no container for the job.
+var ErrNotFound = errors.New("no container for this job")
+
+// ErrPermanent wraps start errors that will not go away by retrying (an image
+// that does not exist, an invalid configuration): the job ends instead of
+// waiting.
+var ErrPermanent = errors.New("permanent failure")
+
+// Executor runs tasks on one engine.
+type Executor interface {
+	// Name is the executor's configured name ("docker").
+	Name() string
+	// Capabilities lists what the executor supports beyond start and watch.
+	Capabilities() []Capability
+	// Capacity reports the total resources jobs may use.
+	Capacity(ctx context.Context) (Capacity, error)
+	// Start creates and starts the task's container. It is idempotent per
+	// job id: if a container already exists for the job, it is left as is and
+	// its state returned, so a job is never started twice.
+	Start(ctx context.Context, t *Task) (*State, error)
+	// Inspect returns the state of the job's container, or ErrNotFound.
+	Inspect(ctx context.Context, jobID int64) (*State, error)
+	// List returns the states of every container this executor manages.
+	List(ctx context.Context) ([]*State, error)
+	// Kill stops the job's container at once. Killing a missing or stopped
+	// container is not an error.
+	Kill(ctx context.Context, jobID int64) error
+	// Remove deletes the job's stopped container. A missing one is not an error.
+	Remove(ctx context.Context, jobID int64) error
+	// Events streams an event each time a managed container stops. The
+	// channel closes when ctx ends or the stream breaks; the caller then
+	// reconciles with List and subscribes again.
+	Events(ctx context.Context) (<-chan Event, error)
+}
+
+// Has reports whether caps contains c.
+func Has(caps []Capability, c Capability) bool {
+	for _, x := range caps {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,38 @@
+// Package scheduler defines the scheduling policy plugins: one coarse call
+// per cycle, a snapshot of the pending queue in, an ordered list of
+// decisions out. Placement and capacity checks stay in the agent.
+package scheduler
+
+import (
+	"context"
+	"time"
+)
+
+// Job is the compact record of a pending job that a policy sees.
+type Job struct {
+	ID        int64
+	UID       int
+	User      string
+	Submitted time.Time
+	CPU       float64
+	Memory    int64
+}
+
+// Snapshot is the state a policy orders.
+type Snapshot struct {
+	Now     time.Time
+	Pending []Job
+}
+
+// Decision is one job in the order the policy wants them tried, with the
+// policy's reason (shown by `god job why` later).
+type Decision struct {
+	JobID  int64
+	Reason string
+}
+
+// Scheduler orders pending jobs.
+type Scheduler interface {
+	Name() string
+	Order(ctx context.Context, s *Snapshot) ([]Decision, error)
+}

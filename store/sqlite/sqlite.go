@@ -1,0 +1,275 @@
+// Package sqlite is the embedded job store: one SQLite file in WAL mode with
+// synchronous=FULL, so an acknowledged write survives a crash or power loss.
+// Writes from concurrent callers are grouped into one transaction (group
+// commit) so that durability costs one fsync per batch, not per job.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/godocker/god/job"
+	"github.com/godocker/god/store"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+const schema = `
+CREATE TABLE IF NOT EXISTS jobs (
+	id      INTEGER PRIMARY KEY AUTOINCREMENT,
+	uid     INTEGER NOT NULL,
+	state   TEXT    NOT NULL,
+	version INTEGER NOT NULL,
+	data    BLOB    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, id);
+CREATE INDEX IF NOT EXISTS jobs_uid ON jobs(uid, id);
+`
+
+// maxBatch bounds one group commit so a burst cannot hold the writer forever.
+const maxBatch = 1024
+
+// Store is the SQLite implementation of store.Store.
+type Store struct {
+	writeDB *sql.DB
+	readDB  *sql.DB
+	ops     chan *op
+	done    chan struct{}
+	close   sync.Once
+}
+
+var _ store.Store = (*Store)(nil)
+
+type op struct {
+	fn  func(*sql.Tx) error
+	err chan error
+}
+
+// Open opens (creating if needed) the store in dir/god.db.
+func Open(dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating data dir: %w", err)
+	}
+	path := filepath.Join(dir, "god.db")
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_txlock=immediate"
+	w, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	w.SetMaxOpenConns(1)
+	if _, err := w.Exec(schema); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("opening job store %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&mode=ro")
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	r.SetMaxOpenConns(4)
+	s := &Store{writeDB: w, readDB: r, ops: make(chan *op, maxBatch), done: make(chan struct{})}
+	go s.writer()
+	return s, nil
+}
+
+// Close stops the writer and closes the database.
+func (s *Store) Close() error {
+	s.close.Do(func() { close(s.done) })
+	return errors.Join(s.readDB.Close(), s.writeDB.Close())
+}
+
+// write runs fn in the next group-committed transaction and waits until that
+// transaction is durable (or failed).
+func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) error {
+	o := &op{fn: fn, err: make(chan error, 1)}
+	select {
+	case s.ops <- o:
+	case <-s.done:
+		return errors.New("job store is closed")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once queued the write will happen: wait for its outcome even if ctx
+	// ends, so a caller never reports failure for a committed write.
+	return <-o.err
+}
+
+func (s *Store) writer() {
+	batch := make([]*op, 0, maxBatch)
+	for {
+		select {
+		case <-s.done:
+			return
+		case o := <-s.ops:
+			batch = append(batch[:0], o)
+		}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case o := <-s.ops:
+				batch = append(batch, o)
+			default:
+				break drain
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+// commit runs a batch in one transaction; each op runs inside its own
+// savepoint so that one failing op does not fail the others.
+func (s *Store) commit(batch []*op) {
+	results := make([]error, len(batch))
+	tx, err := s.writeDB.Begin()
+	if err == nil {
+		for i, o := range batch {
+			if _, err = tx.Exec("SAVEPOINT op"); err != nil {
+				break
+			}
+			if results[i] = o.fn(tx); results[i] != nil {
+				if _, err = tx.Exec("ROLLBACK TO op"); err != nil {
+					break
+				}
+			}
+			if _, err = tx.Exec("RELEASE op"); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			err = tx.Commit()
+		} else {
+			_ = tx.Rollback()
+		}
+	}
+	for i, o := range batch {
+		if err != nil {
+			o.err <- fmt.Errorf("job store write: %w", err)
+		} else {
+			o.err <- results[i]
+		}
+	}
+}
+
+// Create implements store.Store.
+func (s *Store) Create(ctx context.Context, j *job.Job) error {
+	data, err := json.Marshal(j)
+	if err != nil {
+		return err
+	}
+	var id int64
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.Exec("INSERT INTO jobs(uid, state, version, data) VALUES (?, ?, 1, ?)", j.User.UID, j.Status.Primary, data)
+		if err != nil {
+			return err
+		}
+		id, err = res.LastInsertId()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	j.ID, j.Version = id, 1
+	return nil
+}
+
+// Update implements store.Store.
+func (s *Store) Update(ctx context.Context, j *job.Job) error {
+	data, err := json.Marshal(j)
+	if err != nil {
+		return err
+	}
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.Exec("UPDATE jobs SET state = ?, version = version + 1, data = ? WHERE id = ? AND version = ?", j.Status.Primary, data, j.ID, j.Version)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		var one int
+		if err := tx.QueryRow("SELECT 1 FROM jobs WHERE id = ?", j.ID).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		return store.ErrConflict
+	})
+	if err != nil {
+		return err
+	}
+	j.Version++
+	return nil
+}
+
+// Get implements store.Store.
+func (s *Store) Get(ctx context.Context, id int64) (*job.Job, error) {
+	row := s.readDB.QueryRowContext(ctx, "SELECT id, version, data FROM jobs WHERE id = ?", id)
+	j, err := scan(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	return j, err
+}
+
+// List implements store.Store.
+func (s *Store) List(ctx context.Context, f store.Filter) ([]*job.Job, error) {
+	var where []string
+	var args []any
+	if f.UID != nil {
+		where = append(where, "uid = ?")
+		args = append(args, *f.UID)
+	}
+	if len(f.States) > 0 {
+		where = append(where, "state IN (?"+strings.Repeat(",?", len(f.States)-1)+")")
+		for _, st := range f.States {
+			args = append(args, st)
+		}
+	}
+	q := "SELECT id, version, data FROM jobs"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	if f.Ascending {
+		q += " ORDER BY id ASC"
+	} else {
+		q += " ORDER BY id DESC"
+	}
+	if f.Limit > 0 {
+		q += fmt.Sprintf(" LIMIT %d", f.Limit)
+	}
+	rows, err := s.readDB.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*job.Job
+	for rows.Next() {
+		j, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}
+
+type scanner interface{ Scan(...any) error }
+
+func scan(r scanner) (*job.Job, error) {
+	var id, version int64
+	var data []byte
+	if err := r.Scan(&id, &version, &data); err != nil {
+		return nil, err
+	}
+	var j job.Job
+	if err := json.Unmarshal(data, &j); err != nil {
+		return nil, fmt.Errorf("decoding job %d: %w", id, err)
+	}
+	j.ID, j.Version = id, version
+	return &j, nil
+}

@@ -1,0 +1,45 @@
+// Package store defines where GoDocker keeps its jobs. Every implementation
+// (the embedded SQLite store now, a shared Redis store later) satisfies Store
+// and passes the conformance suite in storetest.
+package store
+
+import (
+	"context"
+	"errors"
+
+	"github.com/godocker/god/job"
+)
+
+// ErrNotFound is returned when no job has the id.
+var ErrNotFound = errors.New("job not found")
+
+// ErrConflict is returned by Update when the job changed since it was read:
+// the caller re-reads and decides again.
+var ErrConflict = errors.New("job changed concurrently")
+
+// Filter selects jobs for List.
+type Filter struct {
+	// UID restricts to one submitter when not nil.
+	UID *int
+	// States restricts to these primary states when not empty.
+	States []string
+	// Ascending lists oldest first (the scheduler's order); otherwise newest first.
+	Ascending bool
+	// Limit caps the result; 0 means no cap.
+	Limit int
+}
+
+// Store keeps jobs durably: a call that returns nil has reached stable storage.
+type Store interface {
+	// Create stores a new job, assigning its ID and Version.
+	Create(ctx context.Context, j *job.Job) error
+	// Get returns a job by id, or ErrNotFound.
+	Get(ctx context.Context, id int64) (*job.Job, error)
+	// Update stores j if the stored version still equals j.Version, then
+	// increments j.Version. Otherwise it returns ErrConflict (or ErrNotFound).
+	Update(ctx context.Context, j *job.Job) error
+	// List returns the jobs matching f, by id.
+	List(ctx context.Context, f Filter) ([]*job.Job, error)
+	// Close releases the store.
+	Close() error
+}
