@@ -117,6 +117,14 @@ func (a *Agent) reconcile(ctx context.Context) error {
 			a.log.Warn("container of an unknown job left alone", "job_id", id, "container", st.Name)
 		case err != nil:
 			return err
+		case j.Pending() && !st.Running && st.StartedAt.IsZero():
+			// Created but never started (the agent died in between): it
+			// never ran, so drop it and let the job be dispatched again.
+			a.log.Info("removing container created but never started before a restart", "job_id", id)
+			if err := a.exec.Remove(ctx, id); err != nil {
+				return err
+			}
+			a.Wake()
 		case j.Pending():
 			a.log.Info("adopting container started before a restart", "job_id", id)
 			a.adopt(ctx, id, st)

@@ -41,9 +41,12 @@ type Store struct {
 	writeDB *sql.DB
 	readDB  *sql.DB
 	ops     chan *op
-	done    chan struct{}
+	done    chan struct{} // closed by Close
+	stopped chan struct{} // closed when the writer goroutine has returned
 	close   sync.Once
 }
+
+var errClosed = errors.New("job store is closed")
 
 var _ store.Store = (*Store)(nil)
 
@@ -58,7 +61,11 @@ func Open(dir string) (*Store, error) {
 		return nil, fmt.Errorf("creating data dir: %w", err)
 	}
 	path := filepath.Join(dir, "god.db")
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_txlock=immediate"
+	// path goes into a file: URI, where '?' starts the query, '#' a
+	// fragment and '%' an escape: escape them so that the database is where
+	// it is asked to be.
+	uri := "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	dsn := uri + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_txlock=immediate"
 	w, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, err
@@ -68,20 +75,22 @@ func Open(dir string) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("opening job store %s: %w", path, err)
 	}
-	r, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&mode=ro")
+	r, err := sql.Open("sqlite", uri+"?_pragma=busy_timeout(10000)&mode=ro")
 	if err != nil {
 		w.Close()
 		return nil, err
 	}
 	r.SetMaxOpenConns(4)
-	s := &Store{writeDB: w, readDB: r, ops: make(chan *op, maxBatch), done: make(chan struct{})}
+	s := &Store{writeDB: w, readDB: r, ops: make(chan *op, maxBatch), done: make(chan struct{}), stopped: make(chan struct{})}
 	go s.writer()
 	return s, nil
 }
 
-// Close stops the writer and closes the database.
+// Close stops the writer and closes the database. A batch being committed
+// completes first; writes still queued fail.
 func (s *Store) Close() error {
 	s.close.Do(func() { close(s.done) })
+	<-s.stopped
 	return errors.Join(s.readDB.Close(), s.writeDB.Close())
 }
 
@@ -92,16 +101,30 @@ func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) error {
 	select {
 	case s.ops <- o:
 	case <-s.done:
-		return errors.New("job store is closed")
+		return errClosed
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	// Once queued the write will happen: wait for its outcome even if ctx
-	// ends, so a caller never reports failure for a committed write.
-	return <-o.err
+	// Once queued the write will happen unless the store closes first: wait
+	// for its outcome even if ctx ends, so a caller never reports failure for
+	// a committed write.
+	select {
+	case err := <-o.err:
+		return err
+	case <-s.stopped:
+		// The writer answers every op it took before it returns, so an op
+		// without an answer now was never run and never will be.
+		select {
+		case err := <-o.err:
+			return err
+		default:
+			return errClosed
+		}
+	}
 }
 
 func (s *Store) writer() {
+	defer close(s.stopped)
 	batch := make([]*op, 0, maxBatch)
 	for {
 		select {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -313,4 +314,24 @@ func BenchmarkCreateParallel(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "jobs/s")
+}
+
+// TestOpenUnusualDir: the database is inside the data dir whatever its name,
+// even with characters that mean something in a file: URI.
+func TestOpenUnusualDir(t *testing.T) {
+	for _, name := range []string{"a#b", "a?b", "a%20b", "a%zz", "a b&c=d"} {
+		base := t.TempDir()
+		dir := filepath.Join(base, name)
+		s := open(t, dir)
+		j := storetest.NewJob(1000, 1)
+		must.NoError(t, s.Create(t.Context(), j), must.Sprintf("dir %q", name))
+		got, err := s.Get(t.Context(), j.ID)
+		must.NoError(t, err)
+		storetest.RequireSameJob(t, j, got)
+		must.NoError(t, s.Close())
+		must.FileExists(t, filepath.Join(dir, "god.db"), must.Sprintf("dir %q", name))
+		entries, err := os.ReadDir(base)
+		must.NoError(t, err)
+		must.Len(t, 1, entries, must.Sprintf("dir %q: nothing created beside it", name))
+	}
 }

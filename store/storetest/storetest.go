@@ -306,7 +306,7 @@ func testList(t *testing.T, s store.Store) {
 		all = append(all, j.ID)
 	}
 	want := func(keep func(*job.Job) bool, ascending bool, limit int) []int64 {
-		var out []int64
+		out := []int64{}
 		for _, id := range all {
 			if keep(byID[id]) {
 				out = append(out, id)

@@ -53,9 +53,11 @@ type Executor struct {
 	starting map[int64]*jobLock // Start calls in progress, per job
 }
 
-// jobLock serializes the Start calls of one job: a Start that found the
-// container created but not yet started by a concurrent Start would start it
-// again after it ended, or remove it when its own start failed.
+// jobLock serializes the Start calls of one job. Unserialized, the losers of
+// the create race get the name conflict before the engine can inspect the
+// container (so ErrNotFound), and a Start that finds the container created
+// but not yet started by another would start it again once it has ended, or
+// force-remove it if its own start failed.
 type jobLock struct {
 	sync.Mutex
 	users int
@@ -183,6 +185,11 @@ func (e *Executor) Start(ctx context.Context, t *executor.Task) (*executor.State
 
 func (e *Executor) start(ctx context.Context, jobID int64, name string) (*executor.State, error) {
 	if _, err := e.cli.ContainerStart(ctx, name, client.ContainerStartOptions{}); err != nil {
+		if ctx.Err() != nil {
+			// Cut short (the agent stopping), not refused: the engine may
+			// have started it anyway, so keep it for the next Start.
+			return nil, fmt.Errorf("starting container: %w", err)
+		}
 		// A container that cannot start (bad entrypoint, missing bash, mount
 		// refused) never will: remove it and report a permanent failure.
 		_, _ = e.cli.ContainerRemove(context.WithoutCancel(ctx), name, client.ContainerRemoveOptions{Force: true})
@@ -258,6 +265,9 @@ func (e *Executor) ensureImage(ctx context.Context, image string) error {
 	resp, err := e.cli.ImagePull(pctx, image, client.ImagePullOptions{})
 	if err == nil {
 		err = resp.Wait(pctx)
+	}
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("pulling image %s: %w", image, err) // cut short, not failed
 	}
 	if err != nil {
 		return fmt.Errorf("%w: image %s is not on the engine and pulling it failed: %v", executor.ErrPermanent, image, err)

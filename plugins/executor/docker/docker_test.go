@@ -693,3 +693,38 @@ func TestNameAndCapabilities(t *testing.T) {
 	must.Eq(t, "docker", e.Name())
 	must.True(t, executor.Has(e.Capabilities(), executor.CapKill))
 }
+
+// TestStartCancelled: a start cut short by its context (the agent stopping)
+// is not a permanent failure and leaves the container for the next Start
+// to adopt.
+func TestStartCancelled(t *testing.T) {
+	t.Parallel()
+	e, instance := newTestExecutorConfig(t, docker.Config{})
+	ctx := testContext(t, 25*time.Second)
+	cli := engineClient(t)
+
+	// A container created by an attempt that crashed before starting it.
+	name := instance + "-51"
+	_, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Name: name,
+		Config: &container.Config{
+			Image:      testImage,
+			Entrypoint: []string{"sleep", "30"},
+			Labels:     map[string]string{docker.LabelInstance: instance, docker.LabelJobID: "51"},
+		},
+	})
+	must.NoError(t, err)
+
+	for _, d := range []time.Duration{20, 50, 100, 200} {
+		sctx, cancel := context.WithTimeout(ctx, d*time.Millisecond)
+		_, err = e.Start(sctx, task(51, "sleep 30"))
+		cancel()
+		t.Logf("start with %v: %v", d*time.Millisecond, err)
+		must.False(t, errors.Is(err, executor.ErrPermanent), must.Sprintf("start cut short after %v: %v", d*time.Millisecond, err))
+		_, err = e.Inspect(ctx, 51)
+		must.NoError(t, err)
+	}
+	st, err := e.Start(ctx, task(51, "sleep 30"))
+	must.NoError(t, err)
+	must.True(t, st.Running)
+}
