@@ -66,4 +66,3 @@ func TestCrash_AcknowledgedSubmitsSurvive(t *testing.T) {
 		must.Eq(t, "run\n", p.jobFile(id, "runs"), must.Sprintf("job %d started exactly once", id))
 	}
 }
-
