@@ -41,6 +41,7 @@ type Agent struct {
 
 	mu       sync.Mutex
 	reserved map[int64]executor.Capacity // running or being dispatched
+	used     executor.Capacity            // sum of reserved
 	backoff  map[int64]time.Time         // pending jobs whose last dispatch failed
 	capacity executor.Capacity
 	capAt    time.Time

@@ -131,23 +131,39 @@ func (a *Agent) currentCapacity(ctx context.Context) (executor.Capacity, error) 
 func (a *Agent) reserve(j *job.Job, capacity executor.Capacity) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	var used executor.Capacity
-	for _, r := range a.reserved {
-		used.CPU += r.CPU
-		used.Memory += r.Memory
-	}
 	// A small epsilon keeps float sums of fractions like 0.1 from refusing
 	// a job that exactly fits.
-	if used.CPU+j.CPU > capacity.CPU+1e-9 || used.Memory+j.Memory > capacity.Memory {
+	if a.used.CPU+j.CPU > capacity.CPU+1e-9 || a.used.Memory+j.Memory > capacity.Memory {
 		return false
 	}
-	a.reserved[j.ID] = executor.Capacity{CPU: j.CPU, Memory: j.Memory}
+	a.bookLocked(j)
 	return true
+}
+
+// book records the resources of a running job (adopted or reconciled).
+func (a *Agent) book(j *job.Job) {
+	a.mu.Lock()
+	a.bookLocked(j)
+	a.mu.Unlock()
+}
+
+func (a *Agent) bookLocked(j *job.Job) {
+	if _, ok := a.reserved[j.ID]; ok {
+		return
+	}
+	r := executor.Capacity{CPU: j.CPU, Memory: j.Memory}
+	a.reserved[j.ID] = r
+	a.used.CPU += r.CPU
+	a.used.Memory += r.Memory
 }
 
 func (a *Agent) release(id int64) {
 	a.mu.Lock()
-	delete(a.reserved, id)
+	if r, ok := a.reserved[id]; ok {
+		delete(a.reserved, id)
+		a.used.CPU -= r.CPU
+		a.used.Memory -= r.Memory
+	}
 	a.mu.Unlock()
 }
 
@@ -224,9 +240,7 @@ func (a *Agent) adopt(ctx context.Context, id int64, st *executor.State) {
 	case !st.Running:
 		a.finalize(ctx, id)
 	default:
-		a.mu.Lock()
-		a.reserved[id] = executor.Capacity{CPU: j.CPU, Memory: j.Memory}
-		a.mu.Unlock()
+		a.book(j)
 	}
 }
 

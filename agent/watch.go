@@ -94,9 +94,7 @@ func (a *Agent) reconcile(ctx context.Context) error {
 		case !st.Running:
 			a.finalize(ctx, j.ID)
 		default:
-			a.mu.Lock()
-			a.reserved[j.ID] = executor.Capacity{CPU: j.CPU, Memory: j.Memory}
-			a.mu.Unlock()
+			a.book(j)
 			if j.KillRequested {
 				if err := a.exec.Kill(ctx, j.ID); err != nil {
 					a.log.Warn("kill failed, will retry", "job_id", j.ID, "error", err)
