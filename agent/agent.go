@@ -41,7 +41,7 @@ type Agent struct {
 
 	mu       sync.Mutex
 	reserved map[int64]executor.Capacity // running or being dispatched
-	used     executor.Capacity            // sum of reserved
+	used     executor.Capacity           // sum of reserved
 	backoff  map[int64]time.Time         // pending jobs whose last dispatch failed
 	capacity executor.Capacity
 	capAt    time.Time
@@ -88,6 +88,9 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 // next start.
 func (a *Agent) Run(ctx context.Context) error {
 	if err := a.reconcile(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
 		return fmt.Errorf("reconciling with the %s engine: %w", a.exec.Name(), err)
 	}
 	srv := agenthttp.New(a, a.log.Named("http"), a.cfg.Dev)

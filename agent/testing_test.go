@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -102,6 +103,17 @@ func runAgent(t *testing.T, cfg *config.Config) *testAgent {
 	must.NoError(t, err)
 	ta := &testAgent{Agent: a, t: t, exec: ex, instance: cfg.Docker.Instance, cancel: cancel, done: make(chan error, 1)}
 	go func() { ta.done <- a.Run(ctx) }()
+	// Ready once the API answers (after the start-up reconcile).
+	for i := 0; ; i++ {
+		if c, err := net.Dial("unix", cfg.Socket); err == nil {
+			c.Close()
+			break
+		}
+		if i > 1000 {
+			t.Fatal("agent did not start listening")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	t.Cleanup(func() {
 		ta.stop()
 		st.Close()

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -77,7 +78,7 @@ type agentProc struct {
 	args     []string
 	cmd      *exec.Cmd
 	exited   chan error
-	log      *bytes.Buffer
+	log      *syncBuffer
 	client   *api.Client
 }
 
@@ -139,7 +140,7 @@ defaults {
 func (p *agentProc) start() {
 	p.t.Helper()
 	if p.log == nil {
-		p.log = &bytes.Buffer{}
+		p.log = &syncBuffer{}
 	}
 	p.cmd = exec.Command(godBin, append([]string{"agent", "-config", p.cfgPath}, p.args...)...)
 	p.cmd.Stdout = p.log
@@ -291,4 +292,23 @@ func traversableTempDir(t *testing.T) string {
 	must.NoError(t, os.Chmod(filepath.Dir(dir), 0o755))
 	must.NoError(t, os.Chmod(dir, 0o755))
 	return dir
+}
+
+// syncBuffer collects the agent's output; the test reads it while the
+// process writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

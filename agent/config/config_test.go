@@ -1,0 +1,401 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/shoenig/test/must"
+)
+
+// The annotated example at the repository root must stay valid: it is the
+// reference users copy from.
+func TestExampleHCL(t *testing.T) {
+	cfg, err := Load("../../example.hcl", Default())
+	must.NoError(t, err)
+	must.NoError(t, cfg.Finalize())
+
+	must.Eq(t, "/var/lib/god", cfg.DataDir)
+	must.Eq(t, "/var/lib/god/shared", cfg.SharedDir)
+	must.Eq(t, DefaultSocket, cfg.Socket)
+	must.Eq(t, "info", cfg.LogLevel)
+	must.False(t, cfg.AllowRoot)
+	must.False(t, cfg.Dev)
+
+	must.False(t, cfg.HTTP.Enabled)
+	must.Eq(t, "127.0.0.1", cfg.HTTP.Address)
+	must.Eq(t, 6543, cfg.HTTP.Port)
+
+	must.Eq(t, "unix:///var/run/docker.sock", cfg.Docker.Address)
+	must.Eq(t, "god", cfg.Docker.Instance)
+	must.Eq(t, 0, cfg.Docker.CPU)
+	must.Eq(t, 0, cfg.Docker.MemoryBytes)
+
+	must.Eq(t, "debian:bookworm-slim", cfg.Defaults.Image)
+	must.Eq(t, 1, cfg.Defaults.CPU)
+	must.Eq(t, 1<<30, cfg.Defaults.MemoryBytes)
+
+	must.SliceLen(t, 3, cfg.Volumes)
+	byName := map[string]*Volume{}
+	for _, v := range cfg.Volumes {
+		byName[v.Name] = v
+	}
+	must.Eq(t, &Volume{Name: "scratch", Path: "/scratch/$USER", Mount: "/scratch"}, byName["scratch"])
+	must.Eq(t, &Volume{Name: "cache", Path: "/var/cache/god/$UID", Mount: "/cache"}, byName["cache"])
+	// mount defaults to path.
+	must.Eq(t, &Volume{Name: "reference", Path: "/data/reference", Mount: "/data/reference", ReadOnly: true}, byName["reference"])
+}
+
+// Every attribute and block of Config appears in example.hcl, so that a new
+// field cannot be added without documenting it there.
+func TestExampleHCL_documentsEveryField(t *testing.T) {
+	src, err := os.ReadFile("../../example.hcl")
+	must.NoError(t, err)
+	f, diags := hclsyntax.ParseConfig(src, "example.hcl", hcl.InitialPos)
+	must.False(t, diags.HasErrors(), must.Sprint(diags))
+	checkDocumented(t, "example.hcl", []*hclsyntax.Body{f.Body.(*hclsyntax.Body)}, reflect.TypeFor[Config]())
+}
+
+// checkDocumented fails for every hcl-tagged field of struct type typ that
+// none of bodies sets (a repeated block need not repeat every attribute), and
+// recurses into the blocks.
+func checkDocumented(t *testing.T, where string, bodies []*hclsyntax.Body, typ reflect.Type) {
+	t.Helper()
+	for i := range typ.NumField() {
+		field := typ.Field(i)
+		tag, ok := field.Tag.Lookup("hcl")
+		if !ok {
+			continue
+		}
+		name, kind, _ := strings.Cut(tag, ",")
+		switch kind {
+		case "label":
+		case "block":
+			elem := field.Type
+			for elem.Kind() == reflect.Pointer || elem.Kind() == reflect.Slice {
+				elem = elem.Elem()
+			}
+			var blocks []*hclsyntax.Body
+			for _, body := range bodies {
+				for _, b := range body.Blocks {
+					if b.Type == name {
+						blocks = append(blocks, b.Body)
+					}
+				}
+			}
+			must.SliceNotEmpty(t, blocks, must.Sprintf("%s: no %s block", where, name))
+			checkDocumented(t, where+" "+name+" block", blocks, elem)
+		default:
+			set := false
+			for _, body := range bodies {
+				_, ok := body.Attributes[name]
+				set = set || ok
+			}
+			must.True(t, set, must.Sprintf("%s does not set %s", where, name))
+		}
+	}
+}
+
+func TestFinalize_errors(t *testing.T) {
+	cases := []struct {
+		name string
+		hcl  string
+		want string
+	}{
+		{
+			name: "relative data_dir",
+			hcl:  `data_dir = "var/lib/god"`,
+			want: `data_dir must be an absolute path, got "var/lib/god"`,
+		},
+		{
+			name: "relative shared_dir",
+			hcl:  `shared_dir = "shared"`,
+			want: `shared_dir must be an absolute path, got "shared"`,
+		},
+		{
+			name: "bad log_level",
+			hcl:  `log_level = "verbose"`,
+			want: `log_level must be one of trace, debug, info, warn, error; got "verbose"`,
+		},
+		{
+			name: "bad docker memory",
+			hcl:  "docker {\n  memory = \"lots\"\n}",
+			want: "docker.memory: invalid memory size",
+		},
+		{
+			name: "bad defaults memory",
+			hcl:  "defaults {\n  memory = \"1Q\"\n}",
+			want: "defaults.memory: invalid unit",
+		},
+		{
+			name: "negative defaults cpu",
+			hcl:  "defaults {\n  cpu = -1\n}",
+			want: "defaults.cpu must be greater than 0, got -1",
+		},
+		{
+			name: "volume named home",
+			hcl:  "volume \"home\" {\n  path = \"/home/$USER\"\n  mount = \"/h\"\n}",
+			want: `volume "home": the name is reserved`,
+		},
+		{
+			name: "duplicate volume",
+			hcl:  "volume \"data\" {\n  path = \"/data\"\n}\nvolume \"data\" {\n  path = \"/data2\"\n}",
+			want: `volume "data" is defined twice`,
+		},
+		{
+			name: "bad volume name",
+			hcl:  "volume \"Data\" {\n  path = \"/data\"\n}",
+			want: `volume "Data": names use lower-case letters, digits, '-' and '_', starting with a letter`,
+		},
+		{
+			name: "relative volume path",
+			hcl:  "volume \"data\" {\n  path = \"data\"\n  mount = \"/data\"\n}",
+			want: `volume "data": path must be absolute, got "data"`,
+		},
+		{
+			name: "mount with a variable",
+			hcl:  "volume \"scratch\" {\n  path = \"/scratch/$USER\"\n}",
+			want: `volume "scratch": mount must be an absolute container path without variables, got "/scratch/$USER"`,
+		},
+		{
+			name: "mount on /etc",
+			hcl:  "volume \"conf\" {\n  path = \"/srv/conf\"\n  mount = \"/etc\"\n}",
+			want: `volume "conf": mount "/etc" would hide a path`,
+		},
+		{
+			name: "mount under /mnt/go-docker",
+			hcl:  "volume \"in\" {\n  path = \"/srv/in\"\n  mount = \"/mnt/go-docker/in\"\n}",
+			want: `volume "in": mount "/mnt/go-docker/in" would hide a path`,
+		},
+		{
+			name: "http without -dev",
+			hcl:  "http {\n  enabled = true\n}",
+			want: "http.enabled: the TCP API needs remote authentication",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Parse("agent.hcl", []byte(tc.hcl), nil)
+			must.NoError(t, err)
+			err = cfg.Finalize()
+			must.Error(t, err)
+			must.StrContains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+// Finalize reports every problem at once, not only the first.
+func TestFinalize_allErrorsAtOnce(t *testing.T) {
+	cfg, err := Parse("agent.hcl", []byte("data_dir = \"rel\"\nlog_level = \"loud\"\n"), nil)
+	must.NoError(t, err)
+	err = cfg.Finalize()
+	must.Error(t, err)
+	must.StrContains(t, err.Error(), "data_dir must be an absolute path")
+	must.StrContains(t, err.Error(), "log_level must be one of")
+}
+
+func TestFinalize_derivedValues(t *testing.T) {
+	cfg, err := Parse("agent.hcl", []byte(`data_dir = "/srv/god"`), nil)
+	must.NoError(t, err)
+	must.NoError(t, cfg.Finalize())
+	must.Eq(t, "/srv/god/shared", cfg.SharedDir)
+	must.Eq(t, DefaultSocket, cfg.Socket) // the system socket does not follow data_dir
+	must.Eq(t, 1<<30, cfg.Defaults.MemoryBytes)
+}
+
+func TestLoad_unknownAttribute(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "agent.hcl")
+	must.NoError(t, os.WriteFile(path, []byte("log_level = \"info\"\nlog_levl = \"debug\"\n"), 0o644))
+	_, err := Load(path, Default())
+	must.Error(t, err)
+	// The diagnostic names the file and the line of the mistake.
+	must.StrContains(t, err.Error(), "on "+path+" line 2")
+	must.StrContains(t, err.Error(), `"log_levl" is not expected here`)
+}
+
+func TestLoad_unknownBlock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "agent.hcl")
+	must.NoError(t, os.WriteFile(path, []byte("nomad {\n  address = \"x\"\n}\n"), 0o644))
+	_, err := Load(path, Default())
+	must.Error(t, err)
+	must.StrContains(t, err.Error(), "on "+path+" line 1")
+}
+
+func TestLoad_missingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.hcl"), Default())
+	must.Error(t, err)
+	must.StrContains(t, err.Error(), "reading agent config")
+}
+
+// An HCL JSON file (name ending in .json) means the same as its HCL twin.
+func TestLoad_jsonEquivalent(t *testing.T) {
+	const hclSrc = `
+data_dir   = "/srv/god"
+shared_dir = "/shared/god"
+socket     = "/run/god/api.sock"
+log_level  = "warn"
+allow_root = true
+
+http {
+  address = "127.0.0.2"
+  port    = 7000
+}
+
+docker {
+  address  = "tcp://127.0.0.1:2375"
+  instance = "site-a"
+  cpu      = 4
+  memory   = "8GiB"
+}
+
+defaults {
+  image  = "godocker/bash:local"
+  cpu    = 0.5
+  memory = "512MiB"
+}
+
+volume "scratch" {
+  path  = "/scratch/$USER"
+  mount = "/scratch"
+}
+
+volume "reference" {
+  path      = "/data/reference"
+  read_only = true
+}
+`
+	const jsonSrc = `{
+  "data_dir": "/srv/god",
+  "shared_dir": "/shared/god",
+  "socket": "/run/god/api.sock",
+  "log_level": "warn",
+  "allow_root": true,
+  "http": {"address": "127.0.0.2", "port": 7000},
+  "docker": {"address": "tcp://127.0.0.1:2375", "instance": "site-a", "cpu": 4, "memory": "8GiB"},
+  "defaults": {"image": "godocker/bash:local", "cpu": 0.5, "memory": "512MiB"},
+  "volume": {
+    "scratch": {"path": "/scratch/$USER", "mount": "/scratch"},
+    "reference": {"path": "/data/reference", "read_only": true}
+  }
+}`
+	dir := t.TempDir()
+	hclPath := filepath.Join(dir, "agent.hcl")
+	jsonPath := filepath.Join(dir, "agent.json")
+	must.NoError(t, os.WriteFile(hclPath, []byte(hclSrc), 0o644))
+	must.NoError(t, os.WriteFile(jsonPath, []byte(jsonSrc), 0o644))
+
+	fromHCL, err := Load(hclPath, Default())
+	must.NoError(t, err)
+	must.NoError(t, fromHCL.Finalize())
+	fromJSON, err := Load(jsonPath, Default())
+	must.NoError(t, err)
+	must.NoError(t, fromJSON.Finalize())
+
+	must.Eq(t, fromHCL, fromJSON)
+	must.Eq(t, "site-a", fromJSON.Docker.Instance)
+	must.Eq(t, 8<<30, fromJSON.Docker.MemoryBytes)
+	must.Eq(t, 512<<20, fromJSON.Defaults.MemoryBytes)
+	must.SliceLen(t, 2, fromJSON.Volumes)
+}
+
+func TestDev(t *testing.T) {
+	cfg := Dev()
+	must.True(t, cfg.Dev)
+	must.Eq(t, DevDataDir, cfg.DataDir)
+	must.True(t, cfg.HTTP.Enabled)
+	must.Eq(t, "127.0.0.1", cfg.HTTP.Address)
+	must.Eq(t, 6543, cfg.HTTP.Port)
+	must.True(t, cfg.AllowRoot)
+	must.Eq(t, "debug", cfg.LogLevel)
+
+	must.NoError(t, cfg.Finalize())
+	must.Eq(t, "/tmp/god-dev/god.sock", cfg.Socket)
+	must.Eq(t, "/tmp/god-dev/shared", cfg.SharedDir)
+}
+
+// Dev does not share state with Default: changing one leaves the other.
+func TestDev_independentOfDefault(t *testing.T) {
+	dev := Dev()
+	def := Default()
+	must.False(t, def.HTTP.Enabled)
+	must.False(t, def.AllowRoot)
+	must.Eq(t, "/var/lib/god", def.DataDir)
+	dev.HTTP.Port = 1
+	must.Eq(t, 6543, Default().HTTP.Port)
+}
+
+// The dev socket follows the data dir.
+func TestDev_socketFollowsDataDir(t *testing.T) {
+	cfg, err := Parse("dev.hcl", []byte(`data_dir = "/tmp/god-other"`), Dev())
+	must.NoError(t, err)
+	must.NoError(t, cfg.Finalize())
+	must.Eq(t, "/tmp/god-other/god.sock", cfg.Socket)
+}
+
+// The TCP API has no authentication yet: allowed under -dev only, and the
+// refusal points at the Unix socket.
+func TestFinalize_httpOnlyWithDev(t *testing.T) {
+	const src = "http {\n  enabled = true\n  port    = 7001\n}\n"
+
+	dev, err := Parse("agent.hcl", []byte(src), Dev())
+	must.NoError(t, err)
+	must.NoError(t, dev.Finalize())
+	must.True(t, dev.HTTP.Enabled)
+	must.Eq(t, 7001, dev.HTTP.Port)
+
+	sys, err := Parse("agent.hcl", []byte(src), Default())
+	must.NoError(t, err)
+	err = sys.Finalize()
+	must.Error(t, err)
+	must.StrContains(t, err.Error(), "Unix socket")
+	must.StrContains(t, err.Error(), DefaultSocket)
+}
+
+// Later files override earlier ones attribute by attribute; volumes add up.
+func TestParse_layering(t *testing.T) {
+	first, err := Parse("a.hcl", []byte(`
+log_level = "warn"
+docker {
+  instance = "site-a"
+  cpu      = 4
+}
+volume "scratch" {
+  path  = "/scratch/$USER"
+  mount = "/scratch"
+}
+`), Default())
+	must.NoError(t, err)
+	second, err := Parse("b.hcl", []byte(`
+docker {
+  memory = "8GiB"
+}
+volume "reference" {
+  path = "/data/reference"
+}
+`), first)
+	must.NoError(t, err)
+	must.NoError(t, second.Finalize())
+
+	must.Eq(t, "warn", second.LogLevel)
+	must.Eq(t, "site-a", second.Docker.Instance)
+	must.Eq(t, 4, second.Docker.CPU)
+	must.Eq(t, 8<<30, second.Docker.MemoryBytes)
+	must.Eq(t, "unix:///var/run/docker.sock", second.Docker.Address)
+	must.SliceLen(t, 2, second.Volumes)
+
+	// The base is not modified.
+	must.Eq(t, "", first.Docker.Memory)
+	must.SliceLen(t, 1, first.Volumes)
+	must.Eq(t, "info", Default().LogLevel)
+}
+
+func TestParse_syntaxError(t *testing.T) {
+	_, err := Parse("broken.hcl", []byte("data_dir = \n"), nil)
+	must.Error(t, err)
+	must.StrContains(t, err.Error(), "invalid agent config")
+	must.StrContains(t, err.Error(), "broken.hcl line 1")
+}

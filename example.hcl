@@ -1,0 +1,141 @@
+# Example GoDocker agent configuration.
+#
+# Every setting the agent reads is shown below with what it does, its
+# default, and why you might change it. Start the agent with it:
+#
+#   god agent -config example.hcl
+#
+# -config may be repeated: later files override earlier ones, attribute by
+# attribute, and volume blocks add up. The -data-dir flag overrides data_dir.
+# `god agent -dev` starts from development defaults instead (noted as "dev:"
+# below) and still reads -config files on top of them.
+#
+# Reference: website/content/docs/configuration/agent.md
+# This file is parsed and checked by agent/config/config_test.go.
+
+# Directory of the job store (an SQLite database in <data_dir>/store, written
+# with fsync before every acknowledged submit). Created if missing.
+# Default: "/var/lib/god". dev: "/tmp/god-dev".
+# Change it to put the store on a disk that survives reboots and is backed up.
+data_dir = "/var/lib/god"
+
+# Directory of the job directories: <shared_dir>/jobs/<id> is mounted in the
+# job's container at /mnt/go-docker and holds cmd.sh, god.log, god.err and
+# god.info. The agent also writes the passwd and group files of each job to
+# <shared_dir>/etc/<id>. It must be owned by the agent's user and not
+# writable by anyone else (mode 0755); the agent refuses to start otherwise.
+# Default: "<data_dir>/shared".
+# Change it to put job output on a larger file system than the store.
+shared_dir = "/var/lib/god/shared"
+
+# Unix socket of the HTTP API. Every local user may connect (the socket is
+# mode 0666): the agent asks the kernel for the caller's uid, so no password
+# or token is needed, and a user can only see and stop their own jobs.
+# Default: "/run/god/god.sock". dev: "<data_dir>/god.sock".
+# The CLI looks for /run/god/god.sock, then /tmp/god-dev/god.sock; if you
+# move the socket, users must set GOD_ADDR=unix:///path/to/god.sock.
+socket = "/run/god/god.sock"
+
+# Log level of the agent: "trace", "debug", "info", "warn" or "error".
+# Default: "info". dev: "debug".
+log_level = "info"
+
+# Whether jobs may run as root (uid 0) in their container, with root = true in
+# the job spec. Jobs submitted by root are root jobs too, so root cannot
+# submit jobs while this is false. In a root job every volume is mounted
+# read-only; the job directory stays writable and its files are given back
+# to the job's owner when the job ends.
+# Default: false. dev: true (a config file cannot turn it off under -dev).
+# CAUTION: while a root job runs, its job directory is a host directory that
+# root in the container can write to, so only enable this where everyone who
+# may submit jobs is trusted with root on this host.
+allow_root = false
+
+# The TCP listener of the HTTP API.
+http {
+  # Not yet usable outside -dev: remote users need authentication (tokens),
+  # which this version does not have, so the agent refuses to start with
+  # enabled = true unless it runs with -dev. Under -dev, loopback callers are
+  # identified through the kernel's socket table; no other caller is.
+  # Default: false. dev: true.
+  enabled = false
+
+  # Address and port to listen on when enabled.
+  # Defaults: "127.0.0.1" and 6543. Change the port if 6543 is taken.
+  address = "127.0.0.1"
+  port    = 6543
+}
+
+# The local Docker engine that runs the jobs.
+docker {
+  # Address of the engine's API: unix:///path or tcp://host:port.
+  # Default: "unix:///var/run/docker.sock".
+  address = "unix:///var/run/docker.sock"
+
+  # Name of this GoDocker installation on the engine. Containers are named
+  # <instance>-<job id> and labelled with it; the agent only touches its own.
+  # Default: "god". Two agents sharing one engine must use different names.
+  instance = "god"
+
+  # Capacity GoDocker may use on the engine: cores and memory. Pending jobs
+  # start, first in first out, while their requests fit in what running jobs
+  # leave; a job asking for more than the capacity is refused at submit.
+  # Default: 0 and "0", meaning what the engine reports (docker info: CPUs and
+  # total memory). Set lower to leave room for the host's own services, e.g.
+  # cpu = 6 and memory = "28GiB" on an 8-core, 32 GiB machine. Do not set cpu
+  # above the engine's CPU count: Docker refuses such containers.
+  cpu    = 0
+  memory = "0"
+}
+
+# Values for jobs that do not set them.
+defaults {
+  # Image of jobs without image = "...". It needs bash.
+  # Default: "debian:bookworm-slim". Change it to an image your users' tools
+  # are in, or to a local image where no registry is reachable.
+  image = "debian:bookworm-slim"
+
+  # Cores and memory of jobs without a resources block (or without that
+  # attribute in it). Memory uses binary units: "1G" = "1GB" = "1GiB".
+  # Defaults: 1 and "1GiB".
+  cpu    = 1
+  memory = "1GiB"
+}
+
+# Volumes: host directories that users may mount by name, with
+# volumes = ["scratch", "reference"] in their job spec. The volume "home" (the
+# user's home directory, mounted at its own path) always exists and cannot be
+# defined here. Names use lower-case letters, digits, "-" and "_", starting
+# with a letter.
+#
+# In path, $USER and $UID are replaced by the job owner's name and uid. Write
+# $USER, not ${USER}: ${...} is HCL interpolation. ($HOME is recognised too,
+# but not usable yet: path must be absolute as written, and "/$HOME/..." is
+# refused at submit. Use the built-in "home" volume for home directories.)
+# The directory must exist when the job is submitted, and its real path
+# (after symbolic links) must stay under the part of path before the first
+# variable: "/scratch/$USER" may only resolve to a directory under /scratch.
+volume "scratch" {
+  # Host directory; required.
+  path = "/scratch/$USER"
+
+  # Where it appears in the container. Default: path. Required when path
+  # has variables; it cannot be /, /etc, /proc, /sys, /dev, /bin, /usr, /lib
+  # or /mnt/go-docker, nor under them.
+  mount = "/scratch"
+
+  # Mount read-only. Default: false. Root jobs get every volume read-only.
+  read_only = false
+}
+
+volume "cache" {
+  path  = "/var/cache/god/$UID"
+  mount = "/cache"
+}
+
+volume "reference" {
+  # Shared reference data: the same directory for everyone, read-only, at
+  # the same path in the container as on the host.
+  path      = "/data/reference"
+  read_only = true
+}
