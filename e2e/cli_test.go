@@ -162,3 +162,29 @@ func TestCLI_DevTCPIdentity(t *testing.T) {
 	must.Eq(t, "god-bob\n", p.jobFile(id, "god.log"))
 	must.True(t, strings.Contains(p.log.String(), "dev mode: TCP API"))
 }
+
+// Without a Docker engine the agent says so and how to fix it, and exits
+// instead of hanging.
+func TestAgent_DockerUnreachable(t *testing.T) {
+	needEnv(t)
+	dir := traversableTempDir(t)
+	cfg := filepath.Join(dir, "agent.hcl")
+	must.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf("data_dir = %q\nsocket = %q\ndocker {\n  address = \"unix://%s/nodocker.sock\"\n}\n", dir, filepath.Join(dir, "god.sock"), dir)), 0o644))
+	out, errOut, code := god(t, "", "", dir, "agent", "-config", cfg)
+	must.Eq(t, 1, code, must.Sprint(out))
+	must.StrContains(t, errOut, "cannot reach the Docker engine")
+	must.StrContains(t, errOut, "dockerd")
+}
+
+// A bad agent config is reported with every problem at once.
+func TestAgent_BadConfig(t *testing.T) {
+	needEnv(t)
+	dir := traversableTempDir(t)
+	cfg := filepath.Join(dir, "agent.hcl")
+	must.NoError(t, os.WriteFile(cfg, []byte("data_dir = \"relative\"\nlog_level = \"loud\"\nvolume \"home\" {\n  path = \"/x\"\n}\n"), 0o644))
+	_, errOut, code := god(t, "", "", dir, "agent", "-config", cfg)
+	must.Eq(t, 1, code)
+	must.StrContains(t, errOut, "data_dir must be an absolute path")
+	must.StrContains(t, errOut, "log_level must be one of")
+	must.StrContains(t, errOut, `volume "home"`)
+}
