@@ -21,6 +21,7 @@ import (
 	"github.com/godocker/god/agent/config"
 	agenthttp "github.com/godocker/god/agent/http"
 	"github.com/godocker/god/agent/identity"
+	"github.com/godocker/god/job"
 	"github.com/godocker/god/plugins/executor"
 	"github.com/godocker/god/plugins/scheduler"
 	"github.com/godocker/god/store"
@@ -40,6 +41,7 @@ type Agent struct {
 	changes *broadcaster
 
 	mu       sync.Mutex
+	queue    map[int64]*job.Job          // pending jobs, in step with the store
 	reserved map[int64]executor.Capacity // running or being dispatched
 	used     executor.Capacity           // sum of reserved
 	backoff  map[int64]time.Time         // pending jobs whose last dispatch failed
@@ -73,6 +75,7 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 		users:     identity.NewCache(time.Minute),
 		wake:      make(chan struct{}, 1),
 		changes:   newBroadcaster(),
+		queue:     map[int64]*job.Job{},
 		reserved:  map[int64]executor.Capacity{},
 		backoff:   map[int64]time.Time{},
 		startedAt: time.Now(),
@@ -87,6 +90,9 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 // stops gracefully: running containers keep running and are adopted by the
 // next start.
 func (a *Agent) Run(ctx context.Context) error {
+	if err := a.loadQueue(ctx); err != nil {
+		return fmt.Errorf("loading pending jobs: %w", err)
+	}
 	if err := a.reconcile(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped while starting

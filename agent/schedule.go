@@ -48,23 +48,22 @@ func (a *Agent) schedulerLoop(ctx context.Context) {
 // cycle orders the pending jobs and dispatches those that fit. It returns
 // when a retry is due for jobs held back by a dispatch failure (0: none).
 func (a *Agent) cycle(ctx context.Context, sem chan struct{}) (time.Duration, error) {
-	pending, err := a.store.List(ctx, store.Filter{States: []string{api.StatePending}, Ascending: true})
-	if err != nil {
-		return 0, fmt.Errorf("listing pending jobs: %w", err)
-	}
-	if len(pending) == 0 {
+	a.mu.Lock()
+	if len(a.queue) == 0 {
+		a.mu.Unlock()
 		return 0, nil
 	}
+	a.mu.Unlock()
 	capacity, err := a.currentCapacity(ctx)
 	if err != nil {
 		return 0, err
 	}
 	now := time.Now()
-	byID := make(map[int64]*job.Job, len(pending))
-	snap := &scheduler.Snapshot{Now: now, Pending: make([]scheduler.Job, 0, len(pending))}
 	var retryIn time.Duration
 	a.mu.Lock()
-	for _, j := range pending {
+	byID := make(map[int64]*job.Job, len(a.queue))
+	snap := &scheduler.Snapshot{Now: now, Pending: make([]scheduler.Job, 0, len(a.queue))}
+	for _, j := range a.queue {
 		if _, busy := a.reserved[j.ID]; busy {
 			continue // being dispatched
 		}
@@ -125,6 +124,15 @@ func (a *Agent) currentCapacity(ctx context.Context) (executor.Capacity, error) 
 	a.capacity, a.capAt = c, time.Now()
 	a.mu.Unlock()
 	return c, nil
+}
+
+// CapacityChanged tells the agent that the executor's capacity changed
+// (nodes added, limits raised): the next cycle reads it afresh.
+func (a *Agent) CapacityChanged() {
+	a.mu.Lock()
+	a.capAt = time.Time{}
+	a.mu.Unlock()
+	a.Wake()
 }
 
 // reserve books j's resources if they fit in what is left of capacity.
@@ -289,8 +297,35 @@ func (a *Agent) mutate(ctx context.Context, id int64, change func(*job.Job) bool
 			continue
 		}
 		if err == nil {
+			a.queued(j)
 			a.changes.notify()
 		}
 		return err
 	}
+}
+
+// queued keeps the in-memory queue of pending jobs in step with the store:
+// every change goes through Submit or mutate, so the scheduler never has to
+// read the whole queue back from the store.
+func (a *Agent) queued(j *job.Job) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if j.Pending() {
+		a.queue[j.ID] = j
+		return
+	}
+	delete(a.queue, j.ID)
+	delete(a.backoff, j.ID)
+}
+
+// loadQueue fills the queue from the store at start-up.
+func (a *Agent) loadQueue(ctx context.Context) error {
+	pending, err := a.store.List(ctx, store.Filter{States: []string{api.StatePending}, Ascending: true})
+	if err != nil {
+		return err
+	}
+	for _, j := range pending {
+		a.queued(j)
+	}
+	return nil
 }

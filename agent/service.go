@@ -84,6 +84,7 @@ func (a *Agent) Submit(ctx context.Context, caller api.User, spec *api.JobSpec) 
 	if err := a.store.Create(ctx, j); err != nil {
 		return nil, fmt.Errorf("storing job: %w", err)
 	}
+	a.queued(j)
 	a.changes.notify()
 	a.Wake()
 	return j.API(), nil

@@ -48,6 +48,7 @@ func TestBenchmarkReport(t *testing.T) {
 	fmt.Printf("GoDocker benchmark — %s, %d cores, %s\n", time.Now().Format(time.RFC3339), runtime.NumCPU(), runtime.Version())
 	submitThroughput(t, 64, time.Duration(seconds)*time.Second)
 	submitThroughput(t, 1, time.Duration(seconds/2+1)*time.Second)
+	dispatchThroughput(t, envInt("GOD_BENCH_DISPATCH", 10000))
 	submitToRunning(t, runs)
 }
 
@@ -61,6 +62,11 @@ func envInt(name string, def int) int {
 // startAgent runs an in-process agent on ex and returns a client over its
 // Unix socket.
 func startAgent(t *testing.T, ex executor.Executor) *api.Client {
+	c, _ := startAgentWith(t, ex)
+	return c
+}
+
+func startAgentWith(t *testing.T, ex executor.Executor) (*api.Client, *agent.Agent) {
 	dir := t.TempDir()
 	cfg := config.Default()
 	cfg.DataDir = dir
@@ -93,7 +99,7 @@ func startAgent(t *testing.T, ex executor.Executor) *api.Client {
 	}
 	for i := 0; ; i++ {
 		if _, err := c.Agent().Self(context.Background()); err == nil {
-			return c
+			return c, a
 		} else if i > 200 {
 			t.Fatal(err)
 		}
@@ -130,6 +136,46 @@ func submitThroughput(t *testing.T, clients int, d time.Duration) {
 	all := slices.Concat(lat...)
 	fmt.Printf("\nB1 durable submit through the HTTP API (Unix socket), %d client(s), %s:\n", clients, d)
 	fmt.Printf("  %d jobs, %.0f submits/s, latency p50 %s p99 %s\n", n.Load(), float64(n.Load())/elapsed.Seconds(), pct(all, 50), pct(all, 99))
+}
+
+// dispatchThroughput: n jobs wait while the executor is full; then room
+// appears and the scheduler dispatches them all to a fake executor. Each
+// dispatch writes the job directory and durably records the job running.
+func dispatchThroughput(t *testing.T, n int) {
+	// Room for one job: the first runs, the others queue behind it.
+	ex := fake.New(executor.Capacity{CPU: 0.5, Memory: 64 << 20})
+	c, a := startAgentWith(t, ex)
+	spec := &api.JobSpec{Name: "queued", Command: "true", Resources: &api.Resources{CPU: 0.5, Memory: "64MiB"}}
+	n++ // the blocker
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for range 64 {
+		wg.Go(func() {
+			for next.Add(1) <= int64(n) {
+				if _, err := c.Jobs().Submit(context.Background(), spec); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	start := time.Now()
+	ex.SetCapacity(executor.Capacity{CPU: 1e9, Memory: 1 << 62})
+	a.CapacityChanged()
+	for {
+		running, err := c.Jobs().List(context.Background(), &api.JobListOptions{States: []string{api.StateRunning}, Limit: n + 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(running) == n {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	fmt.Printf("\nB3 dispatch to a fake executor, %d queued jobs released at once:\n", n-1)
+	fmt.Printf("  all running (durably recorded) in %s: %.0f dispatches/s, %d container starts\n", elapsed.Round(time.Millisecond), float64(n-1)/elapsed.Seconds(), ex.Starts())
 }
 
 // submitToRunning compares, run after run, a plain `docker run -d` (and the

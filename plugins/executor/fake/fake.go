@@ -39,7 +39,18 @@ func (e *Executor) Capabilities() []executor.Capability {
 }
 
 // Capacity implements executor.Executor.
-func (e *Executor) Capacity(context.Context) (executor.Capacity, error) { return e.capacity, nil }
+func (e *Executor) Capacity(context.Context) (executor.Capacity, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.capacity, nil
+}
+
+// SetCapacity changes the capacity reported from now on.
+func (e *Executor) SetCapacity(c executor.Capacity) {
+	e.mu.Lock()
+	e.capacity = c
+	e.mu.Unlock()
+}
 
 // Start implements executor.Executor.
 func (e *Executor) Start(_ context.Context, t *executor.Task) (*executor.State, error) {
