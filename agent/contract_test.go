@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -166,4 +167,43 @@ func TestContract_MemoryLimit(t *testing.T) {
 	j := ta.waitOver(alice, id)
 	must.NotEq(t, 0, exitCode(j))
 	must.StrNotContains(t, ta.readJobFile(id, "god.log"), "survived")
+}
+
+// A root job cannot hand its owner root on the host: while it runs, its
+// directory is root's alone (a setuid shell planted there is out of the
+// user's reach); device nodes cannot be made; when it ends, what it left is
+// defused and given back.
+func TestContract_RootJobPlantsNothing(t *testing.T) {
+	ta := startAgent(t, func(c *config.Config) { c.AllowRoot = true })
+	alice := testUser(t, aliceUID)
+	id := ta.submit(alice, api.JobSpec{
+		Name:    "plant",
+		Root:    true,
+		Command: `cp /bin/bash sh-copy && chmod 4755 sh-copy && echo planted; mknod disk b 8 0 2>/dev/null && echo mknod-ok || echo mknod-refused; mkfifo fifo; echo ready; sleep 30`,
+	})
+	ta.waitRunning(alice, id)
+	ta.waitOutput(id, "ready")
+	dir := ta.jobDir(id)
+	fi, err := os.Lstat(dir)
+	must.NoError(t, err)
+	must.Eq(t, uint32(0), fi.Sys().(*syscall.Stat_t).Uid, must.Sprint("root's while the root job runs"))
+	must.Eq(t, os.FileMode(0o700), fi.Mode().Perm())
+	// alice on the host cannot reach the setuid copy.
+	cmd := exec.Command(filepath.Join(dir, "sh-copy"), "-p", "-c", "id -u")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: aliceUID, Gid: aliceUID}}
+	out, err := cmd.CombinedOutput()
+	must.Error(t, err, must.Sprint(string(out)))
+
+	_, err = ta.Stop(context.Background(), alice, id)
+	must.NoError(t, err)
+	ta.waitOver(alice, id)
+	must.StrContains(t, ta.readJobFile(id, "god.log"), "planted\nmknod-refused\n")
+	for _, name := range []string{".", "sh-copy", "god.log"} {
+		fi, err := os.Lstat(filepath.Join(dir, name))
+		must.NoError(t, err)
+		must.Eq(t, uint32(aliceUID), fi.Sys().(*syscall.Stat_t).Uid, must.Sprintf("%s given back", name))
+		must.Zero(t, fi.Mode()&(os.ModeSetuid|os.ModeSetgid), must.Sprintf("%s defused", name))
+	}
+	_, err = os.Lstat(filepath.Join(dir, "fifo"))
+	must.True(t, os.IsNotExist(err), must.Sprint("special files removed"))
 }

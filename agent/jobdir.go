@@ -76,14 +76,24 @@ func (a *Agent) prepare(j *job.Job) (*executor.Task, error) {
 	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("job directory %s is not a directory", dir)
 	}
-	if err := os.Lchown(dir, u.UID, u.GID); err != nil {
+	// A root job's directory belongs to root while it runs: the user must
+	// not reach, from the host, what root writes there (a setuid copy of a
+	// shell, say). giveBack returns it when the job ends.
+	dirUID, dirGID := u.UID, u.GID
+	if j.Spec.Root {
+		dirUID, dirGID = 0, 0
+	}
+	if err := os.Lchown(dir, dirUID, dirGID); err != nil {
 		return nil, fmt.Errorf("giving the job directory to %s: %w", u.Name, err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return nil, err
 	}
 	script := j.Spec.Script
 	if script == "" {
 		script = "#!/bin/bash\n" + j.Spec.Command + "\n"
 	}
-	if err := writeFileNoFollow(filepath.Join(dir, "cmd.sh"), []byte(script), 0o755, u.UID, u.GID); err != nil {
+	if err := writeFileNoFollow(filepath.Join(dir, "cmd.sh"), []byte(script), 0o755, dirUID, dirGID); err != nil {
 		return nil, err
 	}
 
@@ -286,12 +296,42 @@ func expandUserPath(p string, u api.User) (string, error) {
 	return filepath.Clean(out), nil
 }
 
-// giveBack makes every file of a finished root job's directory belong to
-// the job's owner again, without following symlinks.
+// returnFiles gives a finished root job's directory back to its owner.
+func (a *Agent) returnFiles(j *job.Job) {
+	if !j.Spec.Root || j.User.UID == 0 {
+		return
+	}
+	if err := giveBack(a.jobDir(j.ID), j.User.UID, j.User.GID); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		a.log.Warn("returning job files to their owner", "job_id", j.ID, "error", err)
+	}
+}
+
+// giveBack makes everything a root job left in its directory belong to the
+// job's owner, without following links. What root could plant for the user
+// is defused first: device nodes, fifos and sockets are removed, setuid and
+// setgid bits are cleared.
 func giveBack(dir string, uid, gid int) error {
-	return filepath.WalkDir(dir, func(path string, _ fs.DirEntry, err error) error {
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
+			if path == dir {
+				return err
+			}
 			return nil // keep going: a vanished file is not a failure
+		}
+		t := d.Type()
+		switch {
+		case t&(fs.ModeDevice|fs.ModeCharDevice|fs.ModeNamedPipe|fs.ModeSocket|fs.ModeIrregular) != 0:
+			return os.Remove(path)
+		case t.IsRegular() || t.IsDir():
+			fi, err := d.Info()
+			if err != nil {
+				return nil
+			}
+			if fi.Mode()&(fs.ModeSetuid|fs.ModeSetgid) != 0 {
+				if err := os.Chmod(path, fi.Mode().Perm()); err != nil {
+					return err
+				}
+			}
 		}
 		return os.Lchown(path, uid, gid)
 	})

@@ -242,6 +242,7 @@ func (a *Agent) adopt(ctx context.Context, id int64, st *executor.State) {
 		// Stopped while being dispatched: the container must not outlive it.
 		_ = a.exec.Kill(ctx, id)
 		_ = a.exec.Remove(ctx, id)
+		a.returnFiles(j)
 		a.release(id)
 	case j.KillRequested:
 		_ = a.exec.Kill(ctx, id)
@@ -258,6 +259,7 @@ func (a *Agent) endPending(ctx context.Context, id int64, secondary, reason stri
 		if !j.Pending() {
 			return false
 		}
+		a.returnFiles(j)
 		j.MarkOver(nil, secondary, reason, time.Now())
 		return true
 	})

@@ -142,6 +142,7 @@ func (a *Agent) lost(ctx context.Context, id int64) {
 		if !j.Running() {
 			return false
 		}
+		a.returnFiles(j)
 		j.MarkOver(nil, api.SecondaryLost, "the container disappeared from the engine; its exit code is unknown", time.Now())
 		return true
 	})
@@ -183,11 +184,7 @@ func (a *Agent) finalize(ctx context.Context, id int64) {
 	}
 	// A root job's files go back to their owner before the user is told
 	// the job is over.
-	if j.Spec.Root && j.User.UID != 0 {
-		if err := giveBack(a.jobDir(id), j.User.UID, j.User.GID); err != nil {
-			a.log.Warn("returning job files to their owner", "job_id", id, "error", err)
-		}
-	}
+	a.returnFiles(j)
 	err = a.mutate(ctx, id, func(j *job.Job) bool {
 		if !j.Running() {
 			return false

@@ -214,6 +214,9 @@ func (e *Executor) containerConfig(t *executor.Task) *container.Config {
 	}
 }
 
+// rootCapDrop are the engine's default capabilities that root jobs lose.
+var rootCapDrop = []string{"MKNOD", "SETFCAP", "NET_RAW", "AUDIT_WRITE", "SYS_CHROOT"}
+
 // hostConfig is the security boundary on the engine: never privileged, no
 // added capabilities (all dropped for non-root users), no new privileges
 // through setuid binaries, private namespaces, only the mounts the agent
@@ -250,6 +253,11 @@ func (e *Executor) hostConfig(t *executor.Task) *container.HostConfig {
 	}
 	if t.UID != 0 {
 		hc.CapDrop = []string{"ALL"}
+	} else {
+		// Root keeps what installing and running software needs, not what
+		// could plant something for the host in the writable job directory
+		// (device nodes, file capabilities) or spy on the network.
+		hc.CapDrop = rootCapDrop
 	}
 	return hc
 }
