@@ -237,23 +237,9 @@ func (a *Agent) resolveVolume(name string, u api.User) (executor.Mount, error) {
 		if v.Name != name {
 			continue
 		}
-		path, err := expandUserPath(v.Path, u)
+		real, err := resolveUserPath(v.Path, u)
 		if err != nil {
 			return executor.Mount{}, fmt.Errorf("volume %s: %w", name, err)
-		}
-		real, err := filepath.EvalSymlinks(path)
-		if err != nil {
-			return executor.Mount{}, fmt.Errorf("volume %s: %s is not available on this host: %w", name, path, err)
-		}
-		root := v.Path
-		if i := strings.IndexByte(root, '$'); i >= 0 {
-			root = filepath.Dir(root[:i+1])
-		}
-		if realRoot, err := filepath.EvalSymlinks(root); err == nil {
-			root = realRoot
-		}
-		if real != root && !strings.HasPrefix(real, root+string(filepath.Separator)) {
-			return executor.Mount{}, fmt.Errorf("volume %s: %s resolves to %s, outside %s; ask an administrator", name, path, real, root)
 		}
 		return executor.Mount{Source: real, Target: v.Mount, ReadOnly: v.ReadOnly}, nil
 	}
@@ -266,6 +252,49 @@ func (a *Agent) volumeNames() []string {
 		names = append(names, v.Name)
 	}
 	return names
+}
+
+// resolveUserPath expands a configured volume path for u and resolves it on
+// the host. The part before the first variable is the administrator's and
+// may hold symbolic links; so may $HOME, which comes from the user
+// database. What follows is the user's to shape, so it must hold no
+// symbolic link: /scratch/$USER cannot lead to another user's directory or
+// to a system path.
+func resolveUserPath(tmpl string, u api.User) (string, error) {
+	expanded, err := expandUserPath(tmpl, u)
+	if err != nil {
+		return "", err
+	}
+	i := strings.IndexByte(tmpl, '$')
+	if i < 0 {
+		real, err := filepath.EvalSymlinks(expanded)
+		if err != nil {
+			return "", fmt.Errorf("%s is not available on this host: %w", expanded, err)
+		}
+		return real, nil
+	}
+	trusted := filepath.Dir(tmpl[:i+1])
+	for _, h := range []string{"$HOME", "${HOME}"} {
+		if strings.HasPrefix(tmpl[i:], h) {
+			trusted, _ = expandUserPath(tmpl[:i+len(h)], u)
+		}
+	}
+	rel, err := filepath.Rel(trusted, expanded)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", fmt.Errorf("%s is outside %s", expanded, trusted)
+	}
+	realTrusted, err := filepath.EvalSymlinks(trusted)
+	if err != nil {
+		return "", fmt.Errorf("%s is not available on this host: %w", trusted, err)
+	}
+	real, err := filepath.EvalSymlinks(expanded)
+	if err != nil {
+		return "", fmt.Errorf("%s is not available on this host: %w", expanded, err)
+	}
+	if want := filepath.Join(realTrusted, rel); real != want {
+		return "", fmt.Errorf("%s goes through a symbolic link (it resolves to %s); GoDocker follows no link below %s: replace the link with a directory", expanded, real, trusted)
+	}
+	return real, nil
 }
 
 // expandUserPath substitutes $USER, $UID and $HOME. A substituted value must

@@ -133,7 +133,27 @@ func Parse(filename string, src []byte, base *Config) (*Config, error) {
 	if diags := gohcl.DecodeBody(f.Body, nil, &file); diags.HasErrors() {
 		return nil, diagError(p, diags)
 	}
-	return merge(base, &file), nil
+	return merge(base, &file, explicitBools(f.Body)), nil
+}
+
+// setBools records which boolean attributes a file sets: a bool left out
+// keeps the value below it, a bool set to false turns it off.
+type setBools struct{ allowRoot, httpEnabled bool }
+
+func explicitBools(body hcl.Body) setBools {
+	var set setBools
+	content, _, _ := body.PartialContent(&hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{{Name: "allow_root"}},
+		Blocks:     []hcl.BlockHeaderSchema{{Type: "http"}},
+	})
+	_, set.allowRoot = content.Attributes["allow_root"]
+	for _, b := range content.Blocks {
+		hc, _, _ := b.Body.PartialContent(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "enabled"}}})
+		if _, ok := hc.Attributes["enabled"]; ok {
+			set.httpEnabled = true
+		}
+	}
+	return set
 }
 
 func diagError(p *hclparse.Parser, diags hcl.Diagnostics) error {
@@ -143,7 +163,7 @@ func diagError(p *hclparse.Parser, diags hcl.Diagnostics) error {
 	return fmt.Errorf("invalid agent config:\n%s", strings.TrimRight(b.String(), "\n"))
 }
 
-func merge(base, f *Config) *Config {
+func merge(base, f *Config, explicit setBools) *Config {
 	c := *base
 	set := func(dst *string, v string) {
 		if v != "" {
@@ -154,10 +174,14 @@ func merge(base, f *Config) *Config {
 	set(&c.SharedDir, f.SharedDir)
 	set(&c.Socket, f.Socket)
 	set(&c.LogLevel, f.LogLevel)
-	c.AllowRoot = c.AllowRoot || f.AllowRoot
+	if explicit.allowRoot {
+		c.AllowRoot = f.AllowRoot
+	}
 	if f.HTTP != nil {
 		h := *c.HTTP
-		h.Enabled = f.HTTP.Enabled
+		if explicit.httpEnabled {
+			h.Enabled = f.HTTP.Enabled
+		}
 		set(&h.Address, f.HTTP.Address)
 		if f.HTTP.Port != 0 {
 			h.Port = f.HTTP.Port
@@ -217,7 +241,7 @@ func (c *Config) Finalize() error {
 	if c.HTTP.Enabled && !c.Dev {
 		bad("http.enabled: the TCP API needs remote authentication, which this version does not have yet; use the Unix socket (%s) or run `god agent -dev`", c.Socket)
 	}
-	if c.HTTP.Port < 0 || c.HTTP.Port > 65535 {
+	if c.HTTP.Port < 1 || c.HTTP.Port > 65535 {
 		bad("http.port must be between 1 and 65535, got %d", c.HTTP.Port)
 	}
 	if c.Docker.Memory != "" {
@@ -233,6 +257,8 @@ func (c *Config) Finalize() error {
 	n, err := jobspec.ParseMemory(c.Defaults.Memory)
 	if err != nil {
 		bad("defaults.memory: %v", err)
+	} else if n < jobspec.MinMemory {
+		bad("defaults.memory must be at least %d MiB (the engine's minimum), got %q", jobspec.MinMemory>>20, c.Defaults.Memory)
 	}
 	c.Defaults.MemoryBytes = n
 	seen := map[string]bool{"home": true}
@@ -246,8 +272,9 @@ func (c *Config) Finalize() error {
 			bad("volume %q is defined twice", v.Name)
 		}
 		seen[v.Name] = true
-		if !filepath.IsAbs(v.Path) {
-			bad("volume %q: path must be absolute, got %q", v.Name, v.Path)
+		// $HOME stands for an absolute path, so "$HOME/data" is absolute.
+		if !filepath.IsAbs(strings.NewReplacer("${HOME}", "/home", "$HOME", "/home").Replace(v.Path)) {
+			bad("volume %q: path must be absolute (it may start with $HOME), got %q", v.Name, v.Path)
 		}
 		if v.Mount == "" {
 			v.Mount = v.Path
@@ -255,8 +282,11 @@ func (c *Config) Finalize() error {
 		if !filepath.IsAbs(v.Mount) || strings.Contains(v.Mount, "$") {
 			bad("volume %q: mount must be an absolute container path without variables, got %q", v.Name, v.Mount)
 		}
+		if exposesDockerSocket(v.Path) {
+			bad("volume %q: path %q would expose the Docker socket, which is root on the host; choose a narrower path", v.Name, v.Path)
+		}
 		if reservedMount(v.Mount) {
-			bad("volume %q: mount %q would hide a path GoDocker or the system needs (/, /etc, /proc, /sys, /dev, /mnt/go-docker); choose another", v.Name, v.Mount)
+			bad("volume %q: mount %q would hide a path GoDocker or the system needs (%s); choose another", v.Name, v.Mount, strings.Join(reservedMounts, ", "))
 		}
 	}
 	if len(errs) > 0 {
@@ -265,9 +295,24 @@ func (c *Config) Finalize() error {
 	return nil
 }
 
+// exposesDockerSocket reports whether a host path is, or contains, the
+// engine's socket.
+func exposesDockerSocket(path string) bool {
+	p := filepath.Clean(path)
+	for _, sock := range []string{"/var/run/docker.sock", "/run/docker.sock"} {
+		if p == sock || p == "/" || strings.HasPrefix(sock, p+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// reservedMounts are container paths no volume may cover.
+var reservedMounts = []string{"/", "/etc", "/proc", "/sys", "/dev", "/mnt/go-docker", "/bin", "/usr", "/lib"}
+
 func reservedMount(p string) bool {
 	p = filepath.Clean(p)
-	for _, r := range []string{"/", "/etc", "/proc", "/sys", "/dev", "/mnt/go-docker", "/bin", "/usr", "/lib"} {
+	for _, r := range reservedMounts {
 		if p == r || (r != "/" && strings.HasPrefix(p, r+"/")) {
 			return true
 		}

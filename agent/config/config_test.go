@@ -154,7 +154,7 @@ func TestFinalize_errors(t *testing.T) {
 		{
 			name: "relative volume path",
 			hcl:  "volume \"data\" {\n  path = \"data\"\n  mount = \"/data\"\n}",
-			want: `volume "data": path must be absolute, got "data"`,
+			want: `volume "data": path must be absolute (it may start with $HOME), got "data"`,
 		},
 		{
 			name: "mount with a variable",
@@ -175,6 +175,16 @@ func TestFinalize_errors(t *testing.T) {
 			name: "http without -dev",
 			hcl:  "http {\n  enabled = true\n}",
 			want: "http.enabled: the TCP API needs remote authentication",
+		},
+		{
+			name: "volume exposing the docker socket",
+			hcl:  "volume \"run\" {\n  path = \"/var/run\"\n  mount = \"/host-run\"\n}",
+			want: `volume "run": path "/var/run" would expose the Docker socket`,
+		},
+		{
+			name: "tiny default memory",
+			hcl:  "defaults {\n  memory = \"1MiB\"\n}",
+			want: "defaults.memory must be at least 6 MiB",
 		},
 	}
 	for _, tc := range cases {
@@ -398,4 +408,23 @@ func TestParse_syntaxError(t *testing.T) {
 	must.Error(t, err)
 	must.StrContains(t, err.Error(), "invalid agent config")
 	must.StrContains(t, err.Error(), "broken.hcl line 1")
+}
+
+// A boolean a file leaves out keeps the value below it; one set to false
+// turns it off, even over -dev.
+func TestParse_booleansLayer(t *testing.T) {
+	cfg, err := Parse("a.hcl", []byte("http {\n  port = 7000\n}\n"), Dev())
+	must.NoError(t, err)
+	must.True(t, cfg.HTTP.Enabled, must.Sprint("left out: the dev default stays"))
+	must.True(t, cfg.AllowRoot)
+	must.Eq(t, 7000, cfg.HTTP.Port)
+
+	cfg, err = Parse("b.hcl", []byte("allow_root = false\nhttp {\n  enabled = false\n}\n"), Dev())
+	must.NoError(t, err)
+	must.False(t, cfg.HTTP.Enabled)
+	must.False(t, cfg.AllowRoot)
+
+	cfg, err = Parse("c.json", []byte(`{"allow_root": false}`), Dev())
+	must.NoError(t, err)
+	must.False(t, cfg.AllowRoot)
 }
