@@ -29,12 +29,14 @@ import (
 
 // Agent is one GoDocker daemon.
 type Agent struct {
-	cfg    *config.Config
-	log    hclog.Logger
-	store  store.Store
-	exec   executor.Executor
-	policy scheduler.Scheduler
-	users  *identity.Cache
+	cfg      *config.Config
+	log      hclog.Logger
+	schedLog hclog.Logger // scheduling cycles and dispatch
+	watchLog hclog.Logger // engine events, reconciliation, job ends
+	store    store.Store
+	exec     executor.Executor
+	policy   scheduler.Scheduler
+	users    *identity.Cache
 
 	// wake asks the scheduler for a cycle; a buffer of one coalesces bursts.
 	wake    chan struct{}
@@ -69,6 +71,8 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 	a := &Agent{
 		cfg:       cfg,
 		log:       o.Logger,
+		schedLog:  o.Logger.Named("scheduler"),
+		watchLog:  o.Logger.Named("watcher"),
 		store:     o.Store,
 		exec:      o.Executor,
 		policy:    o.Scheduler,
@@ -90,6 +94,17 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 // stops gracefully: running containers keep running and are adopted by the
 // next start.
 func (a *Agent) Run(ctx context.Context) error {
+	// Listen first: a second agent on the same socket fails here, before
+	// it touches any job.
+	listeners, err := a.listen()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, l := range listeners {
+			l.Close()
+		}
+	}()
 	if err := a.loadQueue(ctx); err != nil {
 		return fmt.Errorf("loading pending jobs: %w", err)
 	}
@@ -99,11 +114,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		return fmt.Errorf("reconciling with the %s engine: %w", a.exec.Name(), err)
 	}
-	srv := agenthttp.New(a, a.log.Named("http"), a.cfg.Dev)
-	listeners, err := a.listen()
-	if err != nil {
-		return err
-	}
+	srv := agenthttp.New(a, a.log.Named("http"))
 	errc := make(chan error, len(listeners))
 	for _, l := range listeners {
 		go func() {

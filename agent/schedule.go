@@ -35,7 +35,7 @@ func (a *Agent) schedulerLoop(ctx context.Context) {
 		}
 		next, err := a.cycle(ctx, sem)
 		if err != nil && ctx.Err() == nil {
-			a.log.Error("scheduling cycle failed", "error", err)
+			a.schedLog.Error("scheduling cycle failed", "error", err)
 			next = time.Second
 		}
 		retry = nil
@@ -179,7 +179,7 @@ func (a *Agent) release(id int64) {
 // so if the agent dies anywhere in here the restart adopts the container
 // instead of starting a second one.
 func (a *Agent) dispatch(ctx context.Context, j *job.Job) {
-	log := a.log.With("job_id", j.ID, "user", j.User.Name)
+	log := a.schedLog.With("job_id", j.ID, "user", j.User.Name)
 	task, err := a.prepare(j)
 	var st *executor.State
 	if err == nil {
@@ -232,12 +232,12 @@ func (a *Agent) adopt(ctx context.Context, id int64, st *executor.State) {
 		return true
 	})
 	if err != nil {
-		a.log.Error("recording dispatch", "job_id", id, "error", err)
+		a.schedLog.Error("recording dispatch", "job_id", id, "error", err)
 	}
 	j, err := a.store.Get(ctx, id)
 	switch {
 	case err != nil:
-		a.log.Error("reading job after dispatch", "job_id", id, "error", err)
+		a.schedLog.Error("reading job after dispatch", "job_id", id, "error", err)
 	case !j.Running():
 		// Stopped while being dispatched: the container must not outlive it.
 		_ = a.exec.Kill(ctx, id)
@@ -264,7 +264,7 @@ func (a *Agent) endPending(ctx context.Context, id int64, secondary, reason stri
 		return true
 	})
 	if err != nil {
-		a.log.Error("ending job", "job_id", id, "error", err)
+		a.schedLog.Error("ending job", "job_id", id, "error", err)
 	}
 }
 

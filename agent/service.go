@@ -259,11 +259,19 @@ func (a *Agent) Logs(ctx context.Context, caller api.User, id int64, stream stri
 	default:
 		return &Error{Code: http.StatusBadRequest, Msg: "invalid log stream", Fields: []api.FieldError{{Field: "stream", Message: fmt.Sprintf("%q is not a stream; use stdout or stderr", stream)}}}
 	}
-	if j.Pending() {
-		return errorf(http.StatusConflict, "job %d is pending: it has no output yet", id)
+	for j.Pending() {
+		if !follow {
+			return errorf(http.StatusConflict, "job %d is pending: it has no output yet (use -f to wait for it)", id)
+		}
+		if j, err = a.waitChange(ctx, id, time.Minute); err != nil {
+			return err
+		}
 	}
 	if j.Status.Primary == api.StateArchived {
 		return errorf(http.StatusGone, "job %d is archived: its directory was removed", id)
+	}
+	if j.Dates.Started == nil {
+		return errorf(http.StatusNotFound, "job %d never ran (%s), so it has no output", id, statusLine(j))
 	}
 	path := filepath.Join(a.jobDir(id), name)
 	var f *os.File
@@ -300,6 +308,17 @@ func (a *Agent) Logs(ctx context.Context, caller api.User, id int64, stream stri
 			return err
 		}
 	}
+}
+
+func statusLine(j *job.Job) string {
+	s := j.Status.Primary
+	if j.Status.Secondary != "" {
+		s += ", " + j.Status.Secondary
+	}
+	if j.Status.Reason != "" {
+		s += ": " + j.Status.Reason
+	}
+	return s
 }
 
 // waitChange waits for a job change or d, then re-reads the job.

@@ -23,13 +23,13 @@ func (a *Agent) watchLoop(ctx context.Context) {
 	for ctx.Err() == nil {
 		events, err := a.exec.Events(ctx)
 		if err != nil {
-			a.log.Error("subscribing to engine events", "error", err)
+			a.watchLog.Error("subscribing to engine events", "error", err)
 			sleep(ctx, time.Second)
 			continue
 		}
 		// Anything that ended between two subscriptions is caught here.
 		if err := a.reconcile(ctx); err != nil && ctx.Err() == nil {
-			a.log.Error("reconcile failed", "error", err)
+			a.watchLog.Error("reconcile failed", "error", err)
 		}
 	stream:
 		for {
@@ -43,14 +43,14 @@ func (a *Agent) watchLoop(ctx context.Context) {
 				a.finalize(ctx, ev.JobID)
 			case <-tick.C:
 				if err := a.reconcile(ctx); err != nil && ctx.Err() == nil {
-					a.log.Error("reconcile failed", "error", err)
+					a.watchLog.Error("reconcile failed", "error", err)
 				}
 			}
 		}
 		if ctx.Err() != nil {
 			return
 		}
-		a.log.Warn("engine event stream closed, reconnecting")
+		a.watchLog.Warn("engine event stream closed, reconnecting")
 		sleep(ctx, time.Second)
 	}
 }
@@ -97,7 +97,7 @@ func (a *Agent) reconcile(ctx context.Context) error {
 			a.book(j)
 			if j.KillRequested {
 				if err := a.exec.Kill(ctx, j.ID); err != nil {
-					a.log.Warn("kill failed, will retry", "job_id", j.ID, "error", err)
+					a.watchLog.Warn("kill failed, will retry", "job_id", j.ID, "error", err)
 				}
 			}
 		}
@@ -112,19 +112,19 @@ func (a *Agent) reconcile(ctx context.Context) error {
 		j, err := a.store.Get(ctx, id)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			a.log.Warn("container of an unknown job left alone", "job_id", id, "container", st.Name)
+			a.watchLog.Warn("container of an unknown job left alone", "job_id", id, "container", st.Name)
 		case err != nil:
 			return err
 		case j.Pending() && !st.Running && st.StartedAt.IsZero():
 			// Created but never started (the agent died in between): it
 			// never ran, so drop it and let the job be dispatched again.
-			a.log.Info("removing container created but never started before a restart", "job_id", id)
+			a.watchLog.Info("removing container created but never started before a restart", "job_id", id)
 			if err := a.exec.Remove(ctx, id); err != nil {
 				return err
 			}
 			a.Wake()
 		case j.Pending():
-			a.log.Info("adopting container started before a restart", "job_id", id)
+			a.watchLog.Info("adopting container started before a restart", "job_id", id)
 			a.adopt(ctx, id, st)
 		case j.Over() && !st.Running:
 			_ = a.exec.Remove(ctx, id)
@@ -137,7 +137,7 @@ func (a *Agent) reconcile(ctx context.Context) error {
 
 // lost ends a running job whose container vanished outside GoDocker.
 func (a *Agent) lost(ctx context.Context, id int64) {
-	a.log.Warn("container of a running job disappeared", "job_id", id)
+	a.watchLog.Warn("container of a running job disappeared", "job_id", id)
 	err := a.mutate(ctx, id, func(j *job.Job) bool {
 		if !j.Running() {
 			return false
@@ -147,7 +147,7 @@ func (a *Agent) lost(ctx context.Context, id int64) {
 		return true
 	})
 	if err != nil {
-		a.log.Error("recording lost job", "job_id", id, "error", err)
+		a.watchLog.Error("recording lost job", "job_id", id, "error", err)
 	}
 	a.release(id)
 	a.Wake()
@@ -172,7 +172,7 @@ func (a *Agent) finalize(ctx context.Context, id int64) {
 		return
 	}
 	if err != nil {
-		a.log.Error("inspecting finished container", "job_id", id, "error", err)
+		a.watchLog.Error("inspecting finished container", "job_id", id, "error", err)
 		return
 	}
 	if st.Running {
@@ -205,11 +205,11 @@ func (a *Agent) finalize(ctx context.Context, id int64) {
 		return true
 	})
 	if err != nil {
-		a.log.Error("recording job end", "job_id", id, "error", err)
+		a.watchLog.Error("recording job end", "job_id", id, "error", err)
 		return
 	}
 	if err := a.exec.Remove(ctx, id); err != nil {
-		a.log.Warn("removing container", "job_id", id, "error", err)
+		a.watchLog.Warn("removing container", "job_id", id, "error", err)
 	}
 	a.release(id)
 	a.Wake()

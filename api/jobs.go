@@ -108,11 +108,11 @@ type Job struct {
 
 // JobListOptions filter GET /v1/jobs.
 type JobListOptions struct {
-	// States restricts the list; empty means pending and running jobs plus
-	// the most recent finished ones.
+	// States restricts the list to jobs in these states; empty means every
+	// state.
 	States []string
 	// Limit caps the number of jobs returned (newest first); 0 means the
-	// server default.
+	// server default (100).
 	Limit int
 }
 

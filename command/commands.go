@@ -22,8 +22,7 @@ func RunWith(args []string, ui cli.Ui) int {
 	c := cli.NewCLI("god", version.Version)
 	c.Args = args
 	c.Commands = Commands(Meta{Ui: ui})
-	c.HelpWriter = uiWriter{ui, false}
-	c.ErrorWriter = uiWriter{ui, true}
+	c.HelpWriter, c.ErrorWriter = writers(ui)
 	code, err := c.Run()
 	if err != nil {
 		ui.Error(fmt.Sprintf("Error executing CLI: %s", err))
@@ -32,25 +31,17 @@ func RunWith(args []string, ui cli.Ui) int {
 	return code
 }
 
-type uiWriter struct {
-	ui  cli.Ui
-	err bool
-}
-
-func (w uiWriter) Write(p []byte) (int, error) {
-	s := string(p)
-	if len(s) > 0 && s[len(s)-1] == '\n' {
-		s = s[:len(s)-1]
+// writers are where help text goes: written in pieces by the cli library,
+// so straight to the UI's streams rather than line by line through Ui.
+func writers(ui cli.Ui) (out, errOut io.Writer) {
+	switch u := ui.(type) {
+	case *cli.BasicUi:
+		return u.Writer, u.ErrorWriter
+	case *cli.MockUi:
+		return u.OutputWriter, u.ErrorWriter
 	}
-	if w.err {
-		w.ui.Error(s)
-	} else {
-		w.ui.Output(s)
-	}
-	return len(p), nil
+	return os.Stdout, os.Stderr
 }
-
-var _ io.Writer = uiWriter{}
 
 // Commands returns every command keyed by its name.
 func Commands(m Meta) map[string]cli.CommandFactory {

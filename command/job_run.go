@@ -28,8 +28,8 @@ Usage: god job run [options] <path>
 
   Submit the job spec at path (HCL, or JSON when the name ends in .json; "-"
   reads HCL from standard input). The spec is checked before it is sent:
-  errors point at the file, line and column. The job id is printed once the
-  agent has stored the job durably.
+  errors name the file and line and show the offending snippet. The job id
+  is printed once the agent has stored the job durably.
 
 Run Options:
 

@@ -109,7 +109,7 @@ func Validate(spec *api.JobSpec) []api.FieldError {
 	if r := spec.Resources; r != nil {
 		// Written as a negation so that NaN is rejected too.
 		if r.CPU != 0 && !(r.CPU > 0 && r.CPU <= MaxCPU) {
-			add("resources.cpu", "cpu is a number of cores greater than 0 and at most %d, e.g. 1 or 0.5", MaxCPU)
+			add("resources.cpu", "the number of cores must be greater than 0 and at most %d, e.g. 1 or 0.5", MaxCPU)
 		}
 		if r.Memory != "" {
 			switch m, err := ParseMemory(r.Memory); {
@@ -147,6 +147,8 @@ func Validate(spec *api.JobSpec) []api.FieldError {
 			add(field, `%q is not a valid variable name: use letters, digits and "_", not starting with a digit, e.g. "SAMPLE"`, k)
 		case reservedPrefix(k) != "":
 			add(field, "variables starting with %s are reserved: GoDocker sets them; rename the variable", reservedPrefix(k))
+		case reservedEnv[k]:
+			add(field, "%s is reserved: GoDocker sets it to the job owner's (HOME is the home directory with the home volume, else /mnt/go-docker); rename the variable", k)
 		}
 		if strings.IndexByte(spec.Env[k], 0) >= 0 {
 			add(field, "remove the NUL byte from the value: environment values cannot contain one")
@@ -163,6 +165,9 @@ func Validate(spec *api.JobSpec) []api.FieldError {
 	}
 	return errs
 }
+
+// reservedEnv are variables GoDocker sets so that the job sees its owner.
+var reservedEnv = map[string]bool{"HOME": true, "USER": true, "LOGNAME": true}
 
 func reservedPrefix(key string) string {
 	for _, p := range reservedEnvPrefixes {

@@ -44,7 +44,7 @@ type FieldErrorer interface {
 const maxBody = 4 << 20
 
 // New returns the API server.
-func New(b Backend, log hclog.Logger, dev bool) *http.Server {
+func New(b Backend, log hclog.Logger) *http.Server {
 	s := &server{b: b, log: log}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/jobs", s.wrap(s.submit))

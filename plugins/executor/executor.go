@@ -80,10 +80,20 @@ type Event struct {
 // ErrNotFound is returned when the engine has no container for the job.
 var ErrNotFound = errors.New("no container for this job")
 
-// ErrPermanent wraps start errors that will not go away by retrying (an image
-// that does not exist, an invalid configuration): the job ends instead of
-// waiting.
+// ErrPermanent marks start errors that will not go away by retrying (an
+// image that does not exist, an invalid configuration): the job ends
+// instead of waiting. Test with errors.Is; make one with Permanent.
 var ErrPermanent = errors.New("permanent failure")
+
+// Permanent marks err as permanent without changing its message, which the
+// user reads as the job's reason.
+func Permanent(err error) error { return permanentError{err} }
+
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string        { return e.err.Error() }
+func (e permanentError) Unwrap() error        { return e.err }
+func (e permanentError) Is(target error) bool { return target == ErrPermanent }
 
 // Executor runs tasks on one engine.
 type Executor interface {

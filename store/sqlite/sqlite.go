@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/godocker/god/job"
 	"github.com/godocker/god/store"
@@ -43,6 +44,7 @@ type Store struct {
 	ops     chan *op
 	done    chan struct{} // closed by Close
 	stopped chan struct{} // closed when the writer goroutine has returned
+	lock    *os.File      // flock held while open
 	close   sync.Once
 }
 
@@ -60,6 +62,16 @@ func Open(dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating data dir: %w", err)
 	}
+	// One process per store: two agents writing one queue would each
+	// believe it owns the jobs.
+	lock, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("locking job store: %w", err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("job store %s is in use by another process (another god agent with the same data_dir?): %w", dir, err)
+	}
 	path := filepath.Join(dir, "god.db")
 	// path goes into a file: URI, where '?' starts the query, '#' a
 	// fragment and '%' an escape: escape them so that the database is where
@@ -68,20 +80,23 @@ func Open(dir string) (*Store, error) {
 	dsn := uri + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_txlock=immediate"
 	w, err := sql.Open("sqlite", dsn)
 	if err != nil {
+		lock.Close()
 		return nil, err
 	}
 	w.SetMaxOpenConns(1)
 	if _, err := w.Exec(schema); err != nil {
 		w.Close()
+		lock.Close()
 		return nil, fmt.Errorf("opening job store %s: %w", path, err)
 	}
 	r, err := sql.Open("sqlite", uri+"?_pragma=busy_timeout(10000)&mode=ro")
 	if err != nil {
 		w.Close()
+		lock.Close()
 		return nil, err
 	}
 	r.SetMaxOpenConns(4)
-	s := &Store{writeDB: w, readDB: r, ops: make(chan *op, maxBatch), done: make(chan struct{}), stopped: make(chan struct{})}
+	s := &Store{writeDB: w, readDB: r, lock: lock, ops: make(chan *op, maxBatch), done: make(chan struct{}), stopped: make(chan struct{})}
 	go s.writer()
 	return s, nil
 }
@@ -91,7 +106,7 @@ func Open(dir string) (*Store, error) {
 func (s *Store) Close() error {
 	s.close.Do(func() { close(s.done) })
 	<-s.stopped
-	return errors.Join(s.readDB.Close(), s.writeDB.Close())
+	return errors.Join(s.readDB.Close(), s.writeDB.Close(), s.lock.Close())
 }
 
 // write runs fn in the next group-committed transaction and waits until that

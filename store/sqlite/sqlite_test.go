@@ -335,3 +335,16 @@ func TestOpenUnusualDir(t *testing.T) {
 		must.Len(t, 1, entries, must.Sprintf("dir %q: nothing created beside it", name))
 	}
 }
+
+// One process (one Store) per data dir at a time.
+func TestOpenLocked(t *testing.T) {
+	dir := t.TempDir()
+	s, err := sqlite.Open(dir)
+	must.NoError(t, err)
+	_, err = sqlite.Open(dir)
+	must.ErrorContains(t, err, "in use by another process")
+	must.NoError(t, s.Close())
+	s, err = sqlite.Open(dir)
+	must.NoError(t, err)
+	must.NoError(t, s.Close())
+}

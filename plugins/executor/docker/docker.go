@@ -121,7 +121,7 @@ func (e *Executor) Name() string { return "docker" }
 
 // Capabilities implements executor.Executor.
 func (e *Executor) Capabilities() []executor.Capability {
-	return []executor.Capability{executor.CapKill, executor.CapPause, executor.CapExec, executor.CapLogs}
+	return []executor.Capability{executor.CapKill}
 }
 
 // Capacity implements executor.Executor: the engine's cpus and memory unless
@@ -176,7 +176,7 @@ func (e *Executor) Start(ctx context.Context, t *executor.Task) (*executor.State
 	}
 	if err != nil {
 		if cerrdefs.IsInvalidArgument(err) {
-			return nil, fmt.Errorf("%w: creating container: %v", executor.ErrPermanent, err)
+			return nil, executor.Permanent(fmt.Errorf("the engine refused the container: %w", err))
 		}
 		return nil, fmt.Errorf("creating container: %w", err)
 	}
@@ -193,7 +193,7 @@ func (e *Executor) start(ctx context.Context, jobID int64, name string) (*execut
 		// A container that cannot start (bad entrypoint, missing bash, mount
 		// refused) never will: remove it and report a permanent failure.
 		_, _ = e.cli.ContainerRemove(context.WithoutCancel(ctx), name, client.ContainerRemoveOptions{Force: true})
-		return nil, fmt.Errorf("%w: starting container: %v", executor.ErrPermanent, err)
+		return nil, executor.Permanent(fmt.Errorf("the container could not start: %w", err))
 	}
 	return e.Inspect(ctx, jobID)
 }
@@ -278,7 +278,7 @@ func (e *Executor) ensureImage(ctx context.Context, image string) error {
 		return fmt.Errorf("pulling image %s: %w", image, err) // cut short, not failed
 	}
 	if err != nil {
-		return fmt.Errorf("%w: image %s is not on the engine and pulling it failed: %v", executor.ErrPermanent, image, err)
+		return executor.Permanent(fmt.Errorf("image %s is not on the engine and pulling it failed: %w", image, err))
 	}
 	return nil
 }
