@@ -106,11 +106,14 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 	}()
 	if err := a.loadQueue(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
 		return fmt.Errorf("loading pending jobs: %w", err)
 	}
 	if err := a.reconcile(ctx); err != nil {
 		if ctx.Err() != nil {
-			return nil // stopped while starting
+			return nil
 		}
 		return fmt.Errorf("reconciling with the %s engine: %w", a.exec.Name(), err)
 	}
