@@ -43,12 +43,18 @@ log_level = "info"
 # Whether jobs may run as root (uid 0) in their container, with root = true in
 # the job spec. Jobs submitted by root are root jobs too, so root cannot
 # submit jobs while this is false. In a root job every volume is mounted
-# read-only; the job directory stays writable and its files are given back
-# to the job's owner when the job ends.
-# Default: false. dev: true (a config file cannot turn it off under -dev).
-# CAUTION: while a root job runs, its job directory is a host directory that
-# root in the container can write to, so only enable this where everyone who
-# may submit jobs is trusted with root on this host.
+# read-only, and the engine's default capabilities are kept except MKNOD,
+# SETFCAP, NET_RAW, AUDIT_WRITE and SYS_CHROOT. While a root job runs, its
+# job directory belongs to root (mode 0700), so its owner cannot reach it
+# from the host; when the job ends, device nodes, fifos and sockets left in
+# it are removed, setuid and setgid bits are cleared, and everything is
+# given back to the owner before the job is reported over.
+# Default: false. dev: true. A file that leaves it out keeps the value below
+# it (-dev's, or an earlier file's); a file that sets it to false turns it
+# off, under -dev too.
+# CAUTION: root in a container is still root on the files it can write (the
+# job directory) and on the kernel's attack surface: enable this only for
+# users you trust.
 allow_root = false
 
 # The TCP listener of the HTTP API.
@@ -57,10 +63,11 @@ http {
   # which this version does not have, so the agent refuses to start with
   # enabled = true unless it runs with -dev. Under -dev, loopback callers are
   # identified through the kernel's socket table; no other caller is.
-  # Default: false. dev: true.
+  # Default: false. dev: true. Left out, it keeps the value below it (-dev's,
+  # or an earlier file's); set to false, it turns the listener off.
   enabled = false
 
-  # Address and port to listen on when enabled.
+  # Address and port to listen on when enabled. The port is 1 to 65535.
   # Defaults: "127.0.0.1" and 6543. Change the port if 6543 is taken.
   address = "127.0.0.1"
   port    = 6543
@@ -96,7 +103,8 @@ defaults {
   image = "debian:bookworm-slim"
 
   # Cores and memory of jobs without a resources block (or without that
-  # attribute in it). Memory uses binary units: "1G" = "1GB" = "1GiB".
+  # attribute in it). Memory uses binary units: "1G" = "1GB" = "1GiB"; it
+  # must be at least "6MiB", the engine's minimum.
   # Defaults: 1 and "1GiB".
   cpu    = 1
   memory = "1GiB"
@@ -108,13 +116,19 @@ defaults {
 # defined here. Names use lower-case letters, digits, "-" and "_", starting
 # with a letter.
 #
-# In path, $USER and $UID are replaced by the job owner's name and uid. Write
-# $USER, not ${USER}: ${...} is HCL interpolation. ($HOME is recognised too,
-# but not usable yet: path must be absolute as written, and "/$HOME/..." is
-# refused at submit. Use the built-in "home" volume for home directories.)
-# The directory must exist when the job is submitted, and its real path
-# (after symbolic links) must stay under the part of path before the first
-# variable: "/scratch/$USER" may only resolve to a directory under /scratch.
+# In path, $USER, $UID and $HOME are replaced by the job owner's name, uid
+# and home directory (from the user database); path must be absolute, or
+# start with $HOME, e.g. path = "$HOME/data". Write $USER, not ${USER}:
+# ${...} is HCL interpolation.
+# The directory must exist when the job is submitted and when it starts
+# (GoDocker does not create it). The part of path before the first variable
+# is yours and may contain symbolic links, and so may $HOME; everything after
+# it must contain none, so "/scratch/$USER" cannot lead to another user's
+# directory or to a system path. A path that is or contains the Docker
+# socket (/, /var, /run, /var/run, /var/run/docker.sock...) is refused.
+# Known limit: the path is checked when the job is dispatched and bound by
+# the engine right after; a user who swaps a directory for a link in between
+# could still redirect the mount (a fix with file descriptors is planned).
 volume "scratch" {
   # Host directory; required.
   path = "/scratch/$USER"

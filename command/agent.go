@@ -134,7 +134,10 @@ func (c *AgentCommand) Run(args []string) int {
 	}
 	c.Ui.Output(fmt.Sprintf("==> GoDocker agent started (data dir %s, socket %s)", cfg.DataDir, cfg.Socket))
 	if cfg.Dev {
-		c.Ui.Output(fmt.Sprintf("    dev mode: try `god job init && god job run task.hcl`; HTTP API on http://%s:%d", cfg.HTTP.Address, cfg.HTTP.Port))
+		c.Ui.Output("    dev mode: try `god job init && god job run task.hcl`")
+	}
+	if cfg.HTTP.Enabled {
+		c.Ui.Output(fmt.Sprintf("    HTTP API on http://%s:%d", cfg.HTTP.Address, cfg.HTTP.Port))
 	}
 	if err := a.Run(ctx); err != nil {
 		c.Ui.Error(fmt.Sprintf("Error: %s", err))
