@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -37,10 +39,35 @@ func (a *Agent) jobDir(id int64) string {
 	return filepath.Join(a.cfg.SharedDir, "jobs", strconv.FormatInt(id, 10))
 }
 
-// etcDir holds the passwd and group files bound into a job's container. It
-// is outside the job directory so the user cannot swap them.
-func (a *Agent) etcDir(id int64) string {
-	return filepath.Join(a.cfg.SharedDir, "etc", strconv.FormatInt(id, 10))
+// identityDir writes the passwd and group files bound into a job's
+// container, once per distinct content: jobs of the same user share them.
+// They live outside the job directory, owned by the agent, so the user
+// cannot swap them.
+func (a *Agent) identityDir(passwd, group string) (string, error) {
+	sum := sha256.Sum256([]byte(passwd + "\x00" + group))
+	dir := filepath.Join(a.cfg.SharedDir, "etc", hex.EncodeToString(sum[:12]))
+	if _, err := os.Lstat(filepath.Join(dir, "group")); err == nil {
+		return dir, nil
+	}
+	// Written under a temporary name and renamed, so that a job never sees
+	// a half-written identity.
+	tmp, err := os.MkdirTemp(filepath.Join(a.cfg.SharedDir, "etc"), ".new-")
+	if err != nil {
+		return "", fmt.Errorf("creating identity files: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	for name, content := range map[string]string{"passwd": passwd, "group": group} {
+		if err := writeFileNoFollow(filepath.Join(tmp, name), []byte(content), 0o644, os.Geteuid(), os.Getegid()); err != nil {
+			return "", err
+		}
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, dir); err != nil && !errors.Is(err, fs.ErrExist) && !errors.Is(err, syscall.ENOTEMPTY) {
+		return "", fmt.Errorf("creating identity files: %w", err)
+	}
+	return dir, nil
 }
 
 // prepareSharedDir creates the agent-owned roots of the shared directory.
@@ -115,15 +142,9 @@ func (a *Agent) prepare(j *job.Job) (*executor.Task, error) {
 		}
 	}
 
-	etc := a.etcDir(j.ID)
-	if err := os.MkdirAll(etc, 0o755); err != nil {
-		return nil, fmt.Errorf("creating identity files: %w", err)
-	}
-	passwd, group := identityFiles(u, home)
-	for name, content := range map[string]string{"passwd": passwd, "group": group} {
-		if err := writeFileNoFollow(filepath.Join(etc, name), []byte(content), 0o644, os.Geteuid(), os.Getegid()); err != nil {
-			return nil, err
-		}
+	etc, err := a.identityDir(identityFiles(u, home))
+	if err != nil {
+		return nil, err
 	}
 	mounts = append([]executor.Mount{
 		{Source: dir, Target: ContainerJobDir},

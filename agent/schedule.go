@@ -126,6 +126,13 @@ func (a *Agent) currentCapacity(ctx context.Context) (executor.Capacity, error) 
 	return c, nil
 }
 
+// QueueLength is the number of pending jobs.
+func (a *Agent) QueueLength() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.queue)
+}
+
 // CapacityChanged tells the agent that the executor's capacity changed
 // (nodes added, limits raised): the next cycle reads it afresh.
 func (a *Agent) CapacityChanged() {
