@@ -137,11 +137,11 @@ func (a *Agent) reconcile(ctx context.Context) error {
 
 // lost ends a running job whose container vanished outside GoDocker.
 func (a *Agent) lost(ctx context.Context, id int64) {
-	a.watchLog.Warn("container of a running job disappeared", "job_id", id)
 	err := a.mutate(ctx, id, func(j *job.Job) bool {
 		if !j.Running() {
-			return false
+			return false // finalized meanwhile: not lost
 		}
+		a.watchLog.Warn("container of a running job disappeared", "job_id", id)
 		a.returnFiles(j)
 		j.MarkOver(nil, api.SecondaryLost, "the container disappeared from the engine; its exit code is unknown", time.Now())
 		return true
