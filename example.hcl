@@ -57,6 +57,12 @@ log_level = "info"
 # users you trust.
 allow_root = false
 
+# What happens to a job whose dependency can never be satisfied (it waits
+# "afterok" on a job that failed, say): "end" it as over with secondary
+# "dependency never satisfied" and the reason (default), or "hold" it so its
+# owner can look and stop or release it.
+unsatisfiable_dependencies = "end"
+
 # The TCP listener of the HTTP API.
 http {
   # Not yet usable outside -dev: remote users need authentication (tokens),
@@ -108,6 +114,11 @@ defaults {
   # Defaults: 1 and "1GiB".
   cpu    = 1
   memory = "1GiB"
+
+  # Jobs that run longer than this are killed with the reason "max lifespan
+  # reached" (Go-Docker's maxlifespan). A job may ask for another value with
+  # max_lifespan; "90m", "12h", "7d" (a bare number means days). Default 7d.
+  max_lifespan = "7d"
 }
 
 # Volumes: host directories that users may mount by name, with

@@ -43,12 +43,18 @@ type Agent struct {
 	changes *broadcaster
 
 	mu       sync.Mutex
-	queue    map[int64]*job.Job          // pending jobs, in step with the store
-	reserved map[int64]executor.Capacity // running or being dispatched
-	used     executor.Capacity           // sum of reserved
-	backoff  map[int64]time.Time         // pending jobs whose last dispatch failed
-	capacity executor.Capacity
-	capAt    time.Time
+	queue    map[int64]*job.Job    // pending jobs, in step with the store
+	reserved map[int64]reservation // running or being dispatched
+	used     executor.Capacity     // sum of reserved
+	// arrayActive counts the running or dispatching tasks of each array
+	// (for throttles); arrayLeft the tasks not over yet.
+	arrayActive map[int64]int
+	arrayLeft   map[int64]int
+	// deadlines are when running jobs reach their max lifespan.
+	deadlines map[int64]time.Time
+	backoff   map[int64]time.Time // pending jobs whose last dispatch failed
+	capacity  executor.Capacity
+	capAt     time.Time
 
 	dispatching sync.WaitGroup
 	finalizing  sync.Map // job id -> struct{}: one finalize at a time per job
@@ -69,20 +75,23 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 		o.Logger = hclog.NewNullLogger()
 	}
 	a := &Agent{
-		cfg:       cfg,
-		log:       o.Logger,
-		schedLog:  o.Logger.Named("scheduler"),
-		watchLog:  o.Logger.Named("watcher"),
-		store:     o.Store,
-		exec:      o.Executor,
-		policy:    o.Scheduler,
-		users:     identity.NewCache(time.Minute),
-		wake:      make(chan struct{}, 1),
-		changes:   newBroadcaster(),
-		queue:     map[int64]*job.Job{},
-		reserved:  map[int64]executor.Capacity{},
-		backoff:   map[int64]time.Time{},
-		startedAt: time.Now(),
+		cfg:         cfg,
+		log:         o.Logger,
+		schedLog:    o.Logger.Named("scheduler"),
+		watchLog:    o.Logger.Named("watcher"),
+		store:       o.Store,
+		exec:        o.Executor,
+		policy:      o.Scheduler,
+		users:       identity.NewCache(time.Minute),
+		wake:        make(chan struct{}, 1),
+		changes:     newBroadcaster(),
+		queue:       map[int64]*job.Job{},
+		reserved:    map[int64]reservation{},
+		arrayActive: map[int64]int{},
+		arrayLeft:   map[int64]int{},
+		deadlines:   map[int64]time.Time{},
+		backoff:     map[int64]time.Time{},
+		startedAt:   time.Now(),
 	}
 	if err := a.prepareSharedDir(); err != nil {
 		return nil, err
@@ -117,6 +126,12 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		return fmt.Errorf("reconciling with the %s engine: %w", a.exec.Name(), err)
 	}
+	if err := a.loadArrays(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("loading arrays: %w", err)
+	}
 	srv := agenthttp.New(a, a.log.Named("http"))
 	errc := make(chan error, len(listeners))
 	for _, l := range listeners {
@@ -130,6 +145,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.schedulerLoop(loops) })
 	wg.Go(func() { a.watchLoop(loops) })
+	wg.Go(func() { a.lifespanLoop(loops) })
 	a.Wake()
 
 	select {

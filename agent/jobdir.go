@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -95,7 +96,20 @@ func (a *Agent) prepareSharedDir() error {
 // crash rewrites the same files.
 func (a *Agent) prepare(j *job.Job) (*executor.Task, error) {
 	u := j.User
-	dir := a.jobDir(j.ID)
+	dir := a.dirOf(j)
+	var arr *job.Array
+	if j.ParentID != 0 {
+		// The array's directory is the agent's: a user who could rename
+		// entries there could swap a task directory for a link.
+		parent, err := a.store.Get(context.Background(), j.ParentID)
+		if err != nil || parent.Array == nil {
+			return nil, fmt.Errorf("reading array %d of task: %v", j.ParentID, err)
+		}
+		arr = parent.Array
+		if err := os.Mkdir(filepath.Dir(dir), 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("creating array directory: %w", err)
+		}
+	}
 	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("creating job directory: %w", err)
 	}
@@ -163,6 +177,9 @@ func (a *Agent) prepare(j *job.Job) (*executor.Task, error) {
 		"HOME=" + home,
 		"USER=" + u.Name,
 		"LOGNAME=" + u.Name,
+	}
+	if arr != nil {
+		env = append(env, taskEnv(j, arr)...)
 	}
 	for k, v := range j.Spec.Env {
 		env = append(env, k+"="+v)
@@ -351,7 +368,7 @@ func (a *Agent) returnFiles(j *job.Job) {
 	if !j.Spec.Root || j.User.UID == 0 {
 		return
 	}
-	if err := giveBack(a.jobDir(j.ID), j.User.UID, j.User.GID); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := giveBack(a.dirOf(j), j.User.UID, j.User.GID); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		a.log.Warn("returning job files to their owner", "job_id", j.ID, "error", err)
 	}
 }

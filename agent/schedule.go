@@ -60,12 +60,11 @@ func (a *Agent) cycle(ctx context.Context, sem chan struct{}) (time.Duration, er
 	}
 	now := time.Now()
 	var retryIn time.Duration
+	var cands []*job.Job
 	a.mu.Lock()
-	byID := make(map[int64]*job.Job, len(a.queue))
-	snap := &scheduler.Snapshot{Now: now, Pending: make([]scheduler.Job, 0, len(a.queue))}
 	for _, j := range a.queue {
-		if _, busy := a.reserved[j.ID]; busy {
-			continue // being dispatched
+		if _, busy := a.reserved[j.ID]; busy || j.Held {
+			continue // being dispatched, or held
 		}
 		if until, ok := a.backoff[j.ID]; ok && now.Before(until) {
 			if d := until.Sub(now); retryIn == 0 || d < retryIn {
@@ -73,21 +72,45 @@ func (a *Agent) cycle(ctx context.Context, sem chan struct{}) (time.Duration, er
 			}
 			continue
 		}
+		cands = append(cands, j)
+	}
+	a.mu.Unlock()
+
+	byID := make(map[int64]*job.Job, len(cands))
+	snap := &scheduler.Snapshot{Now: now, Pending: make([]scheduler.Job, 0, len(cands))}
+	for _, j := range cands {
+		if len(j.Deps) > 0 {
+			ready, never, waiting, err := a.depState(ctx, j)
+			if err != nil {
+				return 0, err
+			}
+			switch {
+			case never != "":
+				a.unsatisfiable(ctx, j, never)
+				continue
+			case !ready:
+				a.setWaiting(ctx, j.ID, waiting)
+				continue
+			}
+		}
 		byID[j.ID] = j
 		snap.Pending = append(snap.Pending, scheduler.Job{ID: j.ID, UID: j.User.UID, User: j.User.Name, Submitted: j.Dates.Submitted, CPU: j.CPU, Memory: j.Memory})
 	}
-	a.mu.Unlock()
 
 	order, err := a.policy.Order(ctx, snap)
 	if err != nil {
 		return 0, fmt.Errorf("scheduler %s: %w", a.policy.Name(), err)
 	}
+	throttles := map[int64]int{}
 	for _, d := range order {
 		j, ok := byID[d.JobID]
 		if !ok {
 			continue // a policy may not invent jobs
 		}
 		delete(byID, d.JobID)
+		if j.ParentID != 0 && a.throttled(ctx, j.ParentID, throttles) {
+			continue // its array has as many tasks running as it allows
+		}
 		if !a.reserve(j, capacity) {
 			// FIFO semantics: the head waits for room rather than being
 			// overtaken (backfill is the scheduler policy's business).
@@ -133,6 +156,24 @@ func (a *Agent) QueueLength() int {
 	return len(a.queue)
 }
 
+// throttled reports whether an array already runs as many tasks as its
+// throttle allows; limits holds the throttles read in this cycle.
+func (a *Agent) throttled(ctx context.Context, parentID int64, limits map[int64]int) bool {
+	limit, ok := limits[parentID]
+	if !ok {
+		if p, err := a.store.Get(ctx, parentID); err == nil && p.Array != nil {
+			limit = p.Array.Throttle
+		}
+		limits[parentID] = limit
+	}
+	if limit <= 0 {
+		return false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.arrayActive[parentID] >= limit
+}
+
 // CapacityChanged tells the agent that the executor's capacity changed
 // (nodes added, limits raised): the next cycle reads it afresh.
 func (a *Agent) CapacityChanged() {
@@ -163,13 +204,24 @@ func (a *Agent) book(j *job.Job) {
 }
 
 func (a *Agent) bookLocked(j *job.Job) {
-	if _, ok := a.reserved[j.ID]; ok {
-		return
+	if _, ok := a.reserved[j.ID]; !ok {
+		r := reservation{Capacity: executor.Capacity{CPU: j.CPU, Memory: j.Memory}, parent: j.ParentID}
+		a.reserved[j.ID] = r
+		a.used.CPU += r.CPU
+		a.used.Memory += r.Memory
+		if j.ParentID != 0 {
+			a.arrayActive[j.ParentID]++
+		}
 	}
-	r := executor.Capacity{CPU: j.CPU, Memory: j.Memory}
-	a.reserved[j.ID] = r
-	a.used.CPU += r.CPU
-	a.used.Memory += r.Memory
+	if j.Running() && j.MaxLifespan > 0 && j.Dates.Started != nil {
+		a.deadlines[j.ID] = j.Dates.Started.Add(j.MaxLifespan)
+	}
+}
+
+// reservation is what a running or dispatching job holds.
+type reservation struct {
+	executor.Capacity
+	parent int64 // array parent, for throttles
 }
 
 func (a *Agent) release(id int64) {
@@ -178,7 +230,13 @@ func (a *Agent) release(id int64) {
 		delete(a.reserved, id)
 		a.used.CPU -= r.CPU
 		a.used.Memory -= r.Memory
+		if r.parent != 0 {
+			if a.arrayActive[r.parent]--; a.arrayActive[r.parent] <= 0 {
+				delete(a.arrayActive, r.parent)
+			}
+		}
 	}
+	delete(a.deadlines, id)
 	a.mu.Unlock()
 }
 
@@ -235,7 +293,7 @@ func (a *Agent) adopt(ctx context.Context, id int64, st *executor.State) {
 			started = time.Now()
 		}
 		j.MarkRunning(api.Container{Executor: a.exec.Name(), ID: st.ID, Name: st.Name, Node: st.Node}, started)
-		j.JobDir = a.jobDir(id)
+		j.JobDir = a.dirOf(j)
 		return true
 	})
 	if err != nil {
@@ -298,6 +356,7 @@ func (a *Agent) mutate(ctx context.Context, id int64, change func(*job.Job) bool
 		if err != nil {
 			return err
 		}
+		wasOver := j.Over()
 		if !change(j) {
 			return nil
 		}
@@ -305,12 +364,25 @@ func (a *Agent) mutate(ctx context.Context, id int64, change func(*job.Job) bool
 		if errors.Is(err, store.ErrConflict) {
 			continue
 		}
-		if err == nil {
-			a.queued(j)
-			a.changes.notify()
+		if err != nil {
+			return err
 		}
-		return err
+		a.queued(j)
+		a.changes.notify()
+		if !wasOver && j.Over() {
+			a.ended(ctx, j)
+		}
+		return nil
 	}
+}
+
+// ended runs once when a job reaches over: an array learns that one more
+// task is done, and jobs waiting on this one may now be decided.
+func (a *Agent) ended(ctx context.Context, j *job.Job) {
+	if j.ParentID != 0 {
+		a.taskOver(ctx, j.ParentID)
+	}
+	a.Wake()
 }
 
 // queued keeps the in-memory queue of pending jobs in step with the store:

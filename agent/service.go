@@ -78,8 +78,21 @@ func (a *Agent) Submit(ctx context.Context, caller api.User, spec *api.JobSpec) 
 			j.Memory, _ = jobspec.ParseMemory(r.Memory) // validated above
 		}
 	}
-	if fe := a.admit(ctx, j); len(fe) > 0 {
+	j.MaxLifespan = a.cfg.Defaults.Lifespan
+	if spec.MaxLifespan != "" {
+		j.MaxLifespan, _ = jobspec.ParseLifespan(spec.MaxLifespan) // validated above
+	}
+	if spec.Hold {
+		j.Held, j.HeldBy = true, caller.Name
+		j.Status.Secondary, j.Status.Reason = api.SecondaryHeld, "held by "+caller.Name+" at submit"
+	}
+	fe := a.admit(ctx, j)
+	fe = append(fe, a.resolveDeps(ctx, caller, j)...)
+	if len(fe) > 0 {
 		return nil, &Error{Code: http.StatusBadRequest, Msg: "job refused", Fields: fe}
+	}
+	if spec.Array != "" {
+		return a.submitArray(ctx, j)
 	}
 	if err := a.store.Create(ctx, j); err != nil {
 		return nil, fmt.Errorf("storing job: %w", err)
@@ -159,12 +172,12 @@ func (a *Agent) Job(ctx context.Context, caller api.User, id, index int64, wait 
 			return nil, err
 		}
 		if index <= 0 || j.Version > index {
-			return j.API(), nil
+			return a.view(ctx, j)
 		}
 		select {
 		case <-changed:
 		case <-deadline.C:
-			return j.API(), nil
+			return a.view(ctx, j)
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
@@ -208,17 +221,31 @@ func (a *Agent) Stop(ctx context.Context, caller api.User, id int64) (*api.Job, 
 	if _, err := a.authorized(ctx, caller, id); err != nil {
 		return nil, err
 	}
-	var wasRunning bool
+	if err := a.kill(ctx, id, ""); err != nil {
+		return nil, err
+	}
+	j, err := a.store.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return a.view(ctx, j)
+}
+
+// kill stops a job for a reason ("" when the user asked). A pending job
+// ends at once; a running one is killed on the engine and ends when its
+// container has stopped; an array stops every task and ends with the last.
+func (a *Agent) kill(ctx context.Context, id int64, reason string) error {
+	var wasRunning, isArray bool
 	err := a.mutate(ctx, id, func(j *job.Job) bool {
-		wasRunning = false
+		wasRunning, isArray = false, j.IsArray()
 		switch {
 		case j.Pending():
-			j.KillRequested = true
+			j.KillRequested, j.KillReason = true, reason
 			j.MarkOver(nil, "", "", time.Now())
 			return true
 		case j.Running() && !j.KillRequested:
 			wasRunning = true
-			j.KillRequested = true
+			j.KillRequested, j.KillReason = true, reason
 			j.Status.Secondary = api.SecondaryKillRequested
 			return true
 		case j.Running():
@@ -227,20 +254,19 @@ func (a *Agent) Stop(ctx context.Context, caller api.User, id int64) (*api.Job, 
 		return false
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if wasRunning {
+	switch {
+	case wasRunning && isArray:
+		return a.killTasks(ctx, id, reason)
+	case wasRunning:
 		if err := a.exec.Kill(ctx, id); err != nil {
 			// The request is durable: the watcher retries at its next reconcile.
 			a.log.Warn("kill failed, will retry", "job_id", id, "error", err)
 		}
 	}
 	a.Wake()
-	j, err := a.store.Get(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	return j.API(), nil
+	return nil
 }
 
 // Logs copies a job's stdout or stderr to w from offset. With follow it
@@ -273,7 +299,7 @@ func (a *Agent) Logs(ctx context.Context, caller api.User, id int64, stream stri
 	if j.Dates.Started == nil {
 		return errorf(http.StatusNotFound, "job %d never ran (%s), so it has no output", id, statusLine(j))
 	}
-	path := filepath.Join(a.jobDir(id), name)
+	path := filepath.Join(a.dirOf(j), name)
 	var f *os.File
 	for f == nil {
 		f, err = openJobFile(path, j)

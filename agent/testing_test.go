@@ -227,3 +227,32 @@ func (ta *testAgent) waitOutput(id int64, want string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// restart stops the agent gracefully and starts a new one on the same data
+// dir and engine namespace, as an operator restarting the daemon would.
+func (ta *testAgent) restart() *testAgent {
+	ta.t.Helper()
+	cfg := ta.cfg
+	ta.stop()
+	ta.store.Close()
+	return runAgent(ta.t, cfg)
+}
+
+// runningContainers counts the job containers running on the engine now.
+func (ta *testAgent) runningContainers() int {
+	ta.t.Helper()
+	states, err := ta.exec.List(context.Background())
+	must.NoError(ta.t, err)
+	n := 0
+	for _, s := range states {
+		if s.Running {
+			n++
+		}
+	}
+	return n
+}
+
+// waitState waits for the job's status to satisfy cond.
+func (ta *testAgent) waitStatus(u api.User, id int64, what string, cond func(api.Status) bool) *api.Job {
+	return ta.waitFor(u, id, what, func(j *api.Job) bool { return cond(j.Status) })
+}

@@ -86,6 +86,9 @@ func (a *Agent) reconcile(ctx context.Context) error {
 		byJob[st.JobID] = st
 	}
 	for _, j := range running {
+		if j.IsArray() {
+			continue // an array runs no container
+		}
 		st, ok := byJob[j.ID]
 		delete(byJob, j.ID)
 		switch {

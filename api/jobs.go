@@ -26,6 +26,10 @@ const (
 	SecondaryKilled        = "killed"
 	SecondaryFailed        = "failed"
 	SecondaryLost          = "lost"
+	SecondaryHeld          = "held"
+	SecondarySuspended     = "suspended"
+	SecondaryDependency    = "dependency never satisfied"
+	SecondaryWaiting       = "waiting for dependencies"
 )
 
 // ExitKilled is the exit code of a killed job, as Go-Docker reported it.
@@ -44,6 +48,22 @@ type JobSpec struct {
 	Env         map[string]string `json:"env,omitempty" hcl:"env,optional"`
 	Root        bool              `json:"root,omitempty" hcl:"root,optional"`
 	Tags        []string          `json:"tags,omitempty" hcl:"tags,optional"`
+
+	// Array makes the job an array of tasks: "start:end[:step]", or "N"
+	// for 1:N. The parent runs no container; each task runs the script
+	// with GODOCKER_TASK_ID set.
+	Array string `json:"array,omitempty" hcl:"array,optional"`
+	// Throttle caps how many tasks of the array run at once (0: no cap).
+	Throttle int `json:"throttle,omitempty" hcl:"throttle,optional"`
+	// DependsOn lists jobs this one waits for: "ID" or "afterany:ID" (any
+	// end), "afterok:ID" (exit 0), "afternotok:ID" (failed or killed),
+	// "after:ID" (started).
+	DependsOn []string `json:"depends_on,omitempty" hcl:"depends_on,optional"`
+	// Hold submits the job held: it waits until released.
+	Hold bool `json:"hold,omitempty" hcl:"hold,optional"`
+	// MaxLifespan kills the job when it has run this long ("90m", "12h",
+	// "7d"); empty means the agent's default.
+	MaxLifespan string `json:"max_lifespan,omitempty" hcl:"max_lifespan,optional"`
 }
 
 // Resources a job asks for. CPU is in cores (fractions allowed); Memory is a
@@ -104,6 +124,38 @@ type Job struct {
 	JobDir    string     `json:"job_dir,omitempty"`
 	Container *Container `json:"container,omitempty"`
 	Version   int64      `json:"version"`
+
+	// ParentID and TaskID place an array task in its array.
+	ParentID int64 `json:"parent_id,omitempty"`
+	TaskID   int   `json:"task_id,omitempty"`
+	// Array summarises an array parent's tasks.
+	Array *ArraySummary `json:"array,omitempty"`
+	// Held jobs wait until released.
+	Held   bool   `json:"held,omitempty"`
+	HeldBy string `json:"held_by,omitempty"`
+	// DependsOn lists what the job waits for, as "kind:id".
+	DependsOn []string `json:"depends_on,omitempty"`
+	// MaxLifespan is how long the job may run, e.g. "168h0m0s".
+	MaxLifespan string `json:"max_lifespan,omitempty"`
+}
+
+// ArraySummary counts an array's tasks by state and, for those over, by
+// exit code ("killed" and "never ran" for tasks without one).
+type ArraySummary struct {
+	First     int            `json:"first"`
+	Last      int            `json:"last"`
+	Step      int            `json:"step"`
+	Throttle  int            `json:"throttle,omitempty"`
+	Tasks     int            `json:"tasks"`
+	States    map[string]int `json:"states"`
+	ExitCodes map[string]int `json:"exit_codes,omitempty"`
+}
+
+// JobUpdate changes a pending or running job (PATCH /v1/job/{id}). Only
+// the fields set are changed.
+type JobUpdate struct {
+	MaxLifespan *string `json:"max_lifespan,omitempty"`
+	Throttle    *int    `json:"throttle,omitempty"`
 }
 
 // JobListOptions filter GET /v1/jobs.
@@ -175,6 +227,41 @@ func (j *Jobs) Wait(ctx context.Context, id, index int64, wait time.Duration) (*
 func (j *Jobs) Stop(ctx context.Context, id int64) (*Job, error) {
 	var out Job
 	if err := j.c.do(ctx, http.MethodDelete, fmt.Sprintf("/v1/job/%d", id), nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Hold keeps a pending job from starting until Release.
+func (j *Jobs) Hold(ctx context.Context, id int64) (*Job, error) { return j.action(ctx, id, "hold") }
+
+// Release lets a held job start.
+func (j *Jobs) Release(ctx context.Context, id int64) (*Job, error) {
+	return j.action(ctx, id, "release")
+}
+
+// Suspend freezes every process of a running job.
+func (j *Jobs) Suspend(ctx context.Context, id int64) (*Job, error) {
+	return j.action(ctx, id, "suspend")
+}
+
+// Resume continues a suspended job.
+func (j *Jobs) Resume(ctx context.Context, id int64) (*Job, error) {
+	return j.action(ctx, id, "resume")
+}
+
+func (j *Jobs) action(ctx context.Context, id int64, verb string) (*Job, error) {
+	var out Job
+	if err := j.c.do(ctx, http.MethodPost, fmt.Sprintf("/v1/job/%d/%s", id, verb), nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Update changes the updatable fields of a pending or running job.
+func (j *Jobs) Update(ctx context.Context, id int64, u *JobUpdate) (*Job, error) {
+	var out Job
+	if err := j.c.do(ctx, http.MethodPatch, fmt.Sprintf("/v1/job/%d", id), nil, u, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil

@@ -124,6 +124,10 @@ func flagsOf(name string) []string {
 		return append(common, "detach", "json")
 	case "job init":
 		return []string{"force"}
+	case "job update":
+		return append(common, "max-lifespan", "throttle", "json")
+	case "job hold", "job release", "job suspend", "job resume":
+		return append(common, "json")
 	}
 	return nil
 }

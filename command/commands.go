@@ -45,7 +45,7 @@ func writers(ui cli.Ui) (out, errOut io.Writer) {
 
 // Commands returns every command keyed by its name.
 func Commands(m Meta) map[string]cli.CommandFactory {
-	return map[string]cli.CommandFactory{
+	cmds := map[string]cli.CommandFactory{
 		"agent":      func() (cli.Command, error) { return &AgentCommand{Meta: m}, nil },
 		"job":        func() (cli.Command, error) { return &JobCommand{Meta: m}, nil },
 		"job init":   func() (cli.Command, error) { return &JobInitCommand{Meta: m}, nil },
@@ -53,6 +53,11 @@ func Commands(m Meta) map[string]cli.CommandFactory {
 		"job status": func() (cli.Command, error) { return &JobStatusCommand{Meta: m}, nil },
 		"job logs":   func() (cli.Command, error) { return &JobLogsCommand{Meta: m}, nil },
 		"job stop":   func() (cli.Command, error) { return &JobStopCommand{Meta: m}, nil },
+		"job update": func() (cli.Command, error) { return &JobUpdateCommand{Meta: m}, nil },
 		"version":    func() (cli.Command, error) { return &VersionCommand{Meta: m}, nil },
 	}
+	for verb, c := range jobActions(m) {
+		cmds["job "+verb] = func() (cli.Command, error) { return c, nil }
+	}
+	return cmds
 }

@@ -25,6 +25,9 @@ Usage: god job <subcommand> [options] [args]
     god job status [ID]          list your jobs, or show one
     god job logs [-f] ID         print its output (god.log; -stderr: god.err)
     god job stop ID              kill it, pending or running
+    god job hold|release ID      keep a pending job from starting, or let it
+    god job suspend|resume ID    freeze a running job, or continue it
+    god job update ID            change its max lifespan or an array's throttle
 
   Run "god job <subcommand> -h" for the options of each.
 `)

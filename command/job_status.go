@@ -92,7 +92,7 @@ func (c *JobStatusCommand) Run(args []string) int {
 		if j.Status.Secondary != "" {
 			st += " (" + j.Status.Secondary + ")"
 		}
-		rows = append(rows, fmt.Sprintf("%d|%s|%s|%s|%s|%s|%s", j.ID, j.Spec.Name, j.User.Name, st, exit, formatTime(&j.Dates.Submitted), formatDuration(j)))
+		rows = append(rows, fmt.Sprintf("%d|%s|%s|%s|%s|%s|%s", j.ID, jobName(j), j.User.Name, st, exit, formatTime(&j.Dates.Submitted), formatDuration(j)))
 	}
 	c.Ui.Output(formatList(rows))
 	return 0
@@ -126,6 +126,18 @@ func formatJob(j *api.Job) string {
 	if j.Container != nil {
 		rows = append(rows, fmt.Sprintf("Container|%s %s (%s)", j.Container.Executor, j.Container.Name, shortID(j.Container.ID)))
 	}
+	if j.ParentID != 0 {
+		rows = append(rows, fmt.Sprintf("Array Task|%d of array %d", j.TaskID, j.ParentID))
+	}
+	if len(j.DependsOn) > 0 {
+		rows = append(rows, "Depends On|"+strings.Join(j.DependsOn, ", "))
+	}
+	if j.Held {
+		rows = append(rows, "Held By|"+j.HeldBy)
+	}
+	if j.MaxLifespan != "" {
+		rows = append(rows, "Max Lifespan|"+j.MaxLifespan)
+	}
 	if len(j.Spec.Env) > 0 {
 		keys := make([]string, 0, len(j.Spec.Env))
 		for k := range j.Spec.Env {
@@ -134,7 +146,40 @@ func formatJob(j *api.Job) string {
 		sort.Strings(keys)
 		rows = append(rows, "Env|"+strings.Join(keys, ", "))
 	}
-	return formatKV(rows)
+	out := formatKV(rows)
+	if a := j.Array; a != nil {
+		out += fmt.Sprintf("\n\nArray %d:%d:%d, %d tasks", a.First, a.Last, a.Step, a.Tasks)
+		if a.Throttle > 0 {
+			out += fmt.Sprintf(", at most %d at once", a.Throttle)
+		}
+		out += "\n" + formatList(countRows("State|Tasks", a.States))
+		if len(a.ExitCodes) > 0 {
+			out += "\n\n" + formatList(countRows("Exit Code|Tasks", a.ExitCodes))
+		}
+	}
+	return out
+}
+
+// countRows renders a count per key, keys sorted, under a header.
+func countRows(header string, counts map[string]int) []string {
+	keys := make([]string, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	rows := []string{header}
+	for _, k := range keys {
+		rows = append(rows, fmt.Sprintf("%s|%d", k, counts[k]))
+	}
+	return rows
+}
+
+// jobName shows an array task as name[task].
+func jobName(j *api.Job) string {
+	if j.ParentID != 0 {
+		return fmt.Sprintf("%s[%d]", j.Spec.Name, j.TaskID)
+	}
+	return j.Spec.Name
 }
 
 func orDash(s string) string {

@@ -4,6 +4,7 @@
 package job
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/godocker/god/api"
@@ -26,10 +27,44 @@ type Job struct {
 	// KillRequested survives restarts so that a kill asked for before a crash
 	// is carried out after it.
 	KillRequested bool `json:"kill_requested,omitempty"`
+
+	// ParentID is the array job a task belongs to (0: none); TaskID is the
+	// task's index in the array.
+	ParentID int64 `json:"parent_id,omitempty"`
+	TaskID   int   `json:"task_id,omitempty"`
+	// Array describes an array parent's range (nil for other jobs).
+	Array *Array `json:"array,omitempty"`
+	// Held jobs wait until released; HeldBy names who held them.
+	Held   bool   `json:"held,omitempty"`
+	HeldBy string `json:"held_by,omitempty"`
+	// Deps are the jobs this one waits for.
+	Deps []Dep `json:"deps,omitempty"`
+	// MaxLifespan is how long the job may run before it is killed.
+	MaxLifespan time.Duration `json:"max_lifespan,omitempty"`
+	// KillReason says why a kill was requested, when not by the user.
+	KillReason string `json:"kill_reason,omitempty"`
 	// Version increases with every stored change; updates compare it so that
 	// two writers never overwrite each other (optimistic concurrency).
 	Version int64 `json:"-"`
 }
+
+// Array is the range of an array job and its throttle.
+type Array struct {
+	First    int `json:"first"`
+	Last     int `json:"last"`
+	Step     int `json:"step"`
+	Throttle int `json:"throttle,omitempty"`
+}
+
+// Dep is one dependency: a job id and the kind of end it waits for
+// (afterany, afterok, afternotok, after).
+type Dep struct {
+	Kind  string `json:"kind"`
+	JobID int64  `json:"job_id"`
+}
+
+// IsArray reports whether the job is an array parent (it runs no container).
+func (j *Job) IsArray() bool { return j.Array != nil }
 
 // Pending reports whether the job waits for dispatch.
 func (j *Job) Pending() bool { return j.Status.Primary == api.StatePending }
@@ -70,6 +105,9 @@ func (j *Job) MarkOver(exitCode *int, secondary, reason string, ended time.Time)
 	if j.KillRequested {
 		secondary, exitCode = api.SecondaryKilled, new(api.ExitKilled)
 		if reason == "" {
+			reason = j.KillReason
+		}
+		if reason == "" {
 			reason = "stopped by request"
 		}
 	}
@@ -79,16 +117,30 @@ func (j *Job) MarkOver(exitCode *int, secondary, reason string, ended time.Time)
 
 // API returns the wire form of the job.
 func (j *Job) API() *api.Job {
+	var deps []string
+	for _, d := range j.Deps {
+		deps = append(deps, d.Kind+":"+strconv.FormatInt(d.JobID, 10))
+	}
+	lifespan := ""
+	if j.MaxLifespan > 0 {
+		lifespan = j.MaxLifespan.String()
+	}
 	return &api.Job{
-		ID:        j.ID,
-		Spec:      j.Spec,
-		User:      j.User,
-		Status:    j.Status,
-		Dates:     j.Dates,
-		CPU:       j.CPU,
-		Memory:    j.Memory,
-		JobDir:    j.JobDir,
-		Container: j.Container,
-		Version:   j.Version,
+		ID:          j.ID,
+		Spec:        j.Spec,
+		User:        j.User,
+		Status:      j.Status,
+		Dates:       j.Dates,
+		CPU:         j.CPU,
+		Memory:      j.Memory,
+		JobDir:      j.JobDir,
+		Container:   j.Container,
+		Version:     j.Version,
+		ParentID:    j.ParentID,
+		TaskID:      j.TaskID,
+		Held:        j.Held,
+		HeldBy:      j.HeldBy,
+		DependsOn:   deps,
+		MaxLifespan: lifespan,
 	}
 }

@@ -26,6 +26,12 @@ const fullHCL = `job "align-reads" {
   env     = { SAMPLE = "s1", THREADS = "4" }
   root    = false
   tags    = ["rnaseq", "team/bio"]
+
+  array        = "1:100:2"
+  throttle     = 10
+  depends_on   = ["12", "afterok:13"]
+  hold         = true
+  max_lifespan = "1d12h"
 }
 `
 
@@ -39,7 +45,12 @@ const fullJSON = `{
       "volumes": ["home", "data"],
       "env": {"SAMPLE": "s1", "THREADS": "4"},
       "root": false,
-      "tags": ["rnaseq", "team/bio"]
+      "tags": ["rnaseq", "team/bio"],
+      "array": "1:100:2",
+      "throttle": 10,
+      "depends_on": ["12", "afterok:13"],
+      "hold": true,
+      "max_lifespan": "1d12h"
     }
   }
 }
@@ -55,6 +66,11 @@ func fullSpec() *api.JobSpec {
 		Volumes:     []string{"home", "data"},
 		Env:         map[string]string{"SAMPLE": "s1", "THREADS": "4"},
 		Tags:        []string{"rnaseq", "team/bio"},
+		Array:       "1:100:2",
+		Throttle:    10,
+		DependsOn:   []string{"12", "afterok:13"},
+		Hold:        true,
+		MaxLifespan: "1d12h",
 	}
 }
 
@@ -81,6 +97,16 @@ var validCases = []struct {
 		"json template", "job.json",
 		`{"job": {"t": {"command": "echo ${1 + 1}"}}}`,
 		&api.JobSpec{Name: "t", Command: "echo 2"},
+	},
+	{
+		"scheduling fields written as numbers", "job.hcl",
+		"job \"a\" {\n  command = \"echo $GODOCKER_TASK_ID\"\n  array = 10\n  depends_on = [12, 13]\n  max_lifespan = 7\n}\n",
+		&api.JobSpec{Name: "a", Command: "echo $GODOCKER_TASK_ID", Array: "10", DependsOn: []string{"12", "13"}, MaxLifespan: "7"},
+	},
+	{
+		"held job", "job.hcl",
+		"job \"h\" {\n  command = \"true\"\n  hold = true\n  throttle = 0\n}\n",
+		&api.JobSpec{Name: "h", Command: "true", Hold: true},
 	},
 }
 
@@ -111,7 +137,7 @@ var errorCases = []struct {
 	{
 		"unknown attribute lists the valid ones", "job.hcl",
 		"job \"x\" {\n  command = \"true\"\n  priority = 2\n}\n",
-		"Unsupported argument", "Valid arguments in a job block: command, description, env, image, root, script, tags, volumes; valid blocks: resources.", "job.hcl:3,3",
+		"Unsupported argument", "Valid arguments in a job block: array, command, depends_on, description, env, hold, image, max_lifespan, root, script, tags, throttle, volumes; valid blocks: resources.", "job.hcl:3,3",
 	},
 	{
 		"unknown block", "job.hcl",
@@ -229,6 +255,61 @@ var errorCases = []struct {
 		"Unsupported argument", "The top level of a job spec holds only a job block", "job.hcl:4,1",
 	},
 	{
+		"bad array", "job.hcl",
+		"job \"x\" {\n  command = \"true\"\n  array = \"3:1\"\n}\n",
+		"Invalid array", `Array "3:1" ends before it starts: write the start first, "1:3"; use "N" for tasks 1 to N`, "job.hcl:3,11",
+	},
+	{
+		"array with spaces", "job.hcl",
+		"job \"x\" {\n  command = \"true\"\n  array = \" 1:3\"\n}\n",
+		"Invalid array", `Remove the spaces from array " 1:3"`, "job.hcl:3,11",
+	},
+	{
+		"throttle without array", "job.hcl",
+		"job \"x\" {\n  command = \"true\"\n  throttle = 4\n}\n",
+		"Invalid throttle", "Throttle only applies to arrays: set array too or remove throttle.", "job.hcl:3,14",
+	},
+	{
+		"negative throttle", "job.hcl",
+		"job \"x\" {\n  command = \"true\"\n  array = \"10\"\n  throttle = -1\n}\n",
+		"Invalid throttle", "set it from 1 to 100000, or 0 for no cap", "job.hcl:4,14",
+	},
+	{
+		"throttle not a number", "job.hcl",
+		"job \"x\" {\n  command = \"true\"\n  array = \"10\"\n  throttle = \"ten\"\n}\n",
+		"Unsuitable value type", "a number is required", "job.hcl:4,15",
+	},
+	{
+		"bad dependency", "job.hcl",
+		"job \"x\" {\n  command = \"true\"\n  depends_on = [\"12\", \"afterok:x\"]\n}\n",
+		"Invalid depends_on[1]", `Job id "x" in dependency "afterok:x" is not a number; use a job id, e.g. "12"`, "job.hcl:3,23",
+	},
+	{
+		"duplicate dependency", "job.hcl",
+		"job \"x\" {\n  command = \"true\"\n  depends_on = [\"12\", \"13\", \"afterok:12\"]\n}\n",
+		"Invalid depends_on[2]", "Job 12 is already listed at depends_on[0]; a job can be waited for once: remove one of them.", "job.hcl:3,29",
+	},
+	{
+		"bad dependency in json", "job.json",
+		"{\"job\": {\"x\": {\n  \"command\": \"true\",\n  \"depends_on\": [\"12\",\n    \"afterok:0\"]\n}}}",
+		"Invalid depends_on[1]", "Job id 0 in dependency \"afterok:0\" does not exist", "job.json:4,5",
+	},
+	{
+		"dependency is not a list", "job.hcl",
+		"job \"x\" {\n  command = \"true\"\n  depends_on = \"afterok:x\"\n}\n",
+		"Unsuitable value type", "list of string required", "job.hcl:3,17",
+	},
+	{
+		"lifespan too long", "job.hcl",
+		"job \"x\" {\n  command = \"true\"\n  max_lifespan = \"400d\"\n}\n",
+		"Invalid max_lifespan", `Lifespan "400d" is longer than 365 days; ask for at most "365d".`, "job.hcl:3,18",
+	},
+	{
+		"lifespan without unit", "job.hcl",
+		"job \"x\" {\n  command = \"true\"\n  max_lifespan = \"1.5\"\n}\n",
+		"Invalid max_lifespan", `Invalid lifespan "1.5"; use a duration such as "90m"`, "job.hcl:3,18",
+	},
+	{
 		"syntax error", "job.hcl",
 		"job \"x\" {\n  command = \"true\"\n",
 		"Unclosed configuration block", "", "job.hcl:1,9",
@@ -276,6 +357,62 @@ func TestParse_severalErrorsInOrder(t *testing.T) {
 		"job.hcl:4,11 Invalid tags[0]",
 		"job.hcl:5,11 Invalid env.1X",
 	}, got)
+}
+
+// TestParse_scheduling parses a job with every scheduling field, and places
+// the error about one bad depends_on element on that element.
+func TestParse_scheduling(t *testing.T) {
+	const tmpl = `job "chunks" {
+  script       = "#!/bin/sh\necho task $GODOCKER_TASK_ID\n"
+  array        = "0:99:3"
+  throttle     = 5
+  depends_on   = [
+    "41",
+    "afterok:42",
+    %q,
+    "after:44",
+  ]
+  hold         = true
+  max_lifespan = "2d6h"
+}
+`
+	spec, diags := Parse("job.hcl", fmt.Appendf(nil, tmpl, "afternotok:43"))
+	must.SliceEmpty(t, diags, must.Sprint(diags.Error()))
+	must.Eq(t, &api.JobSpec{
+		Name:        "chunks",
+		Script:      "#!/bin/sh\necho task $GODOCKER_TASK_ID\n",
+		Array:       "0:99:3",
+		Throttle:    5,
+		DependsOn:   []string{"41", "afterok:42", "afternotok:43", "after:44"},
+		Hold:        true,
+		MaxLifespan: "2d6h",
+	}, spec)
+
+	cases := []struct {
+		dep     string
+		summary string
+		detail  string
+	}{
+		{"afterok:4x", "Invalid depends_on[2]", `Job id "4x" in dependency "afterok:4x" is not a number; use a job id, e.g. "12", or a type and a job id: "afterok:12"`},
+		{"AfterNotOK:43", "Invalid depends_on[2]", `Dependency types are lowercase: write "afternotok:43"`},
+		{"before:43", "Invalid depends_on[2]", `Unknown dependency type "before" in "before:43"`},
+		{"afterok:41", "Invalid depends_on[2]", "Job 41 is already listed at depends_on[0]; a job can be waited for once: remove one of them."},
+		{" 43", "Invalid depends_on[2]", `Remove the spaces from dependency " 43"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.dep, func(t *testing.T) {
+			spec, diags := Parse("job.hcl", fmt.Appendf(nil, tmpl, tc.dep))
+			must.Nil(t, spec)
+			checkDiagnostics(t, diags)
+			must.Len(t, 1, diags, must.Sprint(diags.Error()))
+			must.Eq(t, tc.summary, diags[0].Summary)
+			must.StrContains(t, diags[0].Detail, tc.detail)
+			// The element on line 8, not the list on line 5.
+			must.Eq(t, "job.hcl:8,5", at(diags[0]))
+			must.Eq(t, 8, diags[0].Subject.End.Line)
+			must.Eq(t, 5+len(fmt.Sprintf("%q", tc.dep)), diags[0].Subject.End.Column)
+		})
+	}
 }
 
 func TestParse_fileFunction(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -28,6 +29,9 @@ const (
 	MaxTags           = 32
 	MaxTagLen         = 64
 	MaxImageLen       = 255
+	MaxArrayTasks     = 100000 // also the largest throttle
+	MaxDependencies   = 64
+	MaxLifespan       = 365 * 24 * time.Hour
 )
 
 // reservedEnvPrefixes are set by GoDocker in every container (GOGOCKER_ is a
@@ -161,6 +165,42 @@ func Validate(spec *api.JobSpec) []api.FieldError {
 	for i, t := range spec.Tags {
 		if !tagRe.MatchString(t) {
 			add(fmt.Sprintf("tags[%d]", i), `tag %q is not valid: use 1 to %d letters, digits, "-", "_", ".", ":" or "/", e.g. "rnaseq"`, t, MaxTagLen)
+		}
+	}
+
+	if spec.Array != "" {
+		if _, _, _, err := ParseArray(spec.Array); err != nil {
+			add("array", "%v", err)
+		}
+	}
+	switch {
+	case spec.Throttle < 0 || spec.Throttle > MaxArrayTasks:
+		add("throttle", "throttle is how many tasks of the array may run at once: set it from 1 to %d, or 0 for no cap", MaxArrayTasks)
+	case spec.Throttle != 0 && spec.Array == "":
+		add("throttle", "throttle only applies to arrays: set array too or remove throttle")
+	}
+
+	if len(spec.DependsOn) > MaxDependencies {
+		add("depends_on", "%d dependencies is too many; list at most %d", len(spec.DependsOn), MaxDependencies)
+	}
+	deps := make(map[int64]int, len(spec.DependsOn))
+	for i, dep := range spec.DependsOn {
+		field := fmt.Sprintf("depends_on[%d]", i)
+		_, id, err := ParseDependency(dep)
+		if err != nil {
+			add(field, "%v", err)
+			continue
+		}
+		if j, dup := deps[id]; dup {
+			add(field, "job %d is already listed at depends_on[%d]; a job can be waited for once: remove one of them", id, j)
+			continue
+		}
+		deps[id] = i
+	}
+
+	if spec.MaxLifespan != "" {
+		if _, err := ParseLifespan(spec.MaxLifespan); err != nil {
+			add("max_lifespan", "%v", err)
 		}
 	}
 	return errs

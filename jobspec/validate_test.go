@@ -30,6 +30,21 @@ func TestValidate_valid(t *testing.T) {
 		{"tag chars", func(s *api.JobSpec) { s.Tags = []string{"a-b_c.d:e/F9"} }},
 		{"lowercase env prefix", func(s *api.JobSpec) { s.Env = map[string]string{"godocker_x": "1", "_A": ""} }},
 		{"long description", func(s *api.JobSpec) { s.Description = strings.Repeat("é", MaxDescriptionLen) }},
+		{"no scheduling fields", func(s *api.JobSpec) { s.Array, s.Throttle, s.DependsOn, s.Hold, s.MaxLifespan = "", 0, nil, false, "" }},
+		{"array N", func(s *api.JobSpec) { s.Array = "5" }},
+		{"array 0:0", func(s *api.JobSpec) { s.Array = "0:0" }},
+		{"largest array", func(s *api.JobSpec) { s.Array = "0:99999" }},
+		{"array without throttle", func(s *api.JobSpec) { s.Throttle = 0 }},
+		{"throttle larger than the array", func(s *api.JobSpec) { s.Array, s.Throttle = "3", MaxArrayTasks }},
+		{"throttle 0 without array", func(s *api.JobSpec) { s.Array, s.Throttle = "", 0 }},
+		{"every dependency type", func(s *api.JobSpec) {
+			s.DependsOn = []string{"1", "afterany:2", "afterok:3", "afternotok:4", "after:5"}
+		}},
+		{"64 dependencies", func(s *api.JobSpec) { s.DependsOn = make([]string, MaxDependencies); fill(s.DependsOn, "afterok:1") }}, // afterok:10 to afterok:163
+		{"empty depends_on", func(s *api.JobSpec) { s.DependsOn = []string{} }},
+		{"lifespan in days", func(s *api.JobSpec) { s.MaxLifespan = "7" }},
+		{"longest lifespan", func(s *api.JobSpec) { s.MaxLifespan = "365d" }},
+		{"short lifespan", func(s *api.JobSpec) { s.MaxLifespan = "30s" }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -89,6 +104,29 @@ func TestValidate_invalid(t *testing.T) {
 		{"image with a bad tag", func(s *api.JobSpec) { s.Image = "debian:-12" }, "image", `"debian:12"`},
 		{"image too long", func(s *api.JobSpec) { s.Image = strings.Repeat("a", MaxImageLen+1) }, "image", "at most 255"},
 		{"short digest", func(s *api.JobSpec) { s.Image = "debian@sha256:abc" }, "image", "name@sha256"},
+		{"bad array", func(s *api.JobSpec) { s.Array = "1.5:3" }, "array", `array "1.5:3": "1.5" is not a whole number; use "N" for tasks 1 to N, "start:end" or "start:end:step", e.g. "10", "1:100" or "1:100:2"`},
+		{"array ends before it starts", func(s *api.JobSpec) { s.Array = "3:1" }, "array", `write the start first, "1:3"`},
+		{"array step 0", func(s *api.JobSpec) { s.Array = "1:3:0" }, "array", "the step must be at least 1"},
+		{"array with spaces", func(s *api.JobSpec) { s.Array = " 1:3" }, "array", "remove the spaces"},
+		{"array too large", func(s *api.JobSpec) { s.Array = "0:100000" }, "array", "has 100001 tasks, more than the 100000 allowed"},
+		{"negative throttle", func(s *api.JobSpec) { s.Throttle = -1 }, "throttle", "set it from 1 to 100000, or 0 for no cap"},
+		{"throttle too large", func(s *api.JobSpec) { s.Throttle = MaxArrayTasks + 1 }, "throttle", "set it from 1 to 100000"},
+		{"throttle without array", func(s *api.JobSpec) { s.Array = "" }, "throttle", "throttle only applies to arrays: set array too or remove throttle"},
+		{"bad dependency", func(s *api.JobSpec) { s.DependsOn = []string{"12", "afterok:"} }, "depends_on[1]", `dependency "afterok:" has no job id; use a job id, e.g. "12"`},
+		{"unknown dependency type", func(s *api.JobSpec) { s.DependsOn = []string{"afterokay:12"} }, "depends_on[0]", `unknown dependency type "afterokay"`},
+		{"uppercase dependency type", func(s *api.JobSpec) { s.DependsOn = []string{"AFTEROK:12"} }, "depends_on[0]", `write "afterok:12"`},
+		{"dependency on job 0", func(s *api.JobSpec) { s.DependsOn = []string{"0"} }, "depends_on[0]", "job ids start at 1"},
+		{"duplicate dependency", func(s *api.JobSpec) { s.DependsOn = []string{"12", "13", "012"} }, "depends_on[2]", "job 12 is already listed at depends_on[0]; a job can be waited for once: remove one of them"},
+		{"duplicate dependency of another type", func(s *api.JobSpec) { s.DependsOn = []string{"afterok:12", "afternotok:12"} }, "depends_on[1]", "job 12 is already listed at depends_on[0]"},
+		{"too many dependencies", func(s *api.JobSpec) {
+			s.DependsOn = make([]string, MaxDependencies+1)
+			for i := range s.DependsOn {
+				s.DependsOn[i] = fmt.Sprint(i + 1)
+			}
+		}, "depends_on", "65 dependencies is too many; list at most 64"},
+		{"bad lifespan", func(s *api.JobSpec) { s.MaxLifespan = "a week" }, "max_lifespan", `remove the spaces from lifespan "a week"; use a duration such as "90m", "12h", "1h30m", "7d" or "1d12h", or a number of days such as "7"`},
+		{"zero lifespan", func(s *api.JobSpec) { s.MaxLifespan = "0" }, "max_lifespan", "it must be longer than 0"},
+		{"lifespan too long", func(s *api.JobSpec) { s.MaxLifespan = "366" }, "max_lifespan", `longer than 365 days; ask for at most "365d"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -104,13 +142,17 @@ func TestValidate_invalid(t *testing.T) {
 
 func TestValidate_order(t *testing.T) {
 	s := &api.JobSpec{
-		Name:      "-",
-		Resources: &api.Resources{CPU: -1, Memory: "1k"},
-		Volumes:   []string{"B", "a", "a"},
-		Env:       map[string]string{"Z-": "", "GODOCKER_A": "", "1": ""},
-		Tags:      []string{" "},
+		Name:        "-",
+		Resources:   &api.Resources{CPU: -1, Memory: "1k"},
+		Volumes:     []string{"B", "a", "a"},
+		Env:         map[string]string{"Z-": "", "GODOCKER_A": "", "1": ""},
+		Tags:        []string{" "},
+		Array:       "x",
+		Throttle:    -1,
+		DependsOn:   []string{"x", "1", "1"},
+		MaxLifespan: "0",
 	}
-	want := []string{"name", "command", "resources.cpu", "resources.memory", "volumes[0]", "volumes[2]", "env.1", "env.GODOCKER_A", "env.Z-", "tags[0]"}
+	want := []string{"name", "command", "resources.cpu", "resources.memory", "volumes[0]", "volumes[2]", "env.1", "env.GODOCKER_A", "env.Z-", "tags[0]", "array", "throttle", "depends_on[0]", "depends_on[2]", "max_lifespan"}
 	for range 10 { // map iteration order must not show
 		var got []string
 		for _, fe := range Validate(s) {

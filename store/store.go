@@ -6,6 +6,7 @@ package store
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/godocker/god/job"
 )
@@ -27,12 +28,22 @@ type Filter struct {
 	Ascending bool
 	// Limit caps the result; 0 means no cap.
 	Limit int
+	// ParentID restricts to the tasks of one array job when not 0.
+	ParentID int64
+	// EndedBefore restricts to jobs that ended before this time when not zero.
+	EndedBefore time.Time
 }
 
 // Store keeps jobs durably: a call that returns nil has reached stable storage.
 type Store interface {
 	// Create stores a new job, assigning its ID and Version.
 	Create(ctx context.Context, j *job.Job) error
+	// CreateArray stores an array job and its tasks in one transaction:
+	// either all of them exist afterwards or none. It assigns every ID and
+	// Version and sets each task's ParentID.
+	CreateArray(ctx context.Context, parent *job.Job, tasks []*job.Job) error
+	// Delete removes a job's record (purge); a missing job is ErrNotFound.
+	Delete(ctx context.Context, id int64) error
 	// Get returns a job by id, or ErrNotFound.
 	Get(ctx context.Context, id int64) (*job.Job, error)
 	// Update stores j if the stored version still equals j.Version, then

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
@@ -28,6 +29,9 @@ type Config struct {
 	Socket    string `hcl:"socket,optional"`
 	LogLevel  string `hcl:"log_level,optional"`
 	AllowRoot bool   `hcl:"allow_root,optional"`
+	// UnsatisfiableDependencies says what happens to a job whose dependency
+	// can never be satisfied: "end" it (over, with the reason) or "hold" it.
+	UnsatisfiableDependencies string `hcl:"unsatisfiable_dependencies,optional"`
 
 	HTTP     *HTTP     `hcl:"http,block"`
 	Docker   *Docker   `hcl:"docker,block"`
@@ -57,10 +61,15 @@ type Docker struct {
 
 // Defaults apply to jobs that do not say.
 type Defaults struct {
-	Image       string  `hcl:"image,optional"`
-	CPU         float64 `hcl:"cpu,optional"`
-	Memory      string  `hcl:"memory,optional"`
+	Image  string  `hcl:"image,optional"`
+	CPU    float64 `hcl:"cpu,optional"`
+	Memory string  `hcl:"memory,optional"`
+	// MaxLifespan kills jobs that run longer, unless they say otherwise.
+	MaxLifespan string `hcl:"max_lifespan,optional"`
+
+	// Parsed by Finalize.
 	MemoryBytes int64
+	Lifespan    time.Duration
 }
 
 // Volume is a host path users may ask for by name.
@@ -86,7 +95,9 @@ func Default() *Config {
 		LogLevel: "info",
 		HTTP:     &HTTP{Address: "127.0.0.1", Port: 6543},
 		Docker:   &Docker{Address: "unix:///var/run/docker.sock", Instance: "god"},
-		Defaults: &Defaults{Image: "debian:bookworm-slim", CPU: 1, Memory: "1GiB"},
+		Defaults: &Defaults{Image: "debian:bookworm-slim", CPU: 1, Memory: "1GiB", MaxLifespan: "7d"},
+
+		UnsatisfiableDependencies: "end",
 	}
 }
 
@@ -174,6 +185,7 @@ func merge(base, f *Config, explicit setBools) *Config {
 	set(&c.SharedDir, f.SharedDir)
 	set(&c.Socket, f.Socket)
 	set(&c.LogLevel, f.LogLevel)
+	set(&c.UnsatisfiableDependencies, f.UnsatisfiableDependencies)
 	if explicit.allowRoot {
 		c.AllowRoot = f.AllowRoot
 	}
@@ -202,6 +214,7 @@ func merge(base, f *Config, explicit setBools) *Config {
 		d := *c.Defaults
 		set(&d.Image, f.Defaults.Image)
 		set(&d.Memory, f.Defaults.Memory)
+		set(&d.MaxLifespan, f.Defaults.MaxLifespan)
 		if f.Defaults.CPU != 0 {
 			d.CPU = f.Defaults.CPU
 		}
@@ -261,6 +274,14 @@ func (c *Config) Finalize() error {
 		bad("defaults.memory must be at least %d MiB (the engine's minimum), got %q", jobspec.MinMemory>>20, c.Defaults.Memory)
 	}
 	c.Defaults.MemoryBytes = n
+	if c.Defaults.Lifespan, err = jobspec.ParseLifespan(c.Defaults.MaxLifespan); err != nil {
+		bad("defaults.max_lifespan: %v", err)
+	}
+	switch c.UnsatisfiableDependencies {
+	case "end", "hold":
+	default:
+		bad(`unsatisfiable_dependencies must be "end" or "hold", got %q`, c.UnsatisfiableDependencies)
+	}
 	seen := map[string]bool{"home": true}
 	for _, v := range c.Volumes {
 		switch {

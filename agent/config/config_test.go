@@ -182,6 +182,16 @@ func TestFinalize_errors(t *testing.T) {
 			want: `volume "run": path "/var/run" would expose the Docker socket`,
 		},
 		{
+			name: "bad dependency policy",
+			hcl:  "unsatisfiable_dependencies = \"wait\"",
+			want: `unsatisfiable_dependencies must be "end" or "hold", got "wait"`,
+		},
+		{
+			name: "bad default lifespan",
+			hcl:  "defaults {\n  max_lifespan = \"forever\"\n}",
+			want: "defaults.max_lifespan:",
+		},
+		{
 			name: "tiny default memory",
 			hcl:  "defaults {\n  memory = \"1MiB\"\n}",
 			want: "defaults.memory must be at least 6 MiB",

@@ -25,6 +25,11 @@ type Backend interface {
 	Job(ctx context.Context, caller api.User, id, index int64, wait time.Duration) (*api.Job, error)
 	Jobs(ctx context.Context, caller api.User, states []string, limit int) ([]*api.Job, error)
 	Stop(ctx context.Context, caller api.User, id int64) (*api.Job, error)
+	Hold(ctx context.Context, caller api.User, id int64) (*api.Job, error)
+	Release(ctx context.Context, caller api.User, id int64) (*api.Job, error)
+	Suspend(ctx context.Context, caller api.User, id int64) (*api.Job, error)
+	Resume(ctx context.Context, caller api.User, id int64) (*api.Job, error)
+	Update(ctx context.Context, caller api.User, id int64, u *api.JobUpdate) (*api.Job, error)
 	Logs(ctx context.Context, caller api.User, id int64, stream string, offset int64, follow bool, w io.Writer, flush func()) error
 	Self(caller api.User) *api.AgentSelf
 }
@@ -51,6 +56,12 @@ func New(b Backend, log hclog.Logger) *http.Server {
 	mux.HandleFunc("GET /v1/jobs", s.wrap(s.list))
 	mux.HandleFunc("GET /v1/job/{id}", s.wrap(s.get))
 	mux.HandleFunc("DELETE /v1/job/{id}", s.wrap(s.stop))
+	mux.HandleFunc("PATCH /v1/job/{id}", s.wrap(s.update))
+	for verb, act := range map[string]func(context.Context, api.User, int64) (*api.Job, error){
+		"hold": b.Hold, "release": b.Release, "suspend": b.Suspend, "resume": b.Resume,
+	} {
+		mux.HandleFunc("POST /v1/job/{id}/"+verb, s.wrap(s.action(act)))
+	}
 	mux.HandleFunc("GET /v1/job/{id}/logs", s.logs)
 	mux.HandleFunc("GET /v1/agent/self", s.wrap(s.self))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -80,7 +91,7 @@ func (s *server) wrap(h handler) http.HandlerFunc {
 			out, err = h(w, r, caller)
 			if err == nil {
 				w.Header().Set("Content-Type", "application/json")
-				if r.Method == http.MethodPost {
+				if r.Method == http.MethodPost && r.URL.Path == "/v1/jobs" {
 					w.WriteHeader(http.StatusCreated)
 				}
 				_ = json.NewEncoder(w).Encode(out)
@@ -210,6 +221,31 @@ func (s *server) stop(_ http.ResponseWriter, r *http.Request, caller api.User) (
 		return nil, err
 	}
 	return s.b.Stop(r.Context(), caller, id)
+}
+
+// action serves the POST /v1/job/{id}/<verb> endpoints.
+func (s *server) action(act func(context.Context, api.User, int64) (*api.Job, error)) handler {
+	return func(_ http.ResponseWriter, r *http.Request, caller api.User) (any, error) {
+		id, err := pathID(r)
+		if err != nil {
+			return nil, err
+		}
+		return act(r.Context(), caller, id)
+	}
+}
+
+func (s *server) update(_ http.ResponseWriter, r *http.Request, caller api.User) (any, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	var u api.JobUpdate
+	if err := dec.Decode(&u); err != nil {
+		return nil, badRequest("invalid update JSON: " + err.Error() + " (updatable fields: max_lifespan, throttle)")
+	}
+	return s.b.Update(r.Context(), caller, id, &u)
 }
 
 func (s *server) self(_ http.ResponseWriter, _ *http.Request, caller api.User) (any, error) {

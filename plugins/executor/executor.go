@@ -80,6 +80,10 @@ type Event struct {
 // ErrNotFound is returned when the engine has no container for the job.
 var ErrNotFound = errors.New("no container for this job")
 
+// ErrNotSupported is returned by an optional method (Pause, Unpause) of an
+// executor that does not declare the matching capability.
+var ErrNotSupported = errors.New("not supported by this executor")
+
 // ErrPermanent marks start errors that will not go away by retrying (an
 // image that does not exist, an invalid configuration): the job ends
 // instead of waiting. Test with errors.Is; make one with Permanent.
@@ -111,9 +115,20 @@ type Executor interface {
 	Inspect(ctx context.Context, jobID int64) (*State, error)
 	// List returns the states of every container this executor manages.
 	List(ctx context.Context) ([]*State, error)
-	// Kill stops the job's container at once. Killing a missing or stopped
-	// container is not an error.
+	// Kill stops the job's container at once, paused or not. Killing a
+	// missing or stopped container is not an error.
 	Kill(ctx context.Context, jobID int64) error
+	// Pause suspends the job's container: every process in it (not only its
+	// first one) is frozen, holding its memory but using no CPU, until
+	// Unpause. Pausing a paused container is not an error; pausing one that
+	// is not running is. A missing container is ErrNotFound. An executor
+	// without CapPause returns ErrNotSupported.
+	Pause(ctx context.Context, jobID int64) error
+	// Unpause resumes every process of a container suspended by Pause.
+	// Unpausing a container that is not paused is not an error. A missing
+	// container is ErrNotFound. An executor without CapPause returns
+	// ErrNotSupported.
+	Unpause(ctx context.Context, jobID int64) error
 	// Remove deletes the job's stopped container. A missing one is not an error.
 	Remove(ctx context.Context, jobID int64) error
 	// Events streams an event each time a managed container stops. The

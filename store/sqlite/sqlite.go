@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/godocker/god/job"
 	"github.com/godocker/god/store"
@@ -22,17 +23,35 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
+// schema creates the jobs table of a new store. parent and ended mirror
+// fields of data (ParentID, and Dates.Ended in unix nanoseconds, 0 when not
+// ended) so that List can filter on them; migrate adds them to a store
+// created before they existed. indexes are created after the migration.
 const schema = `
 CREATE TABLE IF NOT EXISTS jobs (
 	id      INTEGER PRIMARY KEY AUTOINCREMENT,
 	uid     INTEGER NOT NULL,
 	state   TEXT    NOT NULL,
 	version INTEGER NOT NULL,
-	data    BLOB    NOT NULL
+	data    BLOB    NOT NULL,
+	parent  INTEGER NOT NULL DEFAULT 0,
+	ended   INTEGER NOT NULL DEFAULT 0
 );
+`
+
+const indexes = `
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, id);
 CREATE INDEX IF NOT EXISTS jobs_uid ON jobs(uid, id);
+CREATE INDEX IF NOT EXISTS jobs_parent ON jobs(parent, id);
+CREATE INDEX IF NOT EXISTS jobs_ended ON jobs(state, ended);
 `
+
+// addedColumns are the columns added to the first schema, with their
+// definitions for ALTER TABLE.
+var addedColumns = []struct{ name, def string }{
+	{"parent", "parent INTEGER NOT NULL DEFAULT 0"},
+	{"ended", "ended INTEGER NOT NULL DEFAULT 0"},
+}
 
 // maxBatch bounds one group commit so a burst cannot hold the writer forever.
 const maxBatch = 1024
@@ -84,7 +103,7 @@ func Open(dir string) (*Store, error) {
 		return nil, err
 	}
 	w.SetMaxOpenConns(1)
-	if _, err := w.Exec(schema); err != nil {
+	if err := initSchema(w); err != nil {
 		w.Close()
 		lock.Close()
 		return nil, fmt.Errorf("opening job store %s: %w", path, err)
@@ -101,6 +120,115 @@ func Open(dir string) (*Store, error) {
 	return s, nil
 }
 
+// initSchema creates the table and indexes, migrating a table of an older
+// schema in the same transaction: a crash leaves either the old schema or
+// the new one complete with its backfilled columns.
+func initSchema(db *sql.DB) error {
+	tx, err := db.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec(schema); err != nil {
+		return err
+	}
+	if err := migrate(tx); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(indexes); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// migrate adds the columns missing from a table created by an older schema
+// and fills them from each job's data.
+func migrate(tx *sql.Tx) error {
+	rows, err := tx.Query("SELECT name FROM pragma_table_info('jobs')")
+	if err != nil {
+		return err
+	}
+	have := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return err
+		}
+		have[name] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	added := false
+	for _, c := range addedColumns {
+		if !have[c.name] {
+			if _, err := tx.Exec("ALTER TABLE jobs ADD COLUMN " + c.def); err != nil {
+				return fmt.Errorf("adding column %s: %w", c.name, err)
+			}
+			added = true
+		}
+	}
+	if !added {
+		return nil
+	}
+	// Backfill in Go rather than with json_extract: ended must be exactly
+	// what Create and Update store, to the nanosecond.
+	type row struct {
+		id, parent, ended int64
+	}
+	var fill []row
+	rows, err = tx.Query("SELECT id, data FROM jobs")
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var id int64
+		var data []byte
+		if err := rows.Scan(&id, &data); err != nil {
+			rows.Close()
+			return err
+		}
+		var j struct {
+			ParentID int64 `json:"parent_id"`
+			Dates    struct {
+				Ended *time.Time `json:"ended"`
+			} `json:"dates"`
+		}
+		if err := json.Unmarshal(data, &j); err != nil {
+			rows.Close()
+			return fmt.Errorf("decoding job %d: %w", id, err)
+		}
+		if r := (row{id, j.ParentID, endedNanos(j.Dates.Ended)}); r.parent != 0 || r.ended != 0 {
+			fill = append(fill, r)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	stmt, err := tx.Prepare("UPDATE jobs SET parent = ?, ended = ? WHERE id = ?")
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for _, r := range fill {
+		if _, err := stmt.Exec(r.parent, r.ended, r.id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// endedNanos is the value of the ended column for a job's Dates.Ended.
+func endedNanos(t *time.Time) int64 {
+	if t == nil {
+		return 0
+	}
+	return t.UnixNano()
+}
+
 // Close stops the writer and closes the database. A batch being committed
 // completes first; writes still queued fail.
 func (s *Store) Close() error {
@@ -112,6 +240,11 @@ func (s *Store) Close() error {
 // write runs fn in the next group-committed transaction and waits until that
 // transaction is durable (or failed).
 func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) error {
+	// select below picks at random among ready cases: check first so that
+	// a call with a context already done never writes.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	o := &op{fn: fn, err: make(chan error, 1)}
 	select {
 	case s.ops <- o:
@@ -195,6 +328,8 @@ func (s *Store) commit(batch []*op) {
 	}
 }
 
+const insertJob = "INSERT INTO jobs(uid, state, version, data, parent, ended) VALUES (?, ?, 1, ?, ?, ?)"
+
 // Create implements store.Store.
 func (s *Store) Create(ctx context.Context, j *job.Job) error {
 	data, err := json.Marshal(j)
@@ -203,7 +338,7 @@ func (s *Store) Create(ctx context.Context, j *job.Job) error {
 	}
 	var id int64
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.Exec("INSERT INTO jobs(uid, state, version, data) VALUES (?, ?, 1, ?)", j.User.UID, j.Status.Primary, data)
+		res, err := tx.Exec(insertJob, j.User.UID, j.Status.Primary, data, j.ParentID, endedNanos(j.Dates.Ended))
 		if err != nil {
 			return err
 		}
@@ -217,6 +352,77 @@ func (s *Store) Create(ctx context.Context, j *job.Job) error {
 	return nil
 }
 
+// CreateArray implements store.Store. The parent and its tasks are one op
+// of the group commit, so one transaction (and inside it one savepoint):
+// if any insert fails, none remains. The caller's jobs change only on
+// success.
+func (s *Store) CreateArray(ctx context.Context, parent *job.Job, tasks []*job.Job) error {
+	pdata, err := json.Marshal(parent)
+	if err != nil {
+		return err
+	}
+	var pid int64
+	tids := make([]int64, len(tasks))
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.Exec(insertJob, parent.User.UID, parent.Status.Primary, pdata, parent.ParentID, endedNanos(parent.Dates.Ended))
+		if err != nil {
+			return err
+		}
+		if pid, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		if len(tasks) == 0 {
+			return nil
+		}
+		stmt, err := tx.Prepare(insertJob)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for i, t := range tasks {
+			// The parent's id is known only now: encode a copy
+			// that has it.
+			c := *t
+			c.ParentID = pid
+			data, err := json.Marshal(&c)
+			if err != nil {
+				return fmt.Errorf("task %d: %w", i, err)
+			}
+			res, err := stmt.Exec(c.User.UID, c.Status.Primary, data, pid, endedNanos(c.Dates.Ended))
+			if err != nil {
+				return fmt.Errorf("task %d: %w", i, err)
+			}
+			if tids[i], err = res.LastInsertId(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	parent.ID, parent.Version = pid, 1
+	for i, t := range tasks {
+		t.ID, t.Version, t.ParentID = tids[i], 1, pid
+	}
+	return nil
+}
+
+// Delete implements store.Store.
+func (s *Store) Delete(ctx context.Context, id int64) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.Exec("DELETE FROM jobs WHERE id = ?", id)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err == nil && n == 0 {
+			err = store.ErrNotFound
+		}
+		return err
+	})
+}
+
 // Update implements store.Store.
 func (s *Store) Update(ctx context.Context, j *job.Job) error {
 	data, err := json.Marshal(j)
@@ -224,7 +430,8 @@ func (s *Store) Update(ctx context.Context, j *job.Job) error {
 		return err
 	}
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.Exec("UPDATE jobs SET state = ?, version = version + 1, data = ? WHERE id = ? AND version = ?", j.Status.Primary, data, j.ID, j.Version)
+		res, err := tx.Exec("UPDATE jobs SET state = ?, version = version + 1, data = ?, parent = ?, ended = ? WHERE id = ? AND version = ?",
+			j.Status.Primary, data, j.ParentID, endedNanos(j.Dates.Ended), j.ID, j.Version)
 		if err != nil {
 			return err
 		}
@@ -267,6 +474,14 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]*job.Job, error) {
 		for _, st := range f.States {
 			args = append(args, st)
 		}
+	}
+	if f.ParentID != 0 {
+		where = append(where, "parent = ?")
+		args = append(args, f.ParentID)
+	}
+	if !f.EndedBefore.IsZero() {
+		where = append(where, "ended <> 0 AND ended < ?")
+		args = append(args, f.EndedBefore.UnixNano())
 	}
 	q := "SELECT id, version, data FROM jobs"
 	if len(where) > 0 {

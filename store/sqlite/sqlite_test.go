@@ -3,6 +3,8 @@ package sqlite_test
 import (
 	"bufio"
 	"context"
+	"database/sql"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -28,6 +30,7 @@ import (
 const (
 	envChild        = "GOD_STORE_CHILD"         // data dir; set only in the child
 	envChildWriters = "GOD_STORE_CHILD_WRITERS" // concurrent creating goroutines
+	envChildArray   = "GOD_STORE_CHILD_ARRAY"   // tasks per array; 0: single jobs
 )
 
 func TestMain(m *testing.M) {
@@ -249,10 +252,12 @@ func crashRound(t *testing.T, writers, round int) {
 	must.Greater(t, all[0].ID, j.ID)
 }
 
-// crashChild runs in the re-executed test binary: it creates jobs until
-// killed, and prints "ack <id> <name>" once each Create has returned.
+// crashChild runs in the re-executed test binary: it creates jobs (or arrays
+// of jobs) until killed, and prints "ack <id> <name>" once each Create (or
+// CreateArray, with the parent's id and name) has returned.
 func crashChild(dir string) {
 	writers, _ := strconv.Atoi(os.Getenv(envChildWriters))
+	arraySize, _ := strconv.Atoi(os.Getenv(envChildArray))
 	s, err := sqlite.Open(dir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "crash child:", err)
@@ -266,7 +271,15 @@ func crashChild(dir string) {
 		wg.Go(func() {
 			for n := 0; ; n++ {
 				j := storetest.NewJob(1000+w, n)
-				if err := s.Create(context.Background(), j); err != nil {
+				var err error
+				if arraySize > 0 {
+					var tasks []*job.Job
+					j, tasks = storetest.NewArray(1000+w, n, arraySize)
+					err = s.CreateArray(context.Background(), j, tasks)
+				} else {
+					err = s.Create(context.Background(), j)
+				}
+				if err != nil {
 					fmt.Fprintln(os.Stderr, "crash child:", err)
 					os.Exit(2)
 				}
@@ -347,4 +360,248 @@ func TestOpenLocked(t *testing.T) {
 	s, err = sqlite.Open(dir)
 	must.NoError(t, err)
 	must.NoError(t, s.Close())
+}
+
+// TestCrashArray: an array job and its tasks survive a kill -9 together or
+// not at all, and an acknowledged array is complete.
+func TestCrashArray(t *testing.T) {
+	if testing.Short() {
+		t.Skip("re-executes the test binary")
+	}
+	const size, writers = 500, 4
+	for round := range 3 {
+		dir := t.TempDir()
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), envChild+"="+dir, envChildWriters+"="+strconv.Itoa(writers), envChildArray+"="+strconv.Itoa(size))
+		cmd.Stderr = os.Stderr
+		out, err := cmd.StdoutPipe()
+		must.NoError(t, err)
+		must.NoError(t, cmd.Start())
+		acked := map[int64]string{} // parent id -> name
+		r := bufio.NewReader(out)
+		read := func() bool {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return false // EOF, maybe after a fragment: no acknowledgement
+			}
+			f := strings.Fields(line)
+			must.SliceLen(t, 3, f, must.Sprintf("child line %q", line))
+			id, err := strconv.ParseInt(f[1], 10, 64)
+			must.NoError(t, err)
+			acked[id] = f[2]
+			return true
+		}
+		for len(acked) < 6+round*5 {
+			if !read() {
+				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
+				t.Fatalf("child ended after %d acknowledgements", len(acked))
+			}
+		}
+		must.NoError(t, cmd.Process.Kill())
+		for read() {
+		}
+		must.Error(t, cmd.Wait(), must.Sprint("the child must die of the kill"))
+
+		s := open(t, dir)
+		ctx := t.Context()
+		all, err := s.List(ctx, store.Filter{Ascending: true})
+		must.NoError(t, err)
+		parents := map[int64]*job.Job{}
+		tasks := map[int64][]*job.Job{}
+		for _, j := range all {
+			if j.ParentID == 0 {
+				must.NotNil(t, j.Array, must.Sprintf("job %d is neither parent nor task", j.ID))
+				parents[j.ID] = j
+			} else {
+				tasks[j.ParentID] = append(tasks[j.ParentID], j)
+			}
+		}
+		for pid := range tasks {
+			_, ok := parents[pid]
+			must.True(t, ok, must.Sprintf("tasks of array %d stored without it", pid))
+		}
+		for pid, p := range parents {
+			ts := tasks[pid]
+			must.Len(t, size, ts, must.Sprintf("array %d stored incomplete", pid))
+			for i, tk := range ts {
+				must.EqOp(t, p.Array.First+i, tk.TaskID, must.Sprintf("array %d, task %d", pid, i))
+				must.EqOp(t, pid+1+int64(i), tk.ID, must.Sprintf("array %d: its ids are contiguous", pid))
+			}
+			listed, err := s.List(ctx, store.Filter{ParentID: pid, Ascending: true})
+			must.NoError(t, err)
+			must.Len(t, size, listed)
+		}
+		for id, name := range acked {
+			p, ok := parents[id]
+			must.True(t, ok, must.Sprintf("acknowledged array %d lost across kill -9", id))
+			must.EqOp(t, name, p.Spec.Name)
+		}
+		t.Logf("round %d: %d arrays acknowledged, %d stored", round, len(acked), len(parents))
+		must.NoError(t, s.Close())
+	}
+}
+
+// oldSchema is the schema of the first release, without parent and ended.
+const oldSchema = `
+CREATE TABLE jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, uid INTEGER NOT NULL, state TEXT NOT NULL, version INTEGER NOT NULL, data BLOB NOT NULL);
+CREATE INDEX jobs_state ON jobs(state, id);
+CREATE INDEX jobs_uid ON jobs(uid, id);
+`
+
+// oldStore creates a store of the old schema holding jobs (whose ID and
+// Version are stored as given), as the previous release left it.
+func oldStore(t *testing.T, jobs []*job.Job, extra ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	db, err := sql.Open("sqlite", filepath.Join(dir, "god.db"))
+	must.NoError(t, err)
+	defer db.Close()
+	_, err = db.Exec(oldSchema)
+	must.NoError(t, err)
+	for _, j := range jobs {
+		data, err := json.Marshal(j)
+		must.NoError(t, err)
+		_, err = db.Exec("INSERT INTO jobs(id, uid, state, version, data) VALUES (?, ?, ?, ?, ?)", j.ID, j.User.UID, j.Status.Primary, j.Version, data)
+		must.NoError(t, err)
+	}
+	for _, q := range extra {
+		_, err = db.Exec(q)
+		must.NoError(t, err)
+	}
+	return dir
+}
+
+func columns(t *testing.T, dir string) []string {
+	t.Helper()
+	db, err := sql.Open("sqlite", filepath.Join(dir, "god.db"))
+	must.NoError(t, err)
+	defer db.Close()
+	rows, err := db.Query("SELECT name FROM pragma_table_info('jobs') UNION ALL SELECT name FROM pragma_index_list('jobs') ORDER BY 1")
+	must.NoError(t, err)
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		must.NoError(t, rows.Scan(&n))
+		out = append(out, n)
+	}
+	must.NoError(t, rows.Err())
+	return out
+}
+
+func idsOf(jobs []*job.Job) []int64 {
+	out := []int64{}
+	for _, j := range jobs {
+		out = append(out, j.ID)
+	}
+	return out
+}
+
+// TestMigrate: a store created by the first schema opens, gains the parent
+// and ended columns filled from its jobs, and keeps every job intact.
+func TestMigrate(t *testing.T) {
+	ctx := t.Context()
+	base := time.Date(2025, 6, 1, 12, 0, 0, 123456789, time.FixedZone("X", 3600))
+	over := storetest.NewJob(1000, 1)
+	over.ID, over.Version = 1, 3
+	over.MarkOver(new(2), api.SecondaryFailed, "exit code 2", base)
+	parent, tasks := storetest.NewArray(1000, 0, 3)
+	parent.ID, parent.Version = 2, 1
+	for i, tk := range tasks {
+		tk.ID, tk.Version, tk.ParentID = int64(3+i), 1, parent.ID
+	}
+	tasks[1].Version = 2
+	tasks[1].MarkOver(new(0), "", "", base.Add(-time.Hour))
+	tasks[2].Version = 2
+	tasks[2].MarkRunning(api.Container{Executor: "docker", ID: "c"}, base)
+	single := storetest.NewJob(1001, 9)
+	single.ID, single.Version = 6, 1
+	jobs := []*job.Job{over, parent, tasks[0], tasks[1], tasks[2], single}
+	// Job 7 was created and purged: ids go on from 8.
+	dir := oldStore(t, jobs, "INSERT INTO jobs(id, uid, state, version, data) VALUES (7, 1, 'over', 1, '{}')", "DELETE FROM jobs WHERE id = 7")
+	must.SliceNotContains(t, columns(t, dir), "parent")
+
+	for reopen := range 2 { // the second Open has nothing to migrate
+		s := open(t, dir)
+		for _, want := range jobs {
+			got, err := s.Get(ctx, want.ID)
+			must.NoError(t, err)
+			storetest.RequireSameJob(t, want, got)
+		}
+		all, err := s.List(ctx, store.Filter{Ascending: true})
+		must.NoError(t, err)
+		must.SliceLen(t, len(jobs), all)
+		got, err := s.List(ctx, store.Filter{ParentID: parent.ID, Ascending: true})
+		must.NoError(t, err)
+		must.SliceLen(t, 3, got)
+		for i, g := range got {
+			storetest.RequireSameJob(t, tasks[i], g)
+		}
+		// Ended to the nanosecond: over ended at base exactly.
+		for _, at := range []time.Time{base.Add(-3 * time.Hour), base.Add(-time.Hour), base.Add(-time.Hour + 1), base, base.Add(1), base.Add(time.Hour)} {
+			want := []int64{}
+			for _, j := range jobs {
+				if j.Dates.Ended != nil && j.Dates.Ended.Before(at) {
+					want = append(want, j.ID)
+				}
+			}
+			got, err = s.List(ctx, store.Filter{EndedBefore: at, Ascending: true})
+			must.NoError(t, err)
+			must.Eq(t, want, idsOf(got), must.Sprintf("reopen %d: ended before %v", reopen, at))
+		}
+		got, err = s.List(ctx, store.Filter{ParentID: parent.ID, States: []string{api.StateOver}, EndedBefore: base.Add(time.Hour), Ascending: true})
+		must.NoError(t, err)
+		want := []int64{tasks[1].ID}
+		if reopen == 1 {
+			want = []int64{tasks[0].ID, tasks[1].ID}
+		}
+		must.Eq(t, want, idsOf(got))
+
+		if reopen == 0 {
+			// The migrated store works like a new one.
+			j := storetest.NewJob(1002, 1)
+			must.NoError(t, s.Create(ctx, j))
+			must.EqOp(t, int64(8), j.ID)
+			tasks[0].MarkOver(new(0), "", "", base.Add(-2*time.Hour))
+			must.NoError(t, s.Update(ctx, tasks[0]))
+			single.MarkOver(new(0), "", "", base.Add(-3*time.Hour))
+			must.NoError(t, s.Update(ctx, single))
+			jobs = append(jobs, j)
+		}
+		must.NoError(t, s.Close())
+	}
+	cols := columns(t, dir)
+	for _, c := range []string{"parent", "ended", "jobs_parent", "jobs_ended", "jobs_state", "jobs_uid"} {
+		must.SliceContains(t, cols, c)
+	}
+}
+
+// TestMigrateFails: a store that cannot be migrated is not opened, and is
+// left as it was.
+func TestMigrateFails(t *testing.T) {
+	j := storetest.NewJob(1000, 1)
+	j.ID, j.Version = 1, 1
+	j.MarkOver(new(0), "", "", time.Now())
+	dir := oldStore(t, []*job.Job{j}, "INSERT INTO jobs(id, uid, state, version, data) VALUES (2, 1, 'over', 1, 'not json')")
+	before := columns(t, dir)
+	_, err := sqlite.Open(dir)
+	must.ErrorContains(t, err, "decoding job 2")
+	must.Eq(t, before, columns(t, dir), must.Sprint("a failed migration changes nothing"))
+}
+
+func BenchmarkCreateArray10000(b *testing.B) {
+	s, err := sqlite.Open(b.TempDir())
+	must.NoError(b, err)
+	defer s.Close()
+	ctx := context.Background()
+	n := 0
+	for b.Loop() {
+		parent, tasks := storetest.NewArray(1000, n, 10000)
+		if err := s.CreateArray(ctx, parent, tasks); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	b.ReportMetric(float64(n*10000)/b.Elapsed().Seconds(), "tasks/s")
 }

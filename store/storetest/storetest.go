@@ -22,6 +22,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"sync"
@@ -63,6 +64,14 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentCreate", testConcurrentCreate},
 		{"ConcurrentUpdate", testConcurrentUpdate},
 		{"BatchPartialFailure", testBatchPartialFailure},
+		{"CreateArray", testCreateArray},
+		{"CreateArrayCanceled", testCreateArrayCanceled},
+		{"CreateArrayFailure", testCreateArrayFailure},
+		{"CreateArrayLarge", testCreateArrayLarge},
+		{"ConcurrentCreateArray", testConcurrentCreateArray},
+		{"Delete", testDelete},
+		{"ListEndedBefore", testListEndedBefore},
+		{"ListCombined", testListCombined},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -130,6 +139,11 @@ func RequireSameJob(t testing.TB, want, got *job.Job) {
 	must.EqOp(t, want.JobDir, got.JobDir, must.Sprintf("job dir of job %d", want.ID))
 	must.Eq(t, want.Container, got.Container, must.Sprintf("container of job %d", want.ID))
 	must.EqOp(t, want.KillRequested, got.KillRequested, must.Sprintf("kill requested of job %d", want.ID))
+	must.EqOp(t, want.ParentID, got.ParentID, must.Sprintf("parent of job %d", want.ID))
+	must.EqOp(t, want.TaskID, got.TaskID, must.Sprintf("task id of job %d", want.ID))
+	must.Eq(t, want.Array, got.Array, must.Sprintf("array of job %d", want.ID))
+	must.EqOp(t, want.Held, got.Held, must.Sprintf("held of job %d", want.ID))
+	must.EqOp(t, want.HeldBy, got.HeldBy, must.Sprintf("held by of job %d", want.ID))
 }
 
 func requireSameTime(t testing.TB, what string, id int64, want, got *time.Time) {
@@ -609,6 +623,454 @@ func testBatchPartialFailure(t *testing.T, s store.Store) {
 			g, err := s.Get(ctx, tj.ID)
 			must.NoError(t, err)
 			RequireSameJob(t, tj, g)
+		}
+	}
+}
+
+// NewArray returns an array parent and its n tasks (task ids first, first+1,
+// ...), as the agent builds them before CreateArray.
+func NewArray(uid, first, n int) (*job.Job, []*job.Job) {
+	parent := NewJob(uid, first)
+	parent.Spec.Name += "-array"
+	parent.Array = &job.Array{First: first, Last: first + n - 1, Step: 1, Throttle: 3}
+	tasks := make([]*job.Job, n)
+	for i := range tasks {
+		t := NewJob(uid, first+i)
+		t.Spec.Name = fmt.Sprintf("%s[%d]", parent.Spec.Name, first+i)
+		t.TaskID = first + i
+		tasks[i] = t
+	}
+	return parent, tasks
+}
+
+// requireArrayCreated checks what a successful CreateArray did to the
+// caller's jobs, and then that the store holds them.
+func requireArrayCreated(t *testing.T, s store.Store, parent *job.Job, tasks []*job.Job) {
+	t.Helper()
+	must.Positive(t, parent.ID, must.Sprint("parent id"))
+	must.EqOp(t, int64(1), parent.Version, must.Sprint("parent version"))
+	last := parent.ID
+	for i, tk := range tasks {
+		must.Greater(t, last, tk.ID, must.Sprintf("task %d: ids increase from the parent's, in task order", i))
+		last = tk.ID
+		must.EqOp(t, int64(1), tk.Version, must.Sprintf("task %d version", i))
+		must.EqOp(t, parent.ID, tk.ParentID, must.Sprintf("task %d parent", i))
+	}
+	requireArrayStored(t, s, parent, tasks)
+}
+
+// requireArrayStored checks that the store holds the parent and, under it,
+// exactly these tasks.
+func requireArrayStored(t *testing.T, s store.Store, parent *job.Job, tasks []*job.Job) {
+	t.Helper()
+	ctx := t.Context()
+	got, err := s.Get(ctx, parent.ID)
+	must.NoError(t, err)
+	RequireSameJob(t, parent, got)
+	listed, err := s.List(ctx, store.Filter{ParentID: parent.ID, Ascending: true})
+	must.NoError(t, err)
+	must.Eq(t, ids(tasks), ids(listed), must.Sprintf("tasks of array %d", parent.ID))
+	for i, g := range listed {
+		RequireSameJob(t, tasks[i], g)
+	}
+}
+
+func testCreateArray(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	before := NewJob(1000, 1)
+	must.NoError(t, s.Create(ctx, before))
+
+	parent, tasks := NewArray(1000, 1, 7)
+	tasks[3].Held, tasks[3].HeldBy = true, "user1000"
+	must.NoError(t, s.CreateArray(ctx, parent, tasks))
+	must.Greater(t, before.ID, parent.ID)
+	requireArrayCreated(t, s, parent, tasks)
+	for _, tk := range tasks {
+		g, err := s.Get(ctx, tk.ID)
+		must.NoError(t, err)
+		RequireSameJob(t, tk, g)
+	}
+
+	// A second array, and jobs in between, do not mix with the first.
+	mid := NewJob(1001, 2)
+	must.NoError(t, s.Create(ctx, mid))
+	p2, t2 := NewArray(1001, 0, 3)
+	must.NoError(t, s.CreateArray(ctx, p2, t2))
+	must.Greater(t, mid.ID, p2.ID)
+	requireArrayCreated(t, s, p2, t2)
+	requireArrayStored(t, s, parent, tasks)
+
+	// Newest first, and limited, like any list.
+	got, err := s.List(ctx, store.Filter{ParentID: parent.ID, Limit: 2})
+	must.NoError(t, err)
+	must.Eq(t, []int64{tasks[6].ID, tasks[5].ID}, ids(got))
+	// Not a parent: no tasks.
+	for _, id := range []int64{mid.ID, tasks[0].ID, p2.ID + 1_000_000} {
+		got, err = s.List(ctx, store.Filter{ParentID: id})
+		must.NoError(t, err)
+		must.SliceEmpty(t, got, must.Sprintf("tasks of %d", id))
+	}
+	// Every job is listed without the filter.
+	all, err := s.List(ctx, store.Filter{Ascending: true})
+	must.NoError(t, err)
+	must.Len(t, 2+2+len(tasks)+len(t2), all)
+
+	// An updated task stays in its array.
+	tasks[2].Status.Primary = api.StateRunning
+	must.NoError(t, s.Update(ctx, tasks[2]))
+	requireArrayStored(t, s, parent, tasks)
+
+	// An array without tasks is just its parent.
+	p3, _ := NewArray(1002, 0, 1)
+	must.NoError(t, s.CreateArray(ctx, p3, nil))
+	must.Positive(t, p3.ID)
+	g, err := s.Get(ctx, p3.ID)
+	must.NoError(t, err)
+	RequireSameJob(t, p3, g)
+}
+
+func testCreateArrayCanceled(t *testing.T, s store.Store) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	parent, tasks := NewArray(1000, 0, 50)
+	for range 20 { // a store that races the cancellation would store one
+		err := s.CreateArray(ctx, parent, tasks)
+		must.ErrorIs(t, err, context.Canceled)
+	}
+	must.EqOp(t, int64(0), parent.ID, must.Sprint("a failed CreateArray assigns no id"))
+	for _, tk := range tasks {
+		must.EqOp(t, int64(0), tk.ID)
+		must.EqOp(t, int64(0), tk.Version)
+		must.EqOp(t, int64(0), tk.ParentID)
+	}
+	all, err := s.List(t.Context(), store.Filter{})
+	must.NoError(t, err)
+	must.SliceEmpty(t, all, must.Sprint("nothing stored by a canceled CreateArray"))
+
+	// The same jobs can be stored afterwards.
+	must.NoError(t, s.CreateArray(t.Context(), parent, tasks))
+	requireArrayCreated(t, s, parent, tasks)
+}
+
+// testCreateArrayFailure: an array whose last task cannot be stored (its
+// CPU is NaN, which JSON cannot encode) is not stored at all, while creates
+// submitted at the same moment are. A store that can encode NaN must then
+// store the whole array.
+func testCreateArrayFailure(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const singles = 30
+	for round := range 5 {
+		parent, tasks := NewArray(1000, 0, 200)
+		tasks[len(tasks)-1].CPU = math.NaN()
+		var (
+			wg      sync.WaitGroup
+			errs    errs
+			mu      sync.Mutex
+			created []int64
+			err     error
+		)
+		start := make(chan struct{})
+		wg.Go(func() {
+			<-start
+			err = s.CreateArray(ctx, parent, tasks)
+		})
+		for i := range singles {
+			wg.Go(func() {
+				<-start
+				j := NewJob(2000, 100*round+i)
+				if err := s.Create(ctx, j); err != nil {
+					errs.add(fmt.Errorf("round %d: create %d next to a failing array: %w", round, i, err))
+					return
+				}
+				mu.Lock()
+				created = append(created, j.ID)
+				mu.Unlock()
+			})
+		}
+		close(start)
+		wg.Wait()
+		errs.check(t)
+		if err == nil {
+			t.Logf("this store stores a NaN CPU: the array must be complete")
+			requireArrayCreated(t, s, parent, tasks)
+			return
+		}
+		must.EqOp(t, int64(0), parent.ID, must.Sprint("a failed CreateArray assigns no id"))
+		for _, tk := range tasks {
+			must.EqOp(t, int64(0), tk.ID)
+			must.EqOp(t, int64(0), tk.ParentID)
+		}
+		uid := 1000
+		got, lerr := s.List(ctx, store.Filter{UID: &uid})
+		must.NoError(t, lerr)
+		must.SliceEmpty(t, got, must.Sprintf("round %d: a failed CreateArray stores nothing", round))
+		for _, id := range created {
+			_, err := s.Get(ctx, id)
+			must.NoError(t, err)
+		}
+	}
+}
+
+func testCreateArrayLarge(t *testing.T, s store.Store) {
+	const n = 5000
+	ctx := t.Context()
+	parent, tasks := NewArray(1000, 1, n)
+	start := time.Now()
+	must.NoError(t, s.CreateArray(ctx, parent, tasks))
+	t.Logf("%d tasks stored in %v", n, time.Since(start))
+	seen := map[int64]bool{parent.ID: true}
+	for _, tk := range tasks {
+		must.False(t, seen[tk.ID], must.Sprintf("id %d assigned twice", tk.ID))
+		seen[tk.ID] = true
+	}
+	requireArrayCreated(t, s, parent, tasks)
+	all, err := s.List(ctx, store.Filter{})
+	must.NoError(t, err)
+	must.Len(t, n+1, all)
+}
+
+// testConcurrentCreateArray: arrays and single jobs created at the same time
+// (so possibly in one batch of a grouping store) keep their tasks together.
+func testConcurrentCreateArray(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const arrays, size, singles = 8, 50, 40
+	var (
+		wg      sync.WaitGroup
+		errs    errs
+		parents [arrays]*job.Job
+		tasks   [arrays][]*job.Job
+	)
+	start := make(chan struct{})
+	for a := range arrays {
+		parents[a], tasks[a] = NewArray(3000+a, 0, size)
+		wg.Go(func() {
+			<-start
+			if err := s.CreateArray(ctx, parents[a], tasks[a]); err != nil {
+				errs.add(fmt.Errorf("array %d: %w", a, err))
+			}
+		})
+	}
+	for i := range singles {
+		wg.Go(func() {
+			<-start
+			if err := s.Create(ctx, NewJob(4000, i)); err != nil {
+				errs.add(fmt.Errorf("single %d: %w", i, err))
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	errs.check(t)
+	for a := range arrays {
+		requireArrayCreated(t, s, parents[a], tasks[a])
+	}
+	all, err := s.List(ctx, store.Filter{})
+	must.NoError(t, err)
+	must.Len(t, arrays*(size+1)+singles, all)
+}
+
+func testDelete(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	must.ErrorIs(t, s.Delete(ctx, 1), store.ErrNotFound, must.Sprint("delete in an empty store"))
+	var jobs []*job.Job
+	for n := range 4 {
+		j := NewJob(1000, n)
+		must.NoError(t, s.Create(ctx, j))
+		jobs = append(jobs, j)
+	}
+	victim := jobs[1]
+	must.NoError(t, s.Delete(ctx, victim.ID))
+	_, err := s.Get(ctx, victim.ID)
+	must.ErrorIs(t, err, store.ErrNotFound)
+	must.ErrorIs(t, s.Delete(ctx, victim.ID), store.ErrNotFound, must.Sprint("delete again"))
+	must.ErrorIs(t, s.Update(ctx, victim), store.ErrNotFound, must.Sprint("update of a deleted job"))
+	must.ErrorIs(t, s.Delete(ctx, jobs[3].ID+1000), store.ErrNotFound)
+	got, err := s.List(ctx, store.Filter{Ascending: true})
+	must.NoError(t, err)
+	must.Eq(t, []int64{jobs[0].ID, jobs[2].ID, jobs[3].ID}, ids(got))
+	for _, g := range got {
+		for _, j := range jobs {
+			if j.ID == g.ID {
+				RequireSameJob(t, j, g)
+			}
+		}
+	}
+
+	// Deleting a task removes it from its array; ids are not reused.
+	parent, tasks := NewArray(1000, 0, 3)
+	must.NoError(t, s.CreateArray(ctx, parent, tasks))
+	must.Greater(t, jobs[3].ID, parent.ID)
+	must.NoError(t, s.Delete(ctx, tasks[1].ID))
+	listed, err := s.List(ctx, store.Filter{ParentID: parent.ID, Ascending: true})
+	must.NoError(t, err)
+	must.Eq(t, []int64{tasks[0].ID, tasks[2].ID}, ids(listed))
+	last := NewJob(1000, 9)
+	must.NoError(t, s.Create(ctx, last))
+	must.Greater(t, tasks[2].ID, last.ID, must.Sprint("ids are not reused after delete"))
+
+	// A canceled delete deletes nothing.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	must.ErrorIs(t, s.Delete(cctx, jobs[0].ID), context.Canceled)
+	_, err = s.Get(ctx, jobs[0].ID)
+	must.NoError(t, err)
+}
+
+// end marks j over at ended through Update, as the agent does.
+func end(t *testing.T, s store.Store, j *job.Job, ended time.Time) {
+	t.Helper()
+	j.MarkOver(new(0), "", "", ended)
+	must.NoError(t, s.Update(t.Context(), j))
+}
+
+func testListEndedBefore(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	base := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	// Jobs 0-5 end at base + n hours (in various zones); 6 and 7 do not end.
+	var jobs []*job.Job
+	for n := range 8 {
+		j := NewJob(1000, n)
+		must.NoError(t, s.Create(ctx, j))
+		if n < 6 {
+			zone := time.FixedZone("Z", (n-3)*3600)
+			end(t, s, j, base.Add(time.Duration(n)*time.Hour).In(zone))
+		} else if n == 6 {
+			j.MarkRunning(api.Container{Executor: "docker", ID: "x"}, base)
+			must.NoError(t, s.Update(ctx, j))
+		}
+		jobs = append(jobs, j)
+	}
+	check := func(before time.Time, want ...int) {
+		t.Helper()
+		wantIDs := []int64{}
+		for _, n := range want {
+			wantIDs = append(wantIDs, jobs[n].ID)
+		}
+		got, err := s.List(ctx, store.Filter{EndedBefore: before, Ascending: true})
+		must.NoError(t, err)
+		must.Eq(t, wantIDs, ids(got), must.Sprintf("ended before %v", before))
+		for i, g := range got {
+			RequireSameJob(t, jobs[want[i]], g)
+		}
+	}
+	check(base.Add(-time.Hour))
+	check(base, []int{}...) // "before" is strict
+	check(base.Add(time.Nanosecond), 0)
+	check(base.Add(150*time.Minute), 0, 1, 2)
+	check(base.Add(150*time.Minute).In(time.FixedZone("W", -7*3600)), 0, 1, 2)
+	check(base.Add(1000*time.Hour), 0, 1, 2, 3, 4, 5)
+	check(time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC))
+
+	// Update moves the end date (and a job that did not end, ends).
+	end(t, s, jobs[5], base.Add(-time.Hour))
+	end(t, s, jobs[7], base.Add(90*time.Minute))
+	check(base, 5)
+	check(base.Add(150*time.Minute), 0, 1, 2, 5, 7)
+	// A job whose end date is cleared (rerun) no longer matches.
+	jobs[1].Dates.Ended = nil
+	jobs[1].Status = api.Status{Primary: api.StatePending}
+	must.NoError(t, s.Update(ctx, jobs[1]))
+	check(base.Add(150*time.Minute), 0, 2, 5, 7)
+
+	got, err := s.List(ctx, store.Filter{EndedBefore: base.Add(1000 * time.Hour), Limit: 2})
+	must.NoError(t, err)
+	must.Eq(t, []int64{jobs[7].ID, jobs[5].ID}, ids(got), must.Sprint("newest first, limited"))
+}
+
+func testListCombined(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	base := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	// Two arrays of uid 1000 and 1001, and single jobs; tasks n%3 == 0 end
+	// at base+n minutes, n%3 == 1 are running, n%3 == 2 pending.
+	type made struct {
+		parent *job.Job
+		tasks  []*job.Job
+	}
+	var arrays []made
+	byID := map[int64]*job.Job{}
+	var all []int64
+	for a, uid := range []int{1000, 1001} {
+		p, tasks := NewArray(uid, 0, 12)
+		must.NoError(t, s.CreateArray(ctx, p, tasks))
+		byID[p.ID] = p
+		all = append(all, p.ID)
+		for n, tk := range tasks {
+			switch n % 3 {
+			case 0:
+				end(t, s, tk, base.Add(time.Duration(n+a)*time.Minute))
+			case 1:
+				tk.MarkRunning(api.Container{Executor: "docker", ID: "x"}, base)
+				must.NoError(t, s.Update(ctx, tk))
+			}
+			byID[tk.ID] = tk
+			all = append(all, tk.ID)
+		}
+		arrays = append(arrays, made{p, tasks})
+		single := NewJob(uid, 100+a)
+		must.NoError(t, s.Create(ctx, single))
+		end(t, s, single, base)
+		byID[single.ID] = single
+		all = append(all, single.ID)
+	}
+	// Task 3 of the first array: rerun, so pending with no end date.
+	rerun := arrays[0].tasks[3]
+	rerun.Dates.Ended, rerun.Status = nil, api.Status{Primary: api.StatePending}
+	must.NoError(t, s.Update(ctx, rerun))
+
+	uid := func(u int) *int { return &u }
+	p0, p1 := arrays[0].parent.ID, arrays[1].parent.ID
+	cut := base.Add(7 * time.Minute)
+	endedBefore := func(j *job.Job, at time.Time) bool { return j.Dates.Ended != nil && j.Dates.Ended.Before(at) }
+	cases := []struct {
+		name string
+		f    store.Filter
+		keep func(*job.Job) bool
+	}{
+		{"parent and state", store.Filter{ParentID: p0, States: []string{api.StateRunning}}, func(j *job.Job) bool {
+			return j.ParentID == p0 && j.Running()
+		}},
+		{"parent and ended", store.Filter{ParentID: p1, EndedBefore: cut}, func(j *job.Job) bool {
+			return j.ParentID == p1 && endedBefore(j, cut)
+		}},
+		{"parent, uid and states", store.Filter{ParentID: p0, UID: uid(1000), States: []string{api.StatePending, api.StateOver}}, func(j *job.Job) bool {
+			return j.ParentID == p0 && (j.Pending() || j.Status.Primary == api.StateOver)
+		}},
+		{"parent of another uid", store.Filter{ParentID: p0, UID: uid(1001)}, func(*job.Job) bool { return false }},
+		{"uid and ended", store.Filter{UID: uid(1001), EndedBefore: cut}, func(j *job.Job) bool {
+			return j.User.UID == 1001 && endedBefore(j, cut)
+		}},
+		{"state and ended", store.Filter{States: []string{api.StateOver, api.StateArchived}, EndedBefore: base.Add(time.Minute)}, func(j *job.Job) bool {
+			return endedBefore(j, base.Add(time.Minute))
+		}},
+		{"ended but wrong state", store.Filter{States: []string{api.StateRunning}, EndedBefore: cut}, func(*job.Job) bool { return false }},
+		{"everything", store.Filter{ParentID: p1, UID: uid(1001), States: []string{api.StateOver}, EndedBefore: base.Add(time.Hour)}, func(j *job.Job) bool {
+			return j.ParentID == p1 && j.Status.Primary == api.StateOver
+		}},
+	}
+	for _, c := range cases {
+		for _, asc := range []bool{false, true} {
+			for _, limit := range []int{0, 1, 3} {
+				want := []int64{}
+				for _, id := range all {
+					if c.keep(byID[id]) {
+						want = append(want, id)
+					}
+				}
+				if !asc {
+					slices.Reverse(want)
+				}
+				if limit > 0 && len(want) > limit {
+					want = want[:limit]
+				}
+				f := c.f
+				f.Ascending, f.Limit = asc, limit
+				got, err := s.List(ctx, f)
+				must.NoError(t, err)
+				must.Eq(t, want, ids(got), must.Sprintf("%s, ascending=%v, limit=%d", c.name, asc, limit))
+				for _, g := range got {
+					RequireSameJob(t, byID[g.ID], g)
+				}
+			}
 		}
 	}
 }

@@ -692,6 +692,7 @@ func TestNameAndCapabilities(t *testing.T) {
 	e := newTestExecutor(t)
 	must.Eq(t, "docker", e.Name())
 	must.True(t, executor.Has(e.Capabilities(), executor.CapKill))
+	must.True(t, executor.Has(e.Capabilities(), executor.CapPause))
 }
 
 // TestStartCancelled: a start cut short by its context (the agent stopping)
@@ -727,4 +728,115 @@ func TestStartCancelled(t *testing.T) {
 	st, err := e.Start(ctx, task(51, "sleep 30"))
 	must.NoError(t, err)
 	must.True(t, st.Running)
+}
+
+// counterLoop counts in a file forever, ten times a second. Each value is
+// written beside the file and renamed over it, so a reader (or a pause)
+// never catches it half written.
+func counterLoop(file string) string {
+	return `i=0; while true; do i=$((i+1)); echo $i > ` + file + `.tmp; mv -f ` + file + `.tmp ` + file + `; sleep 0.1; done`
+}
+
+// readCounter is the value a counterLoop last wrote, 0 before it began.
+func readCounter(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0
+	}
+	must.NoError(t, err)
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	must.NoError(t, err, must.Sprintf("counter %s holds %q", path, b))
+	return n
+}
+
+// waitCounterAbove polls a counter until it exceeds n.
+func waitCounterAbove(t *testing.T, ctx context.Context, path string, n int) {
+	t.Helper()
+	for readCounter(t, path) <= n {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("counter %s stuck at %d: %v", path, readCounter(t, path), ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// TestPauseUnpause: Pause freezes every process of the job, the first and a
+// background child alike, and Inspect reports it paused; Unpause lets them
+// all run on; both are idempotent; a missing job is ErrNotFound; a stopped
+// one cannot be paused; a paused job can be killed (137).
+func TestPauseUnpause(t *testing.T) {
+	t.Parallel()
+	e := newTestExecutor(t)
+	ctx := testContext(t, 40*time.Second)
+	dir := userDir(t)
+	mainFile, childFile := filepath.Join(dir, "main"), filepath.Join(dir, "child")
+
+	// The child is a forked subshell, a second process beside bash.
+	script := `( ` + counterLoop("/data/child") + ` ) & ` + counterLoop("/data/main")
+	_, err := e.Start(ctx, task(61, script, executor.Mount{Source: dir, Target: "/data"}))
+	must.NoError(t, err)
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	waitCounterAbove(t, wctx, mainFile, 2)
+	waitCounterAbove(t, wctx, childFile, 2)
+
+	inspect := func() *executor.State {
+		t.Helper()
+		st, err := e.Inspect(ctx, 61)
+		must.NoError(t, err)
+		return st
+	}
+	must.False(t, inspect().Paused)
+
+	// Frozen: neither counter moves for 1.5 s.
+	must.NoError(t, e.Pause(ctx, 61))
+	st := inspect()
+	must.True(t, st.Paused)
+	must.True(t, st.Running, must.Sprint("a paused container still counts as running"))
+	m1, c1 := readCounter(t, mainFile), readCounter(t, childFile)
+	must.Positive(t, m1)
+	must.Positive(t, c1)
+	time.Sleep(1500 * time.Millisecond)
+	must.Eq(t, m1, readCounter(t, mainFile), must.Sprint("the job's first process ran while paused"))
+	must.Eq(t, c1, readCounter(t, childFile), must.Sprint("the job's child process ran while paused"))
+
+	must.NoError(t, e.Pause(ctx, 61)) // already paused
+	must.True(t, inspect().Paused)
+
+	// Thawed: both counters move on.
+	must.NoError(t, e.Unpause(ctx, 61))
+	must.False(t, inspect().Paused)
+	wctx, cancel = context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	waitCounterAbove(t, wctx, mainFile, m1)
+	waitCounterAbove(t, wctx, childFile, c1)
+	must.NoError(t, e.Unpause(ctx, 61)) // not paused
+	st = inspect()
+	must.False(t, st.Paused)
+	must.True(t, st.Running)
+
+	must.ErrorIs(t, e.Pause(ctx, 404), executor.ErrNotFound)
+	must.ErrorIs(t, e.Unpause(ctx, 404), executor.ErrNotFound)
+
+	// A paused job is killed at once, no Unpause needed.
+	must.NoError(t, e.Pause(ctx, 61))
+	must.True(t, inspect().Paused)
+	begin := time.Now()
+	must.NoError(t, e.Kill(ctx, 61))
+	wctx, cancel = context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	ended := waitExited(t, wctx, e, 61)
+	must.Less(t, 5*time.Second, time.Since(begin))
+	must.Eq(t, 137, ended.ExitCode)
+	must.False(t, ended.Paused)
+
+	// A stopped job cannot be paused (not ErrNotFound: it exists); unpausing
+	// it is a no-op.
+	err = e.Pause(ctx, 61)
+	must.Error(t, err)
+	must.False(t, errors.Is(err, executor.ErrNotFound), must.Sprintf("%v", err))
+	must.NoError(t, e.Unpause(ctx, 61))
+	must.False(t, inspect().Paused)
 }

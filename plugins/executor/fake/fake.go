@@ -35,7 +35,7 @@ func (e *Executor) Name() string { return "fake" }
 
 // Capabilities implements executor.Executor.
 func (e *Executor) Capabilities() []executor.Capability {
-	return []executor.Capability{executor.CapKill}
+	return []executor.Capability{executor.CapKill, executor.CapPause}
 }
 
 // Capacity implements executor.Executor.
@@ -74,12 +74,12 @@ func (e *Executor) Starts() int {
 	return e.starts
 }
 
-// Finish ends a running task with an exit code.
+// Finish ends a running task with an exit code, paused or not.
 func (e *Executor) Finish(jobID int64, code int) {
 	e.mu.Lock()
 	st, ok := e.tasks[jobID]
 	if ok && st.Running {
-		st.Running, st.ExitCode, st.FinishedAt = false, code, time.Now()
+		st.Running, st.Paused, st.ExitCode, st.FinishedAt = false, false, code, time.Now()
 	}
 	e.mu.Unlock()
 	if ok {
@@ -114,6 +114,34 @@ func (e *Executor) List(context.Context) ([]*executor.State, error) {
 // Kill implements executor.Executor.
 func (e *Executor) Kill(_ context.Context, jobID int64) error {
 	e.Finish(jobID, 137)
+	return nil
+}
+
+// Pause implements executor.Executor: the task is marked paused. Like the
+// engine, it refuses to pause a task that is not running.
+func (e *Executor) Pause(_ context.Context, jobID int64) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st, ok := e.tasks[jobID]
+	if !ok {
+		return executor.ErrNotFound
+	}
+	if !st.Running {
+		return fmt.Errorf("pausing task of job %d: not running", jobID)
+	}
+	st.Paused = true
+	return nil
+}
+
+// Unpause implements executor.Executor.
+func (e *Executor) Unpause(_ context.Context, jobID int64) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st, ok := e.tasks[jobID]
+	if !ok {
+		return executor.ErrNotFound
+	}
+	st.Paused = false
 	return nil
 }
 
