@@ -63,6 +63,18 @@ allow_root = false
 # owner can look and stop or release it.
 unsatisfiable_dependencies = "end"
 
+# The most retries a job may ask for (retries = N in its spec): a job whose
+# container the engine loses (a node failure) runs again, with the same id,
+# up to that many times. A non-zero exit is never retried: one job, one
+# computation. Default 3; 0 disables retries.
+max_retries = 3
+
+# Finished jobs keep their directories (output, god.log...) this long; then
+# the archiver removes the directory and marks the job archived (its record
+# stays). Same units as max_lifespan; "off" keeps everything. Default 30d, as
+# Go-Docker's clean_old.
+archive_after = "30d"
+
 # The TCP listener of the HTTP API.
 http {
   # Not yet usable outside -dev: remote users need authentication (tokens),

@@ -146,6 +146,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	wg.Go(func() { a.schedulerLoop(loops) })
 	wg.Go(func() { a.watchLoop(loops) })
 	wg.Go(func() { a.lifespanLoop(loops) })
+	wg.Go(func() { a.archiveLoop(loops) })
 	a.Wake()
 
 	select {

@@ -76,16 +76,25 @@ func TestArray_Throttle(t *testing.T) {
 func TestArray_ThrottleUpdate(t *testing.T) {
 	ta := startAgent(t, nil)
 	alice := testUser(t, aliceUID)
-	id := ta.submit(alice, api.JobSpec{Name: "arr", Command: "sleep 1", Array: "6", Throttle: 1, Resources: &api.Resources{CPU: 0.1, Memory: "16MiB"}})
-	time.Sleep(500 * time.Millisecond)
-	must.Eq(t, 1, ta.runningContainers())
+	id := ta.submit(alice, api.JobSpec{Name: "arr", Command: "sleep 4", Array: "4", Throttle: 1, Resources: &api.Resources{CPU: 0.1, Memory: "16MiB"}})
+	waitRunningCount := func(n int) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for ta.runningContainers() != n {
+			if time.Now().After(deadline) {
+				t.Fatalf("never %d tasks running at once", n)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitRunningCount(1)
+	time.Sleep(time.Second)
+	must.Eq(t, 1, ta.runningContainers(), must.Sprint("throttle 1"))
 	_, err := ta.Update(context.Background(), alice, id, &api.JobUpdate{Throttle: new(3)})
 	must.NoError(t, err)
-	deadline := time.Now().Add(10 * time.Second)
-	for ta.runningContainers() < 3 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	must.Eq(t, 3, ta.runningContainers())
+	waitRunningCount(3)
+	_, err = ta.Stop(context.Background(), alice, id)
+	must.NoError(t, err)
 	ta.waitOver(alice, id)
 }
 

@@ -140,6 +140,9 @@ func (a *Agent) reconcile(ctx context.Context) error {
 
 // lost ends a running job whose container vanished outside GoDocker.
 func (a *Agent) lost(ctx context.Context, id int64) {
+	if a.rerun(ctx, id, nil) {
+		return
+	}
 	err := a.mutate(ctx, id, func(j *job.Job) bool {
 		if !j.Running() {
 			return false // finalized meanwhile: not lost
@@ -183,6 +186,15 @@ func (a *Agent) finalize(ctx context.Context, id int64) {
 	}
 	j, err := a.store.Get(ctx, id)
 	if err != nil || !j.Running() {
+		return
+	}
+	if j.RescheduleRequested && !j.KillRequested {
+		// The container goes first: the next run needs its name.
+		if err := a.removeForRerun(ctx, id); err != nil {
+			a.watchLog.Error("removing container for a reschedule", "job_id", id, "error", err)
+			return
+		}
+		a.rerun(ctx, id, st)
 		return
 	}
 	// A root job's files go back to their owner before the user is told

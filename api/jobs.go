@@ -30,6 +30,8 @@ const (
 	SecondarySuspended     = "suspended"
 	SecondaryDependency    = "dependency never satisfied"
 	SecondaryWaiting       = "waiting for dependencies"
+	SecondaryRescheduled   = "rescheduled"
+	SecondaryRescheduling  = "reschedule requested"
 )
 
 // ExitKilled is the exit code of a killed job, as Go-Docker reported it.
@@ -64,6 +66,10 @@ type JobSpec struct {
 	// MaxLifespan kills the job when it has run this long ("90m", "12h",
 	// "7d"); empty means the agent's default.
 	MaxLifespan string `json:"max_lifespan,omitempty" hcl:"max_lifespan,optional"`
+	// Retries is how many times the job is run again after an
+	// infrastructure failure (its container lost by the engine), never
+	// after a non-zero exit; capped by the agent's failure_policy.
+	Retries int `json:"retries,omitempty" hcl:"retries,optional"`
 }
 
 // Resources a job asks for. CPU is in cores (fractions allowed); Memory is a
@@ -137,6 +143,28 @@ type Job struct {
 	DependsOn []string `json:"depends_on,omitempty"`
 	// MaxLifespan is how long the job may run, e.g. "168h0m0s".
 	MaxLifespan string `json:"max_lifespan,omitempty"`
+	// Reschedules counts the times the job was put back to pending by
+	// request; Retries the reruns after infrastructure failures, on the
+	// nodes listed in FailedNodes.
+	Reschedules int      `json:"reschedules,omitempty"`
+	Retries     int      `json:"retries,omitempty"`
+	FailedNodes []string `json:"failed_nodes,omitempty"`
+}
+
+// ArchiveRequest selects finished jobs to archive (POST /v1/jobs/archive):
+// their directories are removed and, with Purge, their records too.
+type ArchiveRequest struct {
+	// OlderThan: jobs over for at least this long ("30d", "12h").
+	OlderThan string `json:"older_than"`
+	// Tag restricts to jobs with this tag.
+	Tag   string `json:"tag,omitempty"`
+	Purge bool   `json:"purge,omitempty"`
+}
+
+// ArchiveResponse counts what an archive request did.
+type ArchiveResponse struct {
+	Archived int `json:"archived"`
+	Purged   int `json:"purged"`
 }
 
 // ArraySummary counts an array's tasks by state and, for those over, by
@@ -253,6 +281,35 @@ func (j *Jobs) Resume(ctx context.Context, id int64) (*Job, error) {
 func (j *Jobs) action(ctx context.Context, id int64, verb string) (*Job, error) {
 	var out Job
 	if err := j.c.do(ctx, http.MethodPost, fmt.Sprintf("/v1/job/%d/%s", id, verb), nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Reschedule kills a running job and puts it back to pending with the
+// same id, to run again.
+func (j *Jobs) Reschedule(ctx context.Context, id int64) (*Job, error) {
+	return j.action(ctx, id, "reschedule")
+}
+
+// Archive removes a finished job's directory (and, with purge, its record).
+func (j *Jobs) Archive(ctx context.Context, id int64, purge bool) (*ArchiveResponse, error) {
+	q := url.Values{}
+	if purge {
+		q.Set("purge", "true")
+	}
+	var out ArchiveResponse
+	if err := j.c.do(ctx, http.MethodPost, fmt.Sprintf("/v1/job/%d/archive", id), q, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ArchiveOlder archives the caller's jobs over for longer than a duration
+// (every user's for an admin).
+func (j *Jobs) ArchiveOlder(ctx context.Context, r *ArchiveRequest) (*ArchiveResponse, error) {
+	var out ArchiveResponse
+	if err := j.c.do(ctx, http.MethodPost, "/v1/jobs/archive", nil, r, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil

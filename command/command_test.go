@@ -126,7 +126,9 @@ func flagsOf(name string) []string {
 		return []string{"force"}
 	case "job update":
 		return append(common, "max-lifespan", "throttle", "json")
-	case "job hold", "job release", "job suspend", "job resume":
+	case "job archive":
+		return append(common, "older-than", "tag", "purge", "json")
+	case "job hold", "job release", "job suspend", "job resume", "job reschedule":
 		return append(common, "json")
 	}
 	return nil

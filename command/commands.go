@@ -46,15 +46,16 @@ func writers(ui cli.Ui) (out, errOut io.Writer) {
 // Commands returns every command keyed by its name.
 func Commands(m Meta) map[string]cli.CommandFactory {
 	cmds := map[string]cli.CommandFactory{
-		"agent":      func() (cli.Command, error) { return &AgentCommand{Meta: m}, nil },
-		"job":        func() (cli.Command, error) { return &JobCommand{Meta: m}, nil },
-		"job init":   func() (cli.Command, error) { return &JobInitCommand{Meta: m}, nil },
-		"job run":    func() (cli.Command, error) { return &JobRunCommand{Meta: m}, nil },
-		"job status": func() (cli.Command, error) { return &JobStatusCommand{Meta: m}, nil },
-		"job logs":   func() (cli.Command, error) { return &JobLogsCommand{Meta: m}, nil },
-		"job stop":   func() (cli.Command, error) { return &JobStopCommand{Meta: m}, nil },
-		"job update": func() (cli.Command, error) { return &JobUpdateCommand{Meta: m}, nil },
-		"version":    func() (cli.Command, error) { return &VersionCommand{Meta: m}, nil },
+		"agent":       func() (cli.Command, error) { return &AgentCommand{Meta: m}, nil },
+		"job":         func() (cli.Command, error) { return &JobCommand{Meta: m}, nil },
+		"job init":    func() (cli.Command, error) { return &JobInitCommand{Meta: m}, nil },
+		"job run":     func() (cli.Command, error) { return &JobRunCommand{Meta: m}, nil },
+		"job status":  func() (cli.Command, error) { return &JobStatusCommand{Meta: m}, nil },
+		"job logs":    func() (cli.Command, error) { return &JobLogsCommand{Meta: m}, nil },
+		"job stop":    func() (cli.Command, error) { return &JobStopCommand{Meta: m}, nil },
+		"job update":  func() (cli.Command, error) { return &JobUpdateCommand{Meta: m}, nil },
+		"job archive": func() (cli.Command, error) { return &JobArchiveCommand{Meta: m}, nil },
+		"version":     func() (cli.Command, error) { return &VersionCommand{Meta: m}, nil },
 	}
 	for verb, c := range jobActions(m) {
 		cmds["job "+verb] = func() (cli.Command, error) { return c, nil }

@@ -28,6 +28,8 @@ Usage: god job <subcommand> [options] [args]
     god job hold|release ID      keep a pending job from starting, or let it
     god job suspend|resume ID    freeze a running job, or continue it
     god job update ID            change its max lifespan or an array's throttle
+    god job reschedule ID        kill a running job and run it again, same id
+    god job archive ID           remove a finished job's directory
 
   Run "god job <subcommand> -h" for the options of each.
 `)

@@ -34,6 +34,11 @@ func jobActions(m Meta) map[string]*JobActionCommand {
 		"resume": {Meta: m, verb: "resume", synopsis: "Continue a suspended job", act: (*api.Jobs).Resume, help: `
   Continue a suspended job where it stopped. On an array, every suspended
   task resumes.`},
+		"reschedule": {Meta: m, verb: "reschedule", synopsis: "Run a running job again", act: (*api.Jobs).Reschedule, help: `
+  Kill a running job and put it back to pending with the same id, to run
+  again from the start (its directory is kept; god.log and god.err are
+  rewritten). It shows "pending (rescheduled)" until it starts again. For an
+  array, reschedule its tasks.`},
 	}
 }
 

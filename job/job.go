@@ -43,6 +43,13 @@ type Job struct {
 	MaxLifespan time.Duration `json:"max_lifespan,omitempty"`
 	// KillReason says why a kill was requested, when not by the user.
 	KillReason string `json:"kill_reason,omitempty"`
+	// RescheduleRequested turns the coming end of the container into a
+	// return to pending; Reschedules counts those returns.
+	RescheduleRequested bool `json:"reschedule_requested,omitempty"`
+	Reschedules         int  `json:"reschedules,omitempty"`
+	// Retries counts reruns after infrastructure failures, on FailedNodes.
+	Retries     int      `json:"retries,omitempty"`
+	FailedNodes []string `json:"failed_nodes,omitempty"`
 	// Version increases with every stored change; updates compare it so that
 	// two writers never overwrite each other (optimistic concurrency).
 	Version int64 `json:"-"`
@@ -99,6 +106,15 @@ func (j *Job) MarkRunning(c api.Container, started time.Time) {
 	j.Dates.Started = &started
 }
 
+// MarkPending puts a job that ran back in the queue, to run again with
+// the same id: a reschedule or a retry.
+func (j *Job) MarkPending(secondary, reason string) {
+	j.Status = api.Status{Primary: api.StatePending, Secondary: secondary, Reason: reason}
+	j.Container = nil
+	j.Dates.Started, j.Dates.Ended = nil, nil
+	j.RescheduleRequested = false
+}
+
 // MarkOver ends the job. A job whose kill was requested ends as killed with
 // exit code 137, whatever the engine reported, as in Go-Docker.
 func (j *Job) MarkOver(exitCode *int, secondary, reason string, ended time.Time) {
@@ -142,5 +158,8 @@ func (j *Job) API() *api.Job {
 		HeldBy:      j.HeldBy,
 		DependsOn:   deps,
 		MaxLifespan: lifespan,
+		Reschedules: j.Reschedules,
+		Retries:     j.Retries,
+		FailedNodes: j.FailedNodes,
 	}
 }

@@ -203,8 +203,14 @@ func Validate(spec *api.JobSpec) []api.FieldError {
 			add("max_lifespan", "%v", err)
 		}
 	}
+	if spec.Retries < 0 || spec.Retries > MaxRetries {
+		add("retries", "retries must be between 0 and %d: how many times to rerun the job if the engine loses it (never after a non-zero exit)", MaxRetries)
+	}
 	return errs
 }
+
+// MaxRetries caps retries in a spec; the agent's failure_policy may cap lower.
+const MaxRetries = 100
 
 // reservedEnv are variables GoDocker sets so that the job sees its owner.
 var reservedEnv = map[string]bool{"HOME": true, "USER": true, "LOGNAME": true}

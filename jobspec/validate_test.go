@@ -213,3 +213,12 @@ func TestParseMemory(t *testing.T) {
 		})
 	}
 }
+
+func TestValidate_retries(t *testing.T) {
+	for _, n := range []int{-1, MaxRetries + 1} {
+		fe := Validate(&api.JobSpec{Name: "x", Command: "true", Retries: n})
+		must.SliceLen(t, 1, fe)
+		must.Eq(t, "retries", fe[0].Field)
+	}
+	must.SliceEmpty(t, Validate(&api.JobSpec{Name: "x", Command: "true", Retries: 3}))
+}

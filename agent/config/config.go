@@ -32,6 +32,14 @@ type Config struct {
 	// UnsatisfiableDependencies says what happens to a job whose dependency
 	// can never be satisfied: "end" it (over, with the reason) or "hold" it.
 	UnsatisfiableDependencies string `hcl:"unsatisfiable_dependencies,optional"`
+	// MaxRetries caps the retries a job may ask for (reruns after its
+	// container was lost by the engine).
+	MaxRetries *int `hcl:"max_retries,optional"`
+	// ArchiveAfter is how long finished jobs keep their directories before
+	// the archiver removes them; "off" disables it.
+	ArchiveAfter string `hcl:"archive_after,optional"`
+	// ArchiveAge is ArchiveAfter parsed by Finalize (0 when off).
+	ArchiveAge time.Duration
 
 	HTTP     *HTTP     `hcl:"http,block"`
 	Docker   *Docker   `hcl:"docker,block"`
@@ -98,6 +106,8 @@ func Default() *Config {
 		Defaults: &Defaults{Image: "debian:bookworm-slim", CPU: 1, Memory: "1GiB", MaxLifespan: "7d"},
 
 		UnsatisfiableDependencies: "end",
+		MaxRetries:                new(3),
+		ArchiveAfter:              "30d",
 	}
 }
 
@@ -186,6 +196,10 @@ func merge(base, f *Config, explicit setBools) *Config {
 	set(&c.Socket, f.Socket)
 	set(&c.LogLevel, f.LogLevel)
 	set(&c.UnsatisfiableDependencies, f.UnsatisfiableDependencies)
+	set(&c.ArchiveAfter, f.ArchiveAfter)
+	if f.MaxRetries != nil {
+		c.MaxRetries = f.MaxRetries
+	}
 	if explicit.allowRoot {
 		c.AllowRoot = f.AllowRoot
 	}
@@ -276,6 +290,18 @@ func (c *Config) Finalize() error {
 	c.Defaults.MemoryBytes = n
 	if c.Defaults.Lifespan, err = jobspec.ParseLifespan(c.Defaults.MaxLifespan); err != nil {
 		bad("defaults.max_lifespan: %v", err)
+	}
+	if c.MaxRetries == nil {
+		c.MaxRetries = new(0)
+	}
+	if *c.MaxRetries < 0 || *c.MaxRetries > jobspec.MaxRetries {
+		bad("max_retries must be between 0 and %d, got %d", jobspec.MaxRetries, *c.MaxRetries)
+	}
+	c.ArchiveAge = 0
+	if c.ArchiveAfter != "off" {
+		if c.ArchiveAge, err = jobspec.ParseLifespan(c.ArchiveAfter); err != nil {
+			bad(`archive_after: %v (or "off" to keep job directories)`, err)
+		}
 	}
 	switch c.UnsatisfiableDependencies {
 	case "end", "hold":

@@ -30,6 +30,9 @@ type Backend interface {
 	Suspend(ctx context.Context, caller api.User, id int64) (*api.Job, error)
 	Resume(ctx context.Context, caller api.User, id int64) (*api.Job, error)
 	Update(ctx context.Context, caller api.User, id int64, u *api.JobUpdate) (*api.Job, error)
+	Reschedule(ctx context.Context, caller api.User, id int64) (*api.Job, error)
+	Archive(ctx context.Context, caller api.User, id int64, purge bool) (*api.ArchiveResponse, error)
+	ArchiveOlder(ctx context.Context, caller api.User, r *api.ArchiveRequest) (*api.ArchiveResponse, error)
 	Logs(ctx context.Context, caller api.User, id int64, stream string, offset int64, follow bool, w io.Writer, flush func()) error
 	Self(caller api.User) *api.AgentSelf
 }
@@ -57,8 +60,10 @@ func New(b Backend, log hclog.Logger) *http.Server {
 	mux.HandleFunc("GET /v1/job/{id}", s.wrap(s.get))
 	mux.HandleFunc("DELETE /v1/job/{id}", s.wrap(s.stop))
 	mux.HandleFunc("PATCH /v1/job/{id}", s.wrap(s.update))
+	mux.HandleFunc("POST /v1/job/{id}/archive", s.wrap(s.archive))
+	mux.HandleFunc("POST /v1/jobs/archive", s.wrap(s.archiveOlder))
 	for verb, act := range map[string]func(context.Context, api.User, int64) (*api.Job, error){
-		"hold": b.Hold, "release": b.Release, "suspend": b.Suspend, "resume": b.Resume,
+		"hold": b.Hold, "release": b.Release, "suspend": b.Suspend, "resume": b.Resume, "reschedule": b.Reschedule,
 	} {
 		mux.HandleFunc("POST /v1/job/{id}/"+verb, s.wrap(s.action(act)))
 	}
@@ -246,6 +251,24 @@ func (s *server) update(_ http.ResponseWriter, r *http.Request, caller api.User)
 		return nil, badRequest("invalid update JSON: " + err.Error() + " (updatable fields: max_lifespan, throttle)")
 	}
 	return s.b.Update(r.Context(), caller, id, &u)
+}
+
+func (s *server) archive(_ http.ResponseWriter, r *http.Request, caller api.User) (any, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return nil, err
+	}
+	return s.b.Archive(r.Context(), caller, id, r.URL.Query().Get("purge") == "true")
+}
+
+func (s *server) archiveOlder(_ http.ResponseWriter, r *http.Request, caller api.User) (any, error) {
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	var req api.ArchiveRequest
+	if err := dec.Decode(&req); err != nil {
+		return nil, badRequest("invalid archive request JSON: " + err.Error())
+	}
+	return s.b.ArchiveOlder(r.Context(), caller, &req)
 }
 
 func (s *server) self(_ http.ResponseWriter, _ *http.Request, caller api.User) (any, error) {

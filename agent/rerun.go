@@ -1,0 +1,93 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/godocker/god/api"
+	"github.com/godocker/god/job"
+	"github.com/godocker/god/plugins/executor"
+)
+
+// Reschedule kills a running job and puts it back to pending with the same
+// id, to run again (Go-Docker's reschedule). Its directory is kept.
+func (a *Agent) Reschedule(ctx context.Context, caller api.User, id int64) (*api.Job, error) {
+	j, err := a.authorized(ctx, caller, id)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case j.IsArray():
+		return nil, errorf(http.StatusConflict, "job %d is an array: reschedule its tasks (god job status %d lists them)", id, id)
+	case !j.Running():
+		return nil, errorf(http.StatusConflict, "job %d is %s: only running jobs can be rescheduled", id, j.Status.Primary)
+	case j.KillRequested:
+		return nil, errorf(http.StatusConflict, "job %d is being stopped", id)
+	}
+	err = a.mutate(ctx, id, func(j *job.Job) bool {
+		if !j.Running() || j.KillRequested || j.RescheduleRequested {
+			return false
+		}
+		j.RescheduleRequested = true
+		j.Status.Secondary, j.Status.Reason = api.SecondaryRescheduling, "rescheduled by "+caller.Name
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := a.exec.Kill(ctx, id); err != nil {
+		a.log.Warn("kill for reschedule failed, will retry", "job_id", id, "error", err)
+	}
+	if j, err = a.store.Get(ctx, id); err != nil {
+		return nil, err
+	}
+	return a.view(ctx, j)
+}
+
+// rerun decides what becomes of a running job whose container is gone
+// before it could finish by itself: a requested reschedule, or a retry of
+// a job the engine lost while it may still retry. It reports whether the
+// job went back to pending.
+func (a *Agent) rerun(ctx context.Context, id int64, st *executor.State) bool {
+	var requeued bool
+	err := a.mutate(ctx, id, func(j *job.Job) bool {
+		requeued = false
+		if !j.Running() || j.KillRequested {
+			return false
+		}
+		switch {
+		case j.RescheduleRequested:
+			j.Reschedules++
+			j.MarkPending(api.SecondaryRescheduled, fmt.Sprintf("%s (%d time(s))", j.Status.Reason, j.Reschedules))
+		case st == nil && j.Retries < min(j.Spec.Retries, *a.cfg.MaxRetries):
+			j.Retries++
+			if j.Container != nil && j.Container.Node != "" {
+				j.FailedNodes = append(j.FailedNodes, j.Container.Node)
+			}
+			j.MarkPending(api.SecondaryRescheduled, fmt.Sprintf("the engine lost the container; retry %d of %d", j.Retries, j.Spec.Retries))
+		default:
+			return false
+		}
+		a.returnFiles(j)
+		requeued = true
+		return true
+	})
+	if err != nil {
+		a.watchLog.Error("requeueing job", "job_id", id, "error", err)
+		return false
+	}
+	if requeued {
+		a.watchLog.Info("job back to pending", "job_id", id)
+		a.release(id)
+		a.Wake()
+	}
+	return requeued
+}
+
+// removeForRerun removes a stopped container so that the job's next run
+// can take its name; the store still says running until then, so a crash
+// here only repeats the removal.
+func (a *Agent) removeForRerun(ctx context.Context, id int64) error {
+	return a.exec.Remove(ctx, id)
+}
