@@ -187,7 +187,11 @@ func (a *Agent) view(ctx context.Context, j *job.Job) (*api.Job, error) {
 		return nil, err
 	}
 	sum := &api.ArraySummary{First: j.Array.First, Last: j.Array.Last, Step: j.Array.Step, Throttle: j.Array.Throttle, Tasks: len(tasks), States: map[string]int{}}
+	if len(tasks) > 0 {
+		sum.FirstTaskID, sum.LastTaskID = tasks[0].ID, tasks[0].ID
+	}
 	for _, t := range tasks {
+		sum.FirstTaskID, sum.LastTaskID = min(sum.FirstTaskID, t.ID), max(sum.LastTaskID, t.ID)
 		state := t.Status.Primary
 		if t.Status.Secondary == api.SecondarySuspended || t.Held {
 			state = t.Status.Secondary

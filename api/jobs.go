@@ -170,13 +170,17 @@ type ArchiveResponse struct {
 // ArraySummary counts an array's tasks by state and, for those over, by
 // exit code ("killed" and "never ran" for tasks without one).
 type ArraySummary struct {
-	First     int            `json:"first"`
-	Last      int            `json:"last"`
-	Step      int            `json:"step"`
-	Throttle  int            `json:"throttle,omitempty"`
-	Tasks     int            `json:"tasks"`
-	States    map[string]int `json:"states"`
-	ExitCodes map[string]int `json:"exit_codes,omitempty"`
+	First    int `json:"first"`
+	Last     int `json:"last"`
+	Step     int `json:"step"`
+	Throttle int `json:"throttle,omitempty"`
+	Tasks    int `json:"tasks"`
+	// FirstTaskID and LastTaskID bound the job ids of the tasks (they are
+	// consecutive, in task order).
+	FirstTaskID int64          `json:"first_task_id,omitempty"`
+	LastTaskID  int64          `json:"last_task_id,omitempty"`
+	States      map[string]int `json:"states"`
+	ExitCodes   map[string]int `json:"exit_codes,omitempty"`
 }
 
 // JobUpdate changes a pending or running job (PATCH /v1/job/{id}). Only

@@ -152,6 +152,9 @@ func formatJob(j *api.Job) string {
 		if a.Throttle > 0 {
 			out += fmt.Sprintf(", at most %d at once", a.Throttle)
 		}
+		if a.Tasks > 0 {
+			out += fmt.Sprintf(" (job ids %d to %d)", a.FirstTaskID, a.LastTaskID)
+		}
 		out += "\n" + formatList(countRows("State|Tasks", a.States))
 		if len(a.ExitCodes) > 0 {
 			out += "\n\n" + formatList(countRows("Exit Code|Tasks", a.ExitCodes))

@@ -188,3 +188,67 @@ func TestAgent_BadConfig(t *testing.T) {
 	must.StrContains(t, errOut, "log_level must be one of")
 	must.StrContains(t, errOut, `volume "home"`)
 }
+
+// Arrays, dependencies, hold/release, suspend/resume, update and archive
+// through the CLI, as a user; another user can do none of it to her jobs.
+func TestCLI_JobSemantics(t *testing.T) {
+	p := startAgent(t, agentOpts{})
+	addr := "unix://" + p.socket
+	dir, bobDir := userDir(t, "god-alice"), userDir(t, "god-bob")
+	write := func(name, body string) {
+		must.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644))
+	}
+	run := func(args ...string) (string, int) {
+		t.Helper()
+		out, errOut, code := god(t, "god-alice", addr, dir, args...)
+		return out + errOut, code
+	}
+	write("arr.hcl", "job \"arr\" {\n  command = \"echo task $GODOCKER_TASK_ID\"\n  array = \"1:4\"\n  throttle = 2\n  resources {\n    cpu = 0.1\n    memory = \"16MiB\"\n  }\n}\n")
+	out, code := run("job", "run", "-wait", "arr.hcl")
+	must.Eq(t, 0, code, must.Sprint(out))
+	arr := submittedID(t, out)
+	out, _ = run("job", "status", fmt.Sprint(arr))
+	must.StrContains(t, out, fmt.Sprintf("Array 1:4:1, 4 tasks, at most 2 at once (job ids %d to %d)", arr+1, arr+4))
+	out, _ = run("job", "logs", fmt.Sprint(arr+2))
+	must.Eq(t, "task 2\n", out)
+	out, code = run("job", "logs", fmt.Sprint(arr))
+	must.Eq(t, 1, code)
+	must.StrContains(t, out, "is an array: read the logs of its tasks")
+	out, _ = run("job", "status", fmt.Sprint(arr))
+	must.RegexMatch(t, regexp.MustCompile(`over\s+4`), out)
+
+	write("held.hcl", fmt.Sprintf("job \"held\" {\n  command = \"sleep 300\"\n  hold = true\n  depends_on = [\"afterok:%d\"]\n}\n", arr))
+	out, code = run("job", "run", "held.hcl")
+	must.Eq(t, 0, code, must.Sprint(out))
+	held := submittedID(t, out)
+	out, _ = run("job", "status", fmt.Sprint(held))
+	must.StrContains(t, out, "held")
+	must.StrContains(t, out, fmt.Sprintf("afterok:%d", arr))
+
+	for _, verb := range []string{"release", "hold", "suspend", "stop", "archive", "reschedule"} {
+		_, errOut, code := god(t, "god-bob", addr, bobDir, "job", verb, fmt.Sprint(held))
+		must.Eq(t, 1, code, must.Sprint(verb))
+		must.StrContains(t, errOut, "permission denied", must.Sprint(verb))
+	}
+	_, errOut, _ := god(t, "god-bob", addr, bobDir, "job", "update", "-max-lifespan", "1s", fmt.Sprint(held))
+	must.StrContains(t, errOut, "permission denied")
+
+	out, code = run("job", "release", fmt.Sprint(held))
+	must.Eq(t, 0, code, must.Sprint(out))
+	p.waitRunning(held)
+	out, code = run("job", "suspend", fmt.Sprint(held))
+	must.Eq(t, 0, code, must.Sprint(out))
+	must.StrContains(t, out, "running (suspended)")
+	out, code = run("job", "resume", fmt.Sprint(held))
+	must.Eq(t, 0, code, must.Sprint(out))
+	out, code = run("job", "update", "-max-lifespan", "1s", fmt.Sprint(held))
+	must.Eq(t, 0, code, must.Sprint(out))
+	j := p.waitOver(held)
+	must.Eq(t, "max lifespan reached", j.Status.Reason)
+
+	out, code = run("job", "archive", fmt.Sprint(arr))
+	must.Eq(t, 0, code, must.Sprint(out))
+	must.StrContains(t, out, "5 job(s) archived")
+	out, _ = run("job", "logs", fmt.Sprint(arr))
+	must.StrContains(t, out, "archived")
+}
