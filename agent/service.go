@@ -285,6 +285,9 @@ func (a *Agent) Logs(ctx context.Context, caller api.User, id int64, stream stri
 	default:
 		return &Error{Code: http.StatusBadRequest, Msg: "invalid log stream", Fields: []api.FieldError{{Field: "stream", Message: fmt.Sprintf("%q is not a stream; use stdout or stderr", stream)}}}
 	}
+	if j.Status.Primary == api.StateArchived {
+		return errorf(http.StatusGone, "job %d is archived: its directory was removed", id)
+	}
 	if j.IsArray() {
 		return errorf(http.StatusBadRequest, "job %d is an array: read the logs of its tasks (god job status %d shows their ids)", id, id)
 	}

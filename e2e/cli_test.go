@@ -249,6 +249,6 @@ func TestCLI_JobSemantics(t *testing.T) {
 	out, code = run("job", "archive", fmt.Sprint(arr))
 	must.Eq(t, 0, code, must.Sprint(out))
 	must.StrContains(t, out, "5 job(s) archived")
-	out, _ = run("job", "logs", fmt.Sprint(arr))
+	out, _ = run("job", "logs", fmt.Sprint(arr+1))
 	must.StrContains(t, out, "archived")
 }
