@@ -18,8 +18,9 @@ import (
 // task ends. Tasks are ordinary pending jobs with a task id.
 func (a *Agent) submitArray(ctx context.Context, parent *job.Job) (*api.Job, error) {
 	first, last, step, _ := jobspec.ParseArray(parent.Spec.Array) // validated
-	parent.Array = &job.Array{First: first, Last: last, Step: step, Throttle: parent.Spec.Throttle}
 	ids := jobspec.ArrayTasks(first, last, step)
+	// The last task, not the end as written: 0:8:3 ends at 6.
+	parent.Array = &job.Array{First: first, Last: ids[len(ids)-1], Step: step, Throttle: parent.Spec.Throttle}
 	tasks := make([]*job.Job, len(ids))
 	for i, taskID := range ids {
 		t := *parent
@@ -32,6 +33,7 @@ func (a *Agent) submitArray(ctx context.Context, parent *job.Job) (*api.Job, err
 	parent.Status = api.Status{Primary: api.StateRunning}
 	parent.Dates.Started = &now
 	parent.Held, parent.HeldBy = false, "" // holding applies to the tasks
+	parent.MaxLifespan = 0                 // so does the lifespan, from each task's start
 	if err := a.store.CreateArray(ctx, parent, tasks); err != nil {
 		return nil, fmt.Errorf("storing array job: %w", err)
 	}
@@ -115,7 +117,7 @@ func (a *Agent) endArray(ctx context.Context, parentID int64) {
 			return false
 		}
 		secondary, reason := "", ""
-		if failed > 0 {
+		if failed > 0 && !j.KillRequested {
 			secondary, reason = api.SecondaryFailed, fmt.Sprintf("%d of %d tasks failed", failed, len(tasks))
 		}
 		j.MarkOver(new(code), secondary, reason, time.Now())

@@ -94,7 +94,7 @@ func (a *Agent) setSuspended(ctx context.Context, caller api.User, id int64, sus
 		return nil, err
 	}
 	if !executor.Has(a.exec.Capabilities(), executor.CapPause) {
-		return nil, errorf(http.StatusNotImplemented, "the %s executor cannot suspend jobs", a.exec.Name())
+		return nil, errorf(http.StatusNotImplemented, "the %s executor cannot suspend or resume jobs", a.exec.Name())
 	}
 	verb := map[bool]string{true: "suspended", false: "resumed"}[suspend]
 	if !j.Running() {
@@ -168,9 +168,12 @@ func (a *Agent) Update(ctx context.Context, caller api.User, id int64, u *api.Jo
 		switch {
 		case !j.IsArray():
 			fe = append(fe, api.FieldError{Field: "throttle", Message: fmt.Sprintf("job %d is not an array; throttle only applies to arrays", id)})
-		case *u.Throttle < 0:
-			fe = append(fe, api.FieldError{Field: "throttle", Message: "use 0 for no limit or a positive number of tasks"})
+		case *u.Throttle < 0 || *u.Throttle > jobspec.MaxArrayTasks:
+			fe = append(fe, api.FieldError{Field: "throttle", Message: fmt.Sprintf("use 0 for no limit or a number of tasks up to %d", jobspec.MaxArrayTasks)})
 		}
+	}
+	if u.MaxLifespan == nil && u.Throttle == nil {
+		fe = append(fe, api.FieldError{Field: "update", Message: "nothing to change: set max_lifespan or throttle"})
 	}
 	if len(fe) > 0 {
 		return nil, &Error{Code: http.StatusBadRequest, Msg: "invalid update", Fields: fe}
@@ -179,8 +182,8 @@ func (a *Agent) Update(ctx context.Context, caller api.User, id int64, u *api.Jo
 		if j.Over() {
 			return false
 		}
-		if u.MaxLifespan != nil {
-			j.MaxLifespan = lifespan
+		if u.MaxLifespan != nil && !j.IsArray() {
+			j.MaxLifespan = lifespan // an array's tasks carry it
 		}
 		if u.Throttle != nil {
 			j.Array.Throttle = *u.Throttle

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/godocker/god/api"
 	"github.com/godocker/god/job"
@@ -51,6 +52,14 @@ func (a *Agent) depState(ctx context.Context, j *job.Job) (ready bool, never, wa
 		}
 		if err != nil {
 			return false, "", "", err
+		}
+		if dep.IsArray() && d.Kind == jobspec.DepAfter {
+			// An array starts when its first task does.
+			started, err := a.arrayStarted(ctx, dep)
+			if err != nil {
+				return false, "", "", err
+			}
+			dep = &job.Job{Status: dep.Status, Dates: api.Dates{Started: started}}
 		}
 		ok, no := depOutcome(d.Kind, dep)
 		switch {
@@ -134,4 +143,19 @@ func (a *Agent) setWaiting(ctx context.Context, id int64, reason string) {
 		j.Status.Secondary, j.Status.Reason = api.SecondaryWaiting, reason
 		return true
 	})
+}
+
+// arrayStarted is when an array's first task started, or nil.
+func (a *Agent) arrayStarted(ctx context.Context, arr *job.Job) (*time.Time, error) {
+	tasks, err := a.tasks(ctx, arr.ID, api.StateRunning, api.StateOver, api.StateArchived)
+	if err != nil {
+		return nil, err
+	}
+	var first *time.Time
+	for _, t := range tasks {
+		if s := t.Dates.Started; s != nil && (first == nil || s.Before(*first)) {
+			first = s
+		}
+	}
+	return first, nil
 }

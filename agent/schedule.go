@@ -285,8 +285,8 @@ func (e *prepareError) Unwrap() error { return e.err }
 // it at once if it has already ended.
 func (a *Agent) adopt(ctx context.Context, id int64, st *executor.State) {
 	err := a.mutate(ctx, id, func(j *job.Job) bool {
-		if !j.Pending() {
-			return false
+		if !j.Pending() || j.Held {
+			return false // stopped or held while being dispatched: it must not run
 		}
 		started := st.StartedAt
 		if started.IsZero() {
@@ -304,7 +304,8 @@ func (a *Agent) adopt(ctx context.Context, id int64, st *executor.State) {
 	case err != nil:
 		a.schedLog.Error("reading job after dispatch", "job_id", id, "error", err)
 	case !j.Running():
-		// Stopped while being dispatched: the container must not outlive it.
+		// Stopped or held while being dispatched: the container must not
+		// outlive that.
 		_ = a.exec.Kill(ctx, id)
 		_ = a.exec.Remove(ctx, id)
 		a.returnFiles(j)

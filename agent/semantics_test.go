@@ -292,3 +292,37 @@ func TestDependencies_HoldPolicy(t *testing.T) {
 	_, err := ta.Stop(context.Background(), alice, dep)
 	must.NoError(t, err)
 }
+
+// A stepped array never goes past its end, and its tasks see the real last
+// index; task 0 is task 0.
+func TestArray_Step(t *testing.T) {
+	ta := startAgent(t, nil)
+	alice := testUser(t, aliceUID)
+	id := ta.submit(alice, api.JobSpec{Name: "step", Command: `echo "$GODOCKER_TASK_ID $GODOCKER_TASK_LAST $GODOCKER_TASK_STEP"`, Array: "0:8:3", Resources: &api.Resources{CPU: 0.1, Memory: "16MiB"}})
+	j := ta.waitOver(alice, id)
+	must.Eq(t, 3, j.Array.Tasks)
+	must.Eq(t, 6, j.Array.Last)
+	for i, want := range []string{"0 6 3\n", "3 6 3\n", "6 6 3\n"} {
+		task, err := ta.Job(context.Background(), alice, j.Array.FirstTaskID+int64(i), 0, 0)
+		must.NoError(t, err)
+		must.NotNil(t, task.TaskID)
+		must.Eq(t, i*3, *task.TaskID)
+		out, err := os.ReadFile(filepath.Join(ta.jobDir(id), strconv.Itoa(i*3), "god.log"))
+		must.NoError(t, err)
+		must.Eq(t, want, string(out))
+	}
+	// Stopping a finished array changes nothing; a stopped one says so.
+	stopped := ta.submit(alice, api.JobSpec{Name: "s", Command: "sleep 300", Array: "2", Resources: &api.Resources{CPU: 0.1, Memory: "16MiB"}})
+	for { // an array's version moves with the array, not its tasks: poll
+		j, err := ta.Job(context.Background(), alice, stopped, 0, 0)
+		must.NoError(t, err)
+		if j.Array.States["running"] > 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_, err := ta.Stop(context.Background(), alice, stopped)
+	must.NoError(t, err)
+	j = ta.waitOver(alice, stopped)
+	must.Eq(t, "stopped by request", j.Status.Reason)
+}

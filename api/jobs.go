@@ -133,7 +133,7 @@ type Job struct {
 
 	// ParentID and TaskID place an array task in its array.
 	ParentID int64 `json:"parent_id,omitempty"`
-	TaskID   int   `json:"task_id,omitempty"`
+	TaskID   *int  `json:"task_id,omitempty"`
 	// Array summarises an array parent's tasks.
 	Array *ArraySummary `json:"array,omitempty"`
 	// Held jobs wait until released.
@@ -168,7 +168,7 @@ type ArchiveResponse struct {
 }
 
 // ArraySummary counts an array's tasks by state and, for those over, by
-// exit code ("killed" and "never ran" for tasks without one).
+// exit code ("never ran" for tasks without one; killed tasks count as 137).
 type ArraySummary struct {
 	First    int `json:"first"`
 	Last     int `json:"last"`

@@ -126,8 +126,8 @@ func formatJob(j *api.Job) string {
 	if j.Container != nil {
 		rows = append(rows, fmt.Sprintf("Container|%s %s (%s)", j.Container.Executor, j.Container.Name, shortID(j.Container.ID)))
 	}
-	if j.ParentID != 0 {
-		rows = append(rows, fmt.Sprintf("Array Task|%d of array %d", j.TaskID, j.ParentID))
+	if j.ParentID != 0 && j.TaskID != nil {
+		rows = append(rows, fmt.Sprintf("Array Task|%d of array %d", *j.TaskID, j.ParentID))
 	}
 	if len(j.DependsOn) > 0 {
 		rows = append(rows, "Depends On|"+strings.Join(j.DependsOn, ", "))
@@ -179,8 +179,8 @@ func countRows(header string, counts map[string]int) []string {
 
 // jobName shows an array task as name[task].
 func jobName(j *api.Job) string {
-	if j.ParentID != 0 {
-		return fmt.Sprintf("%s[%d]", j.Spec.Name, j.TaskID)
+	if j.ParentID != 0 && j.TaskID != nil {
+		return fmt.Sprintf("%s[%d]", j.Spec.Name, *j.TaskID)
 	}
 	return j.Spec.Name
 }

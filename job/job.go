@@ -104,6 +104,7 @@ func (j *Job) MarkRunning(c api.Container, started time.Time) {
 	}
 	j.Container = &c
 	j.Dates.Started = &started
+	j.Held, j.HeldBy = false, ""
 }
 
 // MarkPending puts a job that ran back in the queue, to run again with
@@ -129,6 +130,8 @@ func (j *Job) MarkOver(exitCode *int, secondary, reason string, ended time.Time)
 	}
 	j.Status = api.Status{Primary: api.StateOver, Secondary: secondary, Reason: reason, ExitCode: exitCode}
 	j.Dates.Ended = &ended
+	j.Held, j.HeldBy = false, ""
+	j.RescheduleRequested = false
 }
 
 // API returns the wire form of the job.
@@ -136,6 +139,10 @@ func (j *Job) API() *api.Job {
 	var deps []string
 	for _, d := range j.Deps {
 		deps = append(deps, d.Kind+":"+strconv.FormatInt(d.JobID, 10))
+	}
+	var taskID *int
+	if j.ParentID != 0 {
+		taskID = new(j.TaskID)
 	}
 	lifespan := ""
 	if j.MaxLifespan > 0 {
@@ -153,7 +160,7 @@ func (j *Job) API() *api.Job {
 		Container:   j.Container,
 		Version:     j.Version,
 		ParentID:    j.ParentID,
-		TaskID:      j.TaskID,
+		TaskID:      taskID,
 		Held:        j.Held,
 		HeldBy:      j.HeldBy,
 		DependsOn:   deps,
