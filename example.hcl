@@ -75,6 +75,10 @@ max_retries = 3
 # Go-Docker's clean_old.
 archive_after = "30d"
 
+# The fields users may change on their pending or running jobs with
+# `god job update` (Go-Docker's dynamic_fields). Default: both that exist.
+updatable_fields = ["max_lifespan", "throttle"]
+
 # The TCP listener of the HTTP API.
 http {
   # Not yet usable outside -dev: remote users need authentication (tokens),

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/godocker/god/api"
@@ -159,6 +160,14 @@ func (a *Agent) Update(ctx context.Context, caller api.User, id int64, u *api.Jo
 	}
 	var lifespan time.Duration
 	var fe []api.FieldError
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{{"max_lifespan", u.MaxLifespan != nil}, {"throttle", u.Throttle != nil}} {
+		if f.set && !slices.Contains(a.cfg.UpdatableFields, f.name) {
+			fe = append(fe, api.FieldError{Field: f.name, Message: fmt.Sprintf("%s cannot be changed on this site (agent config updatable_fields); submit the job again instead", f.name)})
+		}
+	}
 	if u.MaxLifespan != nil {
 		if lifespan, err = jobspec.ParseLifespan(*u.MaxLifespan); err != nil {
 			fe = append(fe, api.FieldError{Field: "max_lifespan", Message: err.Error()})

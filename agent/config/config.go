@@ -40,6 +40,9 @@ type Config struct {
 	ArchiveAfter string `hcl:"archive_after,optional"`
 	// ArchiveAge is ArchiveAfter parsed by Finalize (0 when off).
 	ArchiveAge time.Duration
+	// UpdatableFields lists the job fields users may change on pending or
+	// running jobs (Go-Docker's dynamic_fields): max_lifespan, throttle.
+	UpdatableFields []string `hcl:"updatable_fields,optional"`
 
 	HTTP     *HTTP     `hcl:"http,block"`
 	Docker   *Docker   `hcl:"docker,block"`
@@ -107,6 +110,7 @@ func Default() *Config {
 
 		UnsatisfiableDependencies: "end",
 		MaxRetries:                new(3),
+		UpdatableFields:           []string{"max_lifespan", "throttle"},
 		ArchiveAfter:              "30d",
 	}
 }
@@ -199,6 +203,9 @@ func merge(base, f *Config, explicit setBools) *Config {
 	set(&c.ArchiveAfter, f.ArchiveAfter)
 	if f.MaxRetries != nil {
 		c.MaxRetries = f.MaxRetries
+	}
+	if f.UpdatableFields != nil {
+		c.UpdatableFields = f.UpdatableFields
 	}
 	if explicit.allowRoot {
 		c.AllowRoot = f.AllowRoot
@@ -301,6 +308,11 @@ func (c *Config) Finalize() error {
 	if c.ArchiveAfter != "off" {
 		if c.ArchiveAge, err = jobspec.ParseLifespan(c.ArchiveAfter); err != nil {
 			bad(`archive_after: %v (or "off" to keep job directories)`, err)
+		}
+	}
+	for _, f := range c.UpdatableFields {
+		if f != "max_lifespan" && f != "throttle" {
+			bad("updatable_fields: %q cannot be updated; the fields that can are max_lifespan and throttle", f)
 		}
 	}
 	switch c.UnsatisfiableDependencies {

@@ -182,6 +182,21 @@ func TestFinalize_errors(t *testing.T) {
 			want: `volume "run": path "/var/run" would expose the Docker socket`,
 		},
 		{
+			name: "unknown updatable field",
+			hcl:  "updatable_fields = [\"image\"]",
+			want: `updatable_fields: "image" cannot be updated`,
+		},
+		{
+			name: "negative retries",
+			hcl:  "max_retries = -1",
+			want: "max_retries must be between 0 and 100",
+		},
+		{
+			name: "bad archive age",
+			hcl:  "archive_after = \"never\"",
+			want: "archive_after:",
+		},
+		{
 			name: "bad dependency policy",
 			hcl:  "unsatisfiable_dependencies = \"wait\"",
 			want: `unsatisfiable_dependencies must be "end" or "hold", got "wait"`,
