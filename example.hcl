@@ -75,6 +75,13 @@ max_retries = 3
 # Go-Docker's clean_old.
 archive_after = "30d"
 
+# Caps on pending jobs (each array task counts one): per user, and for the
+# whole queue. A submit past either is refused with HTTP 429 and says which
+# limit it hit (Go-Docker's rate_limit and rate_limit_all). 0 means no cap.
+# Defaults: no cap per user, 10000 in all.
+max_pending_per_user = 0
+max_pending          = 10000
+
 # The fields users may change on their pending or running jobs with
 # `god job update` (Go-Docker's dynamic_fields). Default: both that exist.
 updatable_fields = ["max_lifespan", "throttle"]

@@ -42,10 +42,12 @@ type Agent struct {
 	wake    chan struct{}
 	changes *broadcaster
 
-	mu       sync.Mutex
-	queue    map[int64]*job.Job    // pending jobs, in step with the store
-	reserved map[int64]reservation // running or being dispatched
-	used     executor.Capacity     // sum of reserved
+	mu    sync.Mutex
+	queue map[int64]*job.Job // pending jobs, in step with the store
+	// pendingByUID counts the queue per user, for rate limits.
+	pendingByUID map[int]int
+	reserved     map[int64]reservation // running or being dispatched
+	used         executor.Capacity     // sum of reserved
 	// arrayActive counts the running or dispatching tasks of each array
 	// (for throttles); arrayLeft the tasks not over yet.
 	arrayActive map[int64]int
@@ -75,23 +77,24 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 		o.Logger = hclog.NewNullLogger()
 	}
 	a := &Agent{
-		cfg:         cfg,
-		log:         o.Logger,
-		schedLog:    o.Logger.Named("scheduler"),
-		watchLog:    o.Logger.Named("watcher"),
-		store:       o.Store,
-		exec:        o.Executor,
-		policy:      o.Scheduler,
-		users:       identity.NewCache(time.Minute),
-		wake:        make(chan struct{}, 1),
-		changes:     newBroadcaster(),
-		queue:       map[int64]*job.Job{},
-		reserved:    map[int64]reservation{},
-		arrayActive: map[int64]int{},
-		arrayLeft:   map[int64]int{},
-		deadlines:   map[int64]time.Time{},
-		backoff:     map[int64]time.Time{},
-		startedAt:   time.Now(),
+		cfg:          cfg,
+		log:          o.Logger,
+		schedLog:     o.Logger.Named("scheduler"),
+		watchLog:     o.Logger.Named("watcher"),
+		store:        o.Store,
+		exec:         o.Executor,
+		policy:       o.Scheduler,
+		users:        identity.NewCache(time.Minute),
+		wake:         make(chan struct{}, 1),
+		changes:      newBroadcaster(),
+		queue:        map[int64]*job.Job{},
+		pendingByUID: map[int]int{},
+		reserved:     map[int64]reservation{},
+		arrayActive:  map[int64]int{},
+		arrayLeft:    map[int64]int{},
+		deadlines:    map[int64]time.Time{},
+		backoff:      map[int64]time.Time{},
+		startedAt:    time.Now(),
 	}
 	if err := a.prepareSharedDir(); err != nil {
 		return nil, err

@@ -70,3 +70,37 @@ func TestUpdate_FieldsTheSiteAllows(t *testing.T) {
 	_, err = a.Update(ctx, testUser(t, bobUID), j.ID, &api.JobUpdate{Throttle: new(1)})
 	must.ErrorContains(t, err, "belongs to another user")
 }
+
+// Pending caps refuse a submit with 429 and say which limit; array tasks
+// count one each; a job leaving the queue makes room.
+func TestRateLimits(t *testing.T) {
+	a := agentOn(t, fake.New(executor.Capacity{CPU: 4, Memory: 8 << 30}), func(c *config.Config) {
+		c.MaxPendingPerUser, c.MaxPending = 3, 5
+	})
+	alice, bob := testUser(t, aliceUID), testUser(t, bobUID)
+	ctx := context.Background()
+	spec := &api.JobSpec{Name: "x", Command: "true"}
+	var first *api.Job
+	for i := 0; i < 3; i++ {
+		j, err := a.Submit(ctx, alice, spec)
+		must.NoError(t, err)
+		if first == nil {
+			first = j
+		}
+	}
+	_, err := a.Submit(ctx, alice, spec)
+	must.ErrorContains(t, err, "max_pending_per_user")
+	must.Eq(t, http.StatusTooManyRequests, err.(*Error).Code)
+
+	_, err = a.Submit(ctx, bob, &api.JobSpec{Name: "x", Command: "true", Array: "3"})
+	must.ErrorContains(t, err, "the queue is full: 3 jobs pending and this would add 3")
+	_, err = a.Submit(ctx, bob, &api.JobSpec{Name: "x", Command: "true", Array: "2"})
+	must.NoError(t, err)
+	_, err = a.Submit(ctx, bob, spec)
+	must.ErrorContains(t, err, "max_pending")
+
+	_, err = a.Stop(ctx, alice, first.ID)
+	must.NoError(t, err)
+	_, err = a.Submit(ctx, bob, spec)
+	must.NoError(t, err, must.Sprint("a stopped job makes room"))
+}

@@ -392,9 +392,18 @@ func (a *Agent) ended(ctx context.Context, j *job.Job) {
 func (a *Agent) queued(j *job.Job) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	_, was := a.queue[j.ID]
 	if j.Pending() {
+		if !was {
+			a.pendingByUID[j.User.UID]++
+		}
 		a.queue[j.ID] = j
 		return
+	}
+	if was {
+		if a.pendingByUID[j.User.UID]--; a.pendingByUID[j.User.UID] <= 0 {
+			delete(a.pendingByUID, j.User.UID)
+		}
 	}
 	delete(a.queue, j.ID)
 	delete(a.backoff, j.ID)

@@ -86,6 +86,9 @@ func (a *Agent) Submit(ctx context.Context, caller api.User, spec *api.JobSpec) 
 		j.Held, j.HeldBy = true, caller.Name
 		j.Status.Secondary, j.Status.Reason = api.SecondaryHeld, "held by "+caller.Name+" at submit"
 	}
+	if err := a.rateLimit(caller, spec); err != nil {
+		return nil, err
+	}
 	fe := a.admit(ctx, j)
 	fe = append(fe, a.resolveDeps(ctx, caller, j)...)
 	if len(fe) > 0 {
@@ -101,6 +104,27 @@ func (a *Agent) Submit(ctx context.Context, caller api.User, spec *api.JobSpec) 
 	a.changes.notify()
 	a.Wake()
 	return j.API(), nil
+}
+
+// rateLimit refuses a submit that would take the caller's pending jobs, or
+// everyone's, past the site's caps. Checked before storing, so under a
+// burst the caps can be passed by at most the submits in flight.
+func (a *Agent) rateLimit(caller api.User, spec *api.JobSpec) error {
+	n := 1
+	if spec.Array != "" {
+		first, last, step, _ := jobspec.ParseArray(spec.Array) // validated
+		n = (last-first)/step + 1
+	}
+	a.mu.Lock()
+	mine, all := a.pendingByUID[caller.UID], len(a.queue)
+	a.mu.Unlock()
+	if c := a.cfg.MaxPendingPerUser; c > 0 && mine+n > c {
+		return errorf(http.StatusTooManyRequests, "too many pending jobs: you have %d pending and this would add %d, over this site's limit of %d per user (max_pending_per_user); wait for some to start or stop some", mine, n, c)
+	}
+	if c := a.cfg.MaxPending; c > 0 && all+n > c {
+		return errorf(http.StatusTooManyRequests, "the queue is full: %d jobs pending and this would add %d, over this site's limit of %d (max_pending); try again later", all, n, c)
+	}
+	return nil
 }
 
 // admit refuses at submit what could never run: root where not allowed,

@@ -40,6 +40,12 @@ type Config struct {
 	ArchiveAfter string `hcl:"archive_after,optional"`
 	// ArchiveAge is ArchiveAfter parsed by Finalize (0 when off).
 	ArchiveAge time.Duration
+	// MaxPendingPerUser and MaxPending cap the pending jobs (array tasks
+	// count one each) of one user and of everyone: a submit beyond is
+	// refused with 429 (Go-Docker's rate_limit and rate_limit_all). 0 means
+	// no cap.
+	MaxPendingPerUser int `hcl:"max_pending_per_user,optional"`
+	MaxPending        int `hcl:"max_pending,optional"`
 	// UpdatableFields lists the job fields users may change on pending or
 	// running jobs (Go-Docker's dynamic_fields): max_lifespan, throttle.
 	UpdatableFields []string `hcl:"updatable_fields,optional"`
@@ -111,6 +117,7 @@ func Default() *Config {
 		UnsatisfiableDependencies: "end",
 		MaxRetries:                new(3),
 		UpdatableFields:           []string{"max_lifespan", "throttle"},
+		MaxPending:                10000,
 		ArchiveAfter:              "30d",
 	}
 }
@@ -203,6 +210,12 @@ func merge(base, f *Config, explicit setBools) *Config {
 	set(&c.ArchiveAfter, f.ArchiveAfter)
 	if f.MaxRetries != nil {
 		c.MaxRetries = f.MaxRetries
+	}
+	if f.MaxPendingPerUser != 0 {
+		c.MaxPendingPerUser = f.MaxPendingPerUser
+	}
+	if f.MaxPending != 0 {
+		c.MaxPending = f.MaxPending
 	}
 	if f.UpdatableFields != nil {
 		c.UpdatableFields = f.UpdatableFields
@@ -309,6 +322,9 @@ func (c *Config) Finalize() error {
 		if c.ArchiveAge, err = jobspec.ParseLifespan(c.ArchiveAfter); err != nil {
 			bad(`archive_after: %v (or "off" to keep job directories)`, err)
 		}
+	}
+	if c.MaxPendingPerUser < 0 || c.MaxPending < 0 {
+		bad("max_pending_per_user and max_pending must be 0 (no cap) or positive")
 	}
 	for _, f := range c.UpdatableFields {
 		if f != "max_lifespan" && f != "throttle" {
