@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"testing"
@@ -103,4 +104,65 @@ func TestRateLimits(t *testing.T) {
 	must.NoError(t, err)
 	_, err = a.Submit(ctx, bob, spec)
 	must.NoError(t, err, must.Sprint("a stopped job makes room"))
+}
+
+// god job why: every blocking reason with its numbers and fix, and the
+// position in the queue; god queue: the order with the first blocker.
+func TestWhyAndQueue(t *testing.T) {
+	a := agentOn(t, fake.New(executor.Capacity{CPU: 2, Memory: 8 << 30}), nil)
+	alice, bob := testUser(t, aliceUID), testUser(t, bobUID)
+	ctx := context.Background()
+	submit := func(u api.User, s api.JobSpec) *api.Job {
+		t.Helper()
+		s.Name = "x"
+		if s.Command == "" {
+			s.Command = "true"
+		}
+		j, err := a.Submit(ctx, u, &s)
+		if err != nil {
+			t.Fatalf("%v: %+v", err, err.(*Error).Fields)
+		}
+		return j
+	}
+	first := submit(bob, api.JobSpec{Resources: &api.Resources{CPU: 1}})
+	big := submit(alice, api.JobSpec{Resources: &api.Resources{CPU: 1.5, Memory: "2GiB"}})
+	held := submit(alice, api.JobSpec{Hold: true})
+	dep := submit(alice, api.JobSpec{DependsOn: []string{fmt.Sprintf("afterok:%d", big.ID)}})
+	// bob's job is running (as if dispatched): one core is taken.
+	running, err := a.store.Get(ctx, first.ID)
+	must.NoError(t, err)
+	a.book(running)
+
+	ex, err := a.Why(ctx, alice, big.ID)
+	must.NoError(t, err)
+	must.Eq(t, 2, ex.Position)
+	must.Eq(t, 1, ex.PositionMine)
+	must.Eq(t, 4, ex.Pending)
+	must.Eq(t, "capacity", ex.Reasons[0].Kind)
+	must.StrContains(t, ex.Reasons[0].Message, "it needs 1.5 cpu and 2.0GiB; 1 cpu and 7.0GiB are free of 2 cpu and 8.0GiB (1 job(s) running or starting)")
+	must.Eq(t, "queue", ex.Reasons[1].Kind)
+
+	ex, err = a.Why(ctx, alice, held.ID)
+	must.NoError(t, err)
+	must.Eq(t, "held", ex.Reasons[0].Kind)
+	must.Eq(t, fmt.Sprintf("god job release %d", held.ID), ex.Reasons[0].Fix)
+
+	ex, err = a.Why(ctx, alice, dep.ID)
+	must.NoError(t, err)
+	must.Eq(t, "dependency", ex.Reasons[0].Kind)
+	must.StrContains(t, ex.Reasons[0].Message, fmt.Sprintf("waiting for job %d (afterok)", big.ID))
+
+	_, err = a.Why(ctx, bob, big.ID)
+	must.ErrorContains(t, err, "belongs to another user")
+
+	q, err := a.Queue(ctx, alice)
+	must.NoError(t, err)
+	must.SliceLen(t, 3, q, must.Sprint("only alice's jobs"))
+	must.Eq(t, 2, q[0].Position, must.Sprint("positions among every pending job"))
+	must.Eq(t, big.ID, q[0].Job.ID)
+	must.Eq(t, "capacity", q[0].Blocked.Kind)
+	must.Eq(t, "held", q[1].Blocked.Kind)
+	all, err := a.Queue(ctx, testUser(t, 0))
+	must.NoError(t, err)
+	must.SliceLen(t, 4, all)
 }

@@ -348,3 +348,52 @@ func (j *Jobs) Logs(ctx context.Context, id int64, stream string, offset int64, 
 	}
 	return j.c.stream(ctx, fmt.Sprintf("/v1/job/%d/logs", id), q)
 }
+
+// Explanation answers "why is my job still pending?" (GET /v1/job/{id}/why).
+type Explanation struct {
+	JobID int64  `json:"job_id"`
+	State string `json:"state"`
+	// Position is the job's place in the scheduler's order among every
+	// pending job (1 = next), Pending their number; PositionMine is its
+	// place among its owner's pending jobs.
+	Position     int `json:"position,omitempty"`
+	PositionMine int `json:"position_mine,omitempty"`
+	Pending      int `json:"pending"`
+	// Reasons are what keeps the job from starting, most decisive first.
+	Reasons []Reason `json:"reasons"`
+}
+
+// Reason is one thing that keeps a job from starting, with numbers and
+// what would change it.
+type Reason struct {
+	// Kind: held, dependency, throttle, capacity, queue, retry, not-pending.
+	Kind    string `json:"kind"`
+	Message string `json:"message"`
+	Fix     string `json:"fix,omitempty"`
+}
+
+// QueueEntry is a pending job in the scheduler's order (GET /v1/queue).
+type QueueEntry struct {
+	Position int     `json:"position"`
+	Job      *Job    `json:"job"`
+	Blocked  *Reason `json:"blocked,omitempty"`
+}
+
+// Why explains what keeps a job from starting.
+func (j *Jobs) Why(ctx context.Context, id int64) (*Explanation, error) {
+	var out Explanation
+	if err := j.c.do(ctx, http.MethodGet, fmt.Sprintf("/v1/job/%d/why", id), nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Queue returns the pending jobs the caller may see (all for an admin) in
+// the scheduler's order, with their positions among every pending job.
+func (j *Jobs) Queue(ctx context.Context) ([]*QueueEntry, error) {
+	var out []*QueueEntry
+	if err := j.c.do(ctx, http.MethodGet, "/v1/queue", nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -55,6 +55,8 @@ func Commands(m Meta) map[string]cli.CommandFactory {
 		"job stop":    func() (cli.Command, error) { return &JobStopCommand{Meta: m}, nil },
 		"job update":  func() (cli.Command, error) { return &JobUpdateCommand{Meta: m}, nil },
 		"job archive": func() (cli.Command, error) { return &JobArchiveCommand{Meta: m}, nil },
+		"job why":     func() (cli.Command, error) { return &JobWhyCommand{Meta: m}, nil },
+		"queue":       func() (cli.Command, error) { return &QueueCommand{Meta: m}, nil },
 		"version":     func() (cli.Command, error) { return &VersionCommand{Meta: m}, nil },
 	}
 	for verb, c := range jobActions(m) {

@@ -24,6 +24,7 @@ Usage: god job <subcommand> [options] [args]
     god job run task.hcl         submit it (-wait to wait for its end)
     god job status [ID]          list your jobs, or show one
     god job logs [-f] ID         print its output (god.log; -stderr: god.err)
+    god job why ID               explain why it is still pending
     god job stop ID              kill it, pending or running
     god job hold|release ID      keep a pending job from starting, or let it
     god job suspend|resume ID    freeze a running job, or continue it

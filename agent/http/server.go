@@ -33,6 +33,8 @@ type Backend interface {
 	Reschedule(ctx context.Context, caller api.User, id int64) (*api.Job, error)
 	Archive(ctx context.Context, caller api.User, id int64, purge bool) (*api.ArchiveResponse, error)
 	ArchiveOlder(ctx context.Context, caller api.User, r *api.ArchiveRequest) (*api.ArchiveResponse, error)
+	Why(ctx context.Context, caller api.User, id int64) (*api.Explanation, error)
+	Queue(ctx context.Context, caller api.User) ([]*api.QueueEntry, error)
 	Logs(ctx context.Context, caller api.User, id int64, stream string, offset int64, follow bool, w io.Writer, flush func()) error
 	Self(caller api.User) *api.AgentSelf
 }
@@ -62,6 +64,16 @@ func New(b Backend, log hclog.Logger) *http.Server {
 	mux.HandleFunc("PATCH /v1/job/{id}", s.wrap(s.update))
 	mux.HandleFunc("POST /v1/job/{id}/archive", s.wrap(s.archive))
 	mux.HandleFunc("POST /v1/jobs/archive", s.wrap(s.archiveOlder))
+	mux.HandleFunc("GET /v1/job/{id}/why", s.wrap(func(_ http.ResponseWriter, r *http.Request, caller api.User) (any, error) {
+		id, err := pathID(r)
+		if err != nil {
+			return nil, err
+		}
+		return b.Why(r.Context(), caller, id)
+	}))
+	mux.HandleFunc("GET /v1/queue", s.wrap(func(_ http.ResponseWriter, r *http.Request, caller api.User) (any, error) {
+		return b.Queue(r.Context(), caller)
+	}))
 	for verb, act := range map[string]func(context.Context, api.User, int64) (*api.Job, error){
 		"hold": b.Hold, "release": b.Release, "suspend": b.Suspend, "resume": b.Resume, "reschedule": b.Reschedule,
 	} {

@@ -1,0 +1,65 @@
+package command
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// JobWhyCommand explains why a job is still pending.
+type JobWhyCommand struct {
+	Meta
+}
+
+func (c *JobWhyCommand) Synopsis() string { return "Explain why a job is still pending" }
+
+func (c *JobWhyCommand) Help() string {
+	return strings.TrimSpace(`
+Usage: god job why [options] <ID>
+
+  Explain what keeps a pending job from starting, most decisive first, with
+  numbers and what would change it: held, dependencies not yet (or never)
+  satisfied, its array's throttle, a failed start being retried, resources
+  short (needed, free, total), and its place in the queue among all pending
+  jobs and among yours.
+` + jsonOptionUsage + "\n\n" + generalOptionsUsage)
+}
+
+func (c *JobWhyCommand) Run(args []string) int {
+	fs := c.FlagSet("job why", true)
+	if !c.parseFlags(fs, args, c.Help()) {
+		return 1
+	}
+	if fs.NArg() != 1 {
+		c.Ui.Error("This command takes one argument: a job id")
+		return 1
+	}
+	id, err := parseJobID(fs.Arg(0))
+	if err != nil {
+		c.Ui.Error(fmt.Sprintf("Error: %s", err))
+		return 1
+	}
+	client, err := c.Client()
+	if err != nil {
+		c.Ui.Error(fmt.Sprintf("Error: %s", err))
+		return 1
+	}
+	ex, err := client.Jobs().Why(context.Background(), id)
+	if err != nil {
+		c.Ui.Error(fmt.Sprintf("Error explaining job %d: %s", id, err))
+		return 1
+	}
+	if c.json {
+		return c.outputJSON(ex)
+	}
+	if ex.Position > 0 {
+		c.Ui.Output(fmt.Sprintf("Job %d is pending: number %d of %d in the queue (number %d among yours).", id, ex.Position, ex.Pending, ex.PositionMine))
+	}
+	for i, r := range ex.Reasons {
+		c.Ui.Output(fmt.Sprintf("%d. [%s] %s", i+1, r.Kind, r.Message))
+		if r.Fix != "" {
+			c.Ui.Output("   fix: " + r.Fix)
+		}
+	}
+	return 0
+}
