@@ -25,7 +25,7 @@ func (noPause) Capabilities() []executor.Capability { return []executor.Capabili
 
 // agentOn builds an agent on an executor without running it: for checks
 // that refuse before anything reaches an engine.
-func agentOn(t *testing.T, ex executor.Executor, configure func(*config.Config)) *Agent {
+func agentOn(t testing.TB, ex executor.Executor, configure func(*config.Config)) *Agent {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := config.Default()

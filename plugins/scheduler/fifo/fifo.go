@@ -21,7 +21,8 @@ func (Scheduler) Name() string { return "fifo" }
 // Order implements scheduler.Scheduler: by submission time, then id.
 func (Scheduler) Order(_ context.Context, s *scheduler.Snapshot) ([]scheduler.Decision, error) {
 	jobs := slices.Clone(s.Pending)
-	slices.SortStableFunc(jobs, func(a, b scheduler.Job) int {
+	// Submission time then id is a total order: no stable sort needed.
+	slices.SortFunc(jobs, func(a, b scheduler.Job) int {
 		if c := a.Submitted.Compare(b.Submitted); c != 0 {
 			return c
 		}

@@ -1,0 +1,47 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/godocker/god/api"
+	"github.com/godocker/god/job"
+	"github.com/godocker/god/plugins/executor"
+	"github.com/godocker/god/plugins/executor/fake"
+)
+
+// BenchmarkCycle measures one full scheduling pass over a large queue: the
+// snapshot, the policy's order and the first fit attempt, with the
+// executor full so that nothing is dispatched (the pass is the cost).
+// 1,000 users own the jobs; see performance.md's B2.
+func BenchmarkCycle(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		b.Run(fmt.Sprintf("pending=%d", n), func(b *testing.B) {
+			a := agentOn(b, fake.New(executor.Capacity{CPU: 1, Memory: 1 << 30}), nil)
+			blocker := &job.Job{ID: 1 << 40, CPU: 1, Memory: 1 << 30, Status: api.Status{Primary: api.StateRunning}}
+			a.book(blocker)
+			now := time.Now()
+			for i := range n {
+				j := &job.Job{
+					ID:     int64(i + 1),
+					User:   api.User{Name: fmt.Sprintf("u%d", i%1000), UID: 30000 + i%1000},
+					CPU:    1,
+					Memory: 1 << 28,
+					Status: api.Status{Primary: api.StatePending},
+				}
+				j.Dates.Submitted = now.Add(time.Duration(i) * time.Millisecond)
+				a.queued(j)
+			}
+			sem := make(chan struct{}, maxConcurrentDispatch)
+			ctx := context.Background()
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := a.cycle(ctx, sem); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
