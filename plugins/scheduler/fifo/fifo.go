@@ -3,7 +3,6 @@
 package fifo
 
 import (
-	"cmp"
 	"context"
 	"slices"
 
@@ -18,19 +17,17 @@ var _ scheduler.Scheduler = Scheduler{}
 // Name implements scheduler.Scheduler.
 func (Scheduler) Name() string { return "fifo" }
 
-// Order implements scheduler.Scheduler: by submission time, then id.
+// Order implements scheduler.Scheduler: in the order jobs were accepted,
+// which is the order of their ids (as Go-Docker's FiFo, in insertion order).
 func (Scheduler) Order(_ context.Context, s *scheduler.Snapshot) ([]scheduler.Decision, error) {
-	jobs := slices.Clone(s.Pending)
-	// Submission time then id is a total order: no stable sort needed.
-	slices.SortFunc(jobs, func(a, b scheduler.Job) int {
-		if c := a.Submitted.Compare(b.Submitted); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.ID, b.ID)
-	})
-	out := make([]scheduler.Decision, len(jobs))
-	for i, j := range jobs {
-		out[i] = scheduler.Decision{JobID: j.ID, Reason: "first in, first out"}
+	ids := make([]int64, len(s.Pending))
+	for i, j := range s.Pending {
+		ids[i] = j.ID
+	}
+	slices.Sort(ids)
+	out := make([]scheduler.Decision, len(ids))
+	for i, id := range ids {
+		out[i] = scheduler.Decision{JobID: id, Reason: "first in, first out"}
 	}
 	return out, nil
 }
