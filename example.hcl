@@ -21,9 +21,11 @@ data_dir = "/var/lib/god"
 
 # Directory of the job directories: <shared_dir>/jobs/<id> is mounted in the
 # job's container at /mnt/go-docker and holds cmd.sh, god.log, god.err and
-# god.info. The agent also writes the passwd and group files of each job to
-# <shared_dir>/etc/<id>. It must be owned by the agent's user and not
-# writable by anyone else (mode 0755); the agent refuses to start otherwise.
+# god.info, until the job is archived (see archive_after). The agent also
+# writes the passwd and group files of the jobs to <shared_dir>/etc/<hash>,
+# one directory per distinct content. It must be owned by the agent's user
+# and not writable by anyone else (mode 0755); the agent refuses to start
+# otherwise.
 # Default: "<data_dir>/shared".
 # Change it to put job output on a larger file system than the store.
 shared_dir = "/var/lib/god/shared"
@@ -63,16 +65,24 @@ allow_root = false
 # owner can look and stop or release it.
 unsatisfiable_dependencies = "end"
 
-# The most retries a job may ask for (retries = N in its spec): a job whose
-# container the engine loses (a node failure) runs again, with the same id,
-# up to that many times. A non-zero exit is never retried: one job, one
-# computation. Default 3; 0 disables retries.
+# The most retries a job gets, whatever it asks for with retries = N in its
+# spec (a spec asking for more is accepted and capped). A job whose container
+# the engine loses (a node failure, a container removed while the agent was
+# stopped) goes back to pending and runs again with the same id, in the same
+# job directory, while it has retries left; then it ends over (lost). A
+# non-zero exit is never retried: one job, one computation.
+# 0 to 100. Default 3; 0 disables retries.
 max_retries = 3
 
-# Finished jobs keep their directories (output, god.log...) this long; then
-# the archiver removes the directory and marks the job archived (its record
-# stays). Same units as max_lifespan; "off" keeps everything. Default 30d, as
-# Go-Docker's clean_old.
+# Jobs that are over keep their directories (output, god.log...) this long;
+# then the archiver removes the directory and marks the job archived (its
+# record stays, with its exit code; records are never purged automatically:
+# users purge with `god job archive -purge`). It checks when the agent starts
+# and then every quarter of this period, at least hourly. Same syntax as
+# max_lifespan ("12h", "30d", a bare number of days; at most "365d"); "off"
+# keeps every directory until `god job archive`. Default "30d", as
+# Go-Docker's clean_old. Disk usage is not accounted yet: this is what bounds
+# the space job directories take.
 archive_after = "30d"
 
 # Caps on pending jobs (each array task counts one): per user, and for the

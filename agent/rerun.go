@@ -65,7 +65,7 @@ func (a *Agent) rerun(ctx context.Context, id int64, st *executor.State) bool {
 			if j.Container != nil && j.Container.Node != "" {
 				j.FailedNodes = append(j.FailedNodes, j.Container.Node)
 			}
-			j.MarkPending(api.SecondaryRescheduled, fmt.Sprintf("the engine lost the container; retry %d of %d", j.Retries, j.Spec.Retries))
+			j.MarkPending(api.SecondaryRescheduled, fmt.Sprintf("the engine lost the container; retry %d of %d", j.Retries, min(j.Spec.Retries, *a.cfg.MaxRetries)))
 		default:
 			return false
 		}

@@ -76,6 +76,8 @@ func TestRetriesOnLostContainer(t *testing.T) {
 	lose()
 	j := ta.waitFor(alice, id, "retried", func(j *api.Job) bool { return j.Retries == 1 && j.Status.Primary == api.StateRunning })
 	must.Eq(t, 1, j.Retries)
+	must.SliceLen(t, 1, j.FailedNodes, must.Sprint("the lost node is recorded"))
+	must.NotEq(t, "", j.FailedNodes[0])
 	lose() // the site allows one retry, whatever the job asked
 	j = ta.waitOver(alice, id)
 	must.Eq(t, api.SecondaryLost, j.Status.Secondary)

@@ -79,7 +79,7 @@ func (a *Agent) cycle(ctx context.Context, sem chan struct{}) (time.Duration, er
 	byID := make(map[int64]*job.Job, len(cands))
 	snap := &scheduler.Snapshot{Now: now, Pending: make([]scheduler.Job, 0, len(cands))}
 	for _, j := range cands {
-		if len(j.Deps) > 0 {
+		if len(j.Deps) > 0 && !j.DepsMet {
 			ready, never, waiting, err := a.depState(ctx, j)
 			if err != nil {
 				return 0, err
@@ -265,7 +265,6 @@ func (a *Agent) dispatch(ctx context.Context, j *job.Job) {
 	delete(a.backoff, j.ID)
 	a.mu.Unlock()
 	a.adopt(ctx, j.ID, st)
-	log.Debug("job running", "container", st.Name)
 }
 
 // isPrepareError reports errors of the job itself (a missing home, an
@@ -303,6 +302,7 @@ func (a *Agent) adopt(ctx context.Context, id int64, st *executor.State) {
 	switch {
 	case err != nil:
 		a.schedLog.Error("reading job after dispatch", "job_id", id, "error", err)
+		return
 	case !j.Running():
 		// Stopped or held while being dispatched: the container must not
 		// outlive that.
@@ -316,6 +316,7 @@ func (a *Agent) adopt(ctx context.Context, id int64, st *executor.State) {
 		a.finalize(ctx, id)
 	default:
 		a.book(j)
+		a.schedLog.Debug("job running", "job_id", id, "user", j.User.Name, "container", st.Name)
 	}
 }
 

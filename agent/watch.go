@@ -98,7 +98,7 @@ func (a *Agent) reconcile(ctx context.Context) error {
 			a.finalize(ctx, j.ID)
 		default:
 			a.book(j)
-			if j.KillRequested {
+			if j.KillRequested || j.RescheduleRequested {
 				if err := a.exec.Kill(ctx, j.ID); err != nil {
 					a.watchLog.Warn("kill failed, will retry", "job_id", j.ID, "error", err)
 				}

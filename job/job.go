@@ -37,8 +37,10 @@ type Job struct {
 	// Held jobs wait until released; HeldBy names who held them.
 	Held   bool   `json:"held,omitempty"`
 	HeldBy string `json:"held_by,omitempty"`
-	// Deps are the jobs this one waits for.
-	Deps []Dep `json:"deps,omitempty"`
+	// Deps are the jobs this one waits for; DepsMet is set once they let it
+	// start, so a rerun (reschedule, retry) does not wait on them again.
+	Deps    []Dep `json:"deps,omitempty"`
+	DepsMet bool  `json:"deps_met,omitempty"`
 	// MaxLifespan is how long the job may run before it is killed.
 	MaxLifespan time.Duration `json:"max_lifespan,omitempty"`
 	// KillReason says why a kill was requested, when not by the user.
@@ -105,6 +107,7 @@ func (j *Job) MarkRunning(c api.Container, started time.Time) {
 	j.Container = &c
 	j.Dates.Started = &started
 	j.Held, j.HeldBy = false, ""
+	j.DepsMet = true
 }
 
 // MarkPending puts a job that ran back in the queue, to run again with

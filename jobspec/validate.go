@@ -209,7 +209,7 @@ func Validate(spec *api.JobSpec) []api.FieldError {
 	return errs
 }
 
-// MaxRetries caps retries in a spec; the agent's failure_policy may cap lower.
+// MaxRetries caps retries in a spec; the agent's max_retries may cap lower.
 const MaxRetries = 100
 
 // reservedEnv are variables GoDocker sets so that the job sees its owner.

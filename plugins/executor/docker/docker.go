@@ -51,6 +51,7 @@ type Executor struct {
 
 	mu       sync.Mutex
 	starting map[int64]*jobLock // Start calls in progress, per job
+	node     string             // the engine's host name
 }
 
 // jobLock serializes the Start calls of one job. Unserialized, the losers of
@@ -110,7 +111,12 @@ func New(ctx context.Context, cfg Config) (*Executor, error) {
 		cli.Close()
 		return nil, fmt.Errorf("cannot reach the Docker engine at %s: %w; start it (for example `dockerd &` as root, or `systemctl start docker`) or set docker { address = \"...\" } in the agent config", cfg.Address, err)
 	}
-	return &Executor{cfg: cfg, cli: cli, starting: make(map[int64]*jobLock)}, nil
+	e := &Executor{cfg: cfg, cli: cli, starting: make(map[int64]*jobLock)}
+	// The engine's host name is the node every job runs on.
+	if info, err := cli.Info(pctx, client.InfoOptions{}); err == nil {
+		e.node = info.Info.Name
+	}
+	return e, nil
 }
 
 // Close releases the engine connection.
@@ -297,7 +303,7 @@ func (e *Executor) Inspect(ctx context.Context, jobID int64) (*executor.State, e
 		// A container of that name that we did not create: not ours to run.
 		return nil, fmt.Errorf("container %s exists but was not created by GoDocker instance %q", e.containerName(jobID), e.cfg.Instance)
 	}
-	st := &executor.State{JobID: jobID, ID: c.ID, Name: strings.TrimPrefix(c.Name, "/")}
+	st := &executor.State{JobID: jobID, ID: c.ID, Name: strings.TrimPrefix(c.Name, "/"), Node: e.node}
 	if c.State != nil {
 		st.Running = c.State.Running
 		st.Paused = c.State.Paused
