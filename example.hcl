@@ -74,6 +74,11 @@ unsatisfiable_dependencies = "end"
 # 0 to 100. Default 3; 0 disables retries.
 max_retries = 3
 
+# Place a retried job on another node than those it was lost on. With the
+# local Docker engine there is one node, so a retried job then fails with
+# that reason instead of running again on the same node. Default false.
+avoid_failed_nodes = false
+
 # Jobs that are over keep their directories (output, god.log...) this long;
 # then the archiver removes the directory and marks the job archived (its
 # record stays, with its exit code; records are never purged automatically:

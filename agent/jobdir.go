@@ -197,7 +197,15 @@ func (a *Agent) prepare(j *job.Job) (*executor.Task, error) {
 		Mounts:     mounts,
 		CPU:        j.CPU,
 		Memory:     j.Memory,
+		AvoidNodes: a.avoidNodes(j),
 	}, nil
+}
+
+func (a *Agent) avoidNodes(j *job.Job) []string {
+	if !a.cfg.AvoidFailedNodes {
+		return nil
+	}
+	return j.FailedNodes
 }
 
 // identityFiles builds /etc/passwd and /etc/group for the container so that

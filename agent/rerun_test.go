@@ -151,3 +151,20 @@ func TestArchive(t *testing.T) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// With avoid_failed_nodes, a job lost on the engine's only node is not run
+// there again: it ends failed with the reason.
+func TestRetries_AvoidFailedNode(t *testing.T) {
+	ta := startAgent(t, func(c *config.Config) { c.AvoidFailedNodes = true })
+	alice := testUser(t, aliceUID)
+	id := ta.submit(alice, api.JobSpec{Name: "fragile", Command: "echo run >> runs; sleep 300", Retries: 2})
+	j := ta.waitFor(alice, id, "running", func(j *api.Job) bool { return j.Status.Primary == api.StateRunning })
+	ta.stop()
+	out, err := exec.Command("docker", "rm", "-f", j.Container.ID).CombinedOutput()
+	must.NoError(t, err, must.Sprint(string(out)))
+	ta = ta.restart()
+	j = ta.waitOver(alice, id)
+	must.Eq(t, api.SecondaryFailed, j.Status.Secondary)
+	must.StrContains(t, j.Status.Reason, "must avoid node")
+	must.Eq(t, 1, j.Retries)
+}

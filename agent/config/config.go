@@ -35,6 +35,9 @@ type Config struct {
 	// MaxRetries caps the retries a job may ask for (reruns after its
 	// container was lost by the engine).
 	MaxRetries *int `hcl:"max_retries,optional"`
+	// AvoidFailedNodes places a retried job on another node than the ones
+	// it was lost on.
+	AvoidFailedNodes bool `hcl:"avoid_failed_nodes,optional"`
 	// ArchiveAfter is how long finished jobs keep their directories before
 	// the archiver removes them; "off" disables it.
 	ArchiveAfter string `hcl:"archive_after,optional"`
@@ -170,15 +173,16 @@ func Parse(filename string, src []byte, base *Config) (*Config, error) {
 
 // setBools records which boolean attributes a file sets: a bool left out
 // keeps the value below it, a bool set to false turns it off.
-type setBools struct{ allowRoot, httpEnabled bool }
+type setBools struct{ allowRoot, httpEnabled, avoidFailedNodes bool }
 
 func explicitBools(body hcl.Body) setBools {
 	var set setBools
 	content, _, _ := body.PartialContent(&hcl.BodySchema{
-		Attributes: []hcl.AttributeSchema{{Name: "allow_root"}},
+		Attributes: []hcl.AttributeSchema{{Name: "allow_root"}, {Name: "avoid_failed_nodes"}},
 		Blocks:     []hcl.BlockHeaderSchema{{Type: "http"}},
 	})
 	_, set.allowRoot = content.Attributes["allow_root"]
+	_, set.avoidFailedNodes = content.Attributes["avoid_failed_nodes"]
 	for _, b := range content.Blocks {
 		hc, _, _ := b.Body.PartialContent(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "enabled"}}})
 		if _, ok := hc.Attributes["enabled"]; ok {
@@ -208,6 +212,9 @@ func merge(base, f *Config, explicit setBools) *Config {
 	set(&c.LogLevel, f.LogLevel)
 	set(&c.UnsatisfiableDependencies, f.UnsatisfiableDependencies)
 	set(&c.ArchiveAfter, f.ArchiveAfter)
+	if explicit.avoidFailedNodes {
+		c.AvoidFailedNodes = f.AvoidFailedNodes
+	}
 	if f.MaxRetries != nil {
 		c.MaxRetries = f.MaxRetries
 	}

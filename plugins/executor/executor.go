@@ -47,6 +47,9 @@ type Task struct {
 	Mounts []Mount
 	CPU    float64 // cores
 	Memory int64   // bytes
+	// AvoidNodes are nodes the job failed on before: an executor must not
+	// place it there (refusing with a permanent error if it has no other).
+	AvoidNodes []string
 }
 
 // State of a task's container as the engine reports it.

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -167,6 +168,9 @@ func (e *Executor) Start(ctx context.Context, t *executor.Task) (*executor.State
 		return e.start(ctx, t.JobID, name)
 	} else if !errors.Is(err, executor.ErrNotFound) {
 		return nil, err
+	}
+	if e.node != "" && slices.Contains(t.AvoidNodes, e.node) {
+		return nil, executor.Permanent(fmt.Errorf("the job must avoid node %s, where it failed before, and this engine has no other node", e.node))
 	}
 	if err := e.ensureImage(ctx, t.Image); err != nil {
 		return nil, err
