@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -43,5 +44,34 @@ func BenchmarkCycle(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkQueueMemory reports the heap each queued job takes in the
+// agent (B5's "≤ 1 KiB per queued job"), for a typical small spec.
+func BenchmarkQueueMemory(b *testing.B) {
+	const n = 100_000
+	for b.Loop() {
+		a := agentOn(b, fake.New(executor.Capacity{CPU: 1, Memory: 1 << 30}), nil)
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		now := time.Now()
+		for i := range n {
+			j := &job.Job{
+				ID:     int64(i + 1),
+				Spec:   api.JobSpec{Name: "align", Image: "debian:bookworm-slim", Command: "bwa mem ref.fa reads.fq > out.sam", Tags: []string{"rnaseq"}},
+				User:   api.User{Name: fmt.Sprintf("u%d", i%1000), UID: 30000 + i%1000, GID: 30000 + i%1000, Home: fmt.Sprintf("/home/u%d", i%1000)},
+				CPU:    1,
+				Memory: 1 << 30,
+				Status: api.Status{Primary: api.StatePending},
+			}
+			j.Dates.Submitted = now
+			a.queued(j)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		runtime.KeepAlive(a)
+		b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/n, "B/queued-job")
 	}
 }
