@@ -92,8 +92,10 @@ archive_after = "30d"
 
 # Caps on pending jobs (each array task counts one): per user, and for the
 # whole queue. A submit past either is refused with HTTP 429 and says which
-# limit it hit (Go-Docker's rate_limit and rate_limit_all). 0 means no cap.
-# Defaults: no cap per user, 10000 in all.
+# limit it hit (Go-Docker's rate_limit and rate_limit_all). Checked before
+# the job is stored: a burst of concurrent submits can pass a cap by at most
+# the submits in flight. 0 means no cap. Defaults: no cap per user, 10000
+# in all.
 max_pending_per_user = 0
 max_pending          = 10000
 

@@ -139,7 +139,7 @@ func TestWhyAndQueue(t *testing.T) {
 	must.Eq(t, 1, ex.PositionMine)
 	must.Eq(t, 4, ex.Pending)
 	must.Eq(t, "capacity", ex.Reasons[0].Kind)
-	must.StrContains(t, ex.Reasons[0].Message, "it needs 1.5 cpu and 2.0GiB; 1 cpu and 7.0GiB are free of 2 cpu and 8.0GiB (1 job(s) running or starting)")
+	must.StrContains(t, ex.Reasons[0].Message, "it needs 1.5 cpu and 2GiB; 1 cpu and 7GiB are free of 2 cpu and 8GiB (1 job(s) running or starting)")
 	must.Eq(t, "queue", ex.Reasons[1].Kind)
 
 	ex, err = a.Why(ctx, alice, held.ID)

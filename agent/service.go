@@ -144,23 +144,10 @@ func (a *Agent) admit(ctx context.Context, j *job.Job) []api.FieldError {
 			fe = append(fe, api.FieldError{Field: "resources.cpu", Message: fmt.Sprintf("%g cores requested but the %s executor has %g at most; ask for fewer", j.CPU, a.exec.Name(), c.CPU)})
 		}
 		if j.Memory > c.Memory {
-			fe = append(fe, api.FieldError{Field: "resources.memory", Message: fmt.Sprintf("%s requested but the %s executor has %s at most; ask for less", humanBytes(j.Memory), a.exec.Name(), humanBytes(c.Memory))})
+			fe = append(fe, api.FieldError{Field: "resources.memory", Message: fmt.Sprintf("%s requested but the %s executor has %s at most; ask for less", api.FormatSize(j.Memory), a.exec.Name(), api.FormatSize(c.Memory))})
 		}
 	}
 	return fe
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%dB", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f%ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // authorized returns the job if the caller may act on it.

@@ -54,16 +54,18 @@ func (a *Agent) Why(ctx context.Context, caller api.User, id int64) (*api.Explan
 		return nil, err
 	}
 	ex.Pending = len(order)
-	ahead := 0
-	for _, o := range order {
+	ahead := 0 // jobs before it that may start before it: not held or waiting
+	for i, o := range order {
 		if o.User.UID == j.User.UID {
 			ex.PositionMine++
 		}
 		if o.ID == id {
-			ex.Position = ahead + 1
+			ex.Position = i + 1
 			break
 		}
-		ahead++
+		if !o.Held && o.Status.Secondary != api.SecondaryWaiting {
+			ahead++
+		}
 	}
 	r, err := a.blocked(ctx, j, true)
 	if err != nil {
@@ -73,7 +75,7 @@ func (a *Agent) Why(ctx context.Context, caller api.User, id int64) (*api.Explan
 	if ahead > 0 {
 		ex.Reasons = append(ex.Reasons, api.Reason{
 			Kind:    "queue",
-			Message: fmt.Sprintf("%d pending job(s) come before it in the %s order; it is number %d of %d (number %d among its owner's)", ahead, a.policy.Name(), ex.Position, ex.Pending, ex.PositionMine),
+			Message: fmt.Sprintf("%d pending job(s) that could start come before it in the %s order; it is number %d of %d (number %d among its owner's)", ahead, a.policy.Name(), ex.Position, ex.Pending, ex.PositionMine),
 			Fix:     "wait: jobs ahead start as room frees up",
 		})
 	}
@@ -132,7 +134,7 @@ func (a *Agent) blocked(ctx context.Context, j *job.Job, all bool) ([]api.Reason
 		add(api.Reason{
 			Kind: "capacity",
 			Message: fmt.Sprintf("it needs %g cpu and %s; %g cpu and %s are free of %g cpu and %s (%d job(s) running or starting)",
-				j.CPU, humanBytes(j.Memory), max(freeCPU, 0), humanBytes(max(freeMem, 0)), capacity.CPU, humanBytes(capacity.Memory), running),
+				j.CPU, api.FormatSize(j.Memory), max(freeCPU, 0), api.FormatSize(max(freeMem, 0)), capacity.CPU, api.FormatSize(capacity.Memory), running),
 			Fix: "wait for running jobs to end, or ask for fewer resources",
 		})
 	}

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -252,4 +253,19 @@ func (a *Agent) Self(ctx context.Context) (*AgentSelf, error) {
 		return nil, err
 	}
 	return &out, nil
+}
+
+// FormatSize writes a byte count in the binary units job specs use:
+// "512MiB", "1.5GiB".
+func FormatSize(n int64) string {
+	for _, u := range []struct {
+		suffix string
+		size   int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.size {
+			v := strconv.FormatFloat(float64(n)/float64(u.size), 'f', 2, 64)
+			return strings.TrimSuffix(strings.TrimRight(v, "0"), ".") + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10) + "B"
 }

@@ -2,7 +2,6 @@ package command
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/ryanuber/columnize"
@@ -53,18 +52,4 @@ func formatDuration(j *api.Job) string {
 		end = *j.Dates.Ended
 	}
 	return end.Sub(*j.Dates.Started).Round(time.Second).String()
-}
-
-// humanSize prints bytes in binary units, as job specs write them.
-func humanSize(n int64) string {
-	for _, u := range []struct {
-		suffix string
-		size   int64
-	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
-		if n >= u.size && n%(u.size/1024) == 0 {
-			v := float64(n) / float64(u.size)
-			return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.2f", v), "0"), ".") + u.suffix
-		}
-	}
-	return fmt.Sprintf("%dB", n)
 }

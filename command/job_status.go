@@ -113,7 +113,7 @@ func formatJob(j *api.Job) string {
 		fmt.Sprintf("Reason|%s", orDash(j.Status.Reason)),
 		fmt.Sprintf("Exit Code|%s", exit),
 		fmt.Sprintf("Image|%s", j.Spec.Image),
-		fmt.Sprintf("Resources|cpu %g, memory %s", j.CPU, humanSize(j.Memory)),
+		fmt.Sprintf("Resources|cpu %g, memory %s", j.CPU, api.FormatSize(j.Memory)),
 		fmt.Sprintf("Root|%t", j.Spec.Root),
 		fmt.Sprintf("Volumes|%s", orDash(strings.Join(j.Spec.Volumes, ", "))),
 		fmt.Sprintf("Tags|%s", orDash(strings.Join(j.Spec.Tags, ", "))),

@@ -19,7 +19,7 @@ Usage: god job why [options] <ID>
 
   Explain what keeps a pending job from starting, most decisive first, with
   numbers and what would change it: held, dependencies not yet (or never)
-  satisfied, its array's throttle, a failed start being retried, resources
+  satisfied, a failed start being retried, its array's throttle, resources
   short (needed, free, total), and its place in the queue among all pending
   jobs and among yours.
 ` + jsonOptionUsage + "\n\n" + generalOptionsUsage)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/godocker/god/api"
 )
 
 // QueueCommand shows the pending jobs in the scheduler's order.
@@ -55,7 +57,7 @@ func (c *QueueCommand) Run(args []string) int {
 		if e.Blocked != nil {
 			blocked = e.Blocked.Kind + ": " + e.Blocked.Message
 		}
-		rows = append(rows, fmt.Sprintf("%d|%d|%s|%s|cpu %g, %s|%s", e.Position, e.Job.ID, jobName(e.Job), e.Job.User.Name, e.Job.CPU, humanSize(e.Job.Memory), blocked))
+		rows = append(rows, fmt.Sprintf("%d|%d|%s|%s|cpu %g, %s|%s", e.Position, e.Job.ID, jobName(e.Job), e.Job.User.Name, e.Job.CPU, api.FormatSize(e.Job.Memory), blocked))
 	}
 	c.Ui.Output(formatList(rows))
 	return 0

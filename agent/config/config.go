@@ -171,18 +171,24 @@ func Parse(filename string, src []byte, base *Config) (*Config, error) {
 	return merge(base, &file, explicitBools(f.Body)), nil
 }
 
-// setBools records which boolean attributes a file sets: a bool left out
-// keeps the value below it, a bool set to false turns it off.
-type setBools struct{ allowRoot, httpEnabled, avoidFailedNodes bool }
+// setBools records which attributes whose zero value means something a
+// file sets: left out, they keep the value below; set to false or 0, they
+// turn the setting off.
+type setBools struct {
+	allowRoot, httpEnabled, avoidFailedNodes bool
+	maxPending, maxPendingPerUser            bool
+}
 
 func explicitBools(body hcl.Body) setBools {
 	var set setBools
 	content, _, _ := body.PartialContent(&hcl.BodySchema{
-		Attributes: []hcl.AttributeSchema{{Name: "allow_root"}, {Name: "avoid_failed_nodes"}},
+		Attributes: []hcl.AttributeSchema{{Name: "allow_root"}, {Name: "avoid_failed_nodes"}, {Name: "max_pending"}, {Name: "max_pending_per_user"}},
 		Blocks:     []hcl.BlockHeaderSchema{{Type: "http"}},
 	})
 	_, set.allowRoot = content.Attributes["allow_root"]
 	_, set.avoidFailedNodes = content.Attributes["avoid_failed_nodes"]
+	_, set.maxPending = content.Attributes["max_pending"]
+	_, set.maxPendingPerUser = content.Attributes["max_pending_per_user"]
 	for _, b := range content.Blocks {
 		hc, _, _ := b.Body.PartialContent(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "enabled"}}})
 		if _, ok := hc.Attributes["enabled"]; ok {
@@ -218,10 +224,10 @@ func merge(base, f *Config, explicit setBools) *Config {
 	if f.MaxRetries != nil {
 		c.MaxRetries = f.MaxRetries
 	}
-	if f.MaxPendingPerUser != 0 {
+	if explicit.maxPendingPerUser {
 		c.MaxPendingPerUser = f.MaxPendingPerUser
 	}
-	if f.MaxPending != 0 {
+	if explicit.maxPending {
 		c.MaxPending = f.MaxPending
 	}
 	if f.UpdatableFields != nil {

@@ -453,3 +453,13 @@ func TestParse_booleansLayer(t *testing.T) {
 	must.NoError(t, err)
 	must.False(t, cfg.AllowRoot)
 }
+
+// max_pending = 0 lifts the cap; leaving it out keeps the default.
+func TestParse_zeroMeansNoCap(t *testing.T) {
+	cfg, err := Parse("a.hcl", []byte("max_pending = 0\n"), nil)
+	must.NoError(t, err)
+	must.Eq(t, 0, cfg.MaxPending)
+	cfg, err = Parse("b.hcl", []byte("log_level = \"info\"\n"), nil)
+	must.NoError(t, err)
+	must.Eq(t, 10000, cfg.MaxPending)
+}
