@@ -103,6 +103,16 @@ max_pending          = 10000
 # `god job update` (Go-Docker's dynamic_fields). Default: both that exist.
 updatable_fields = ["max_lifespan", "throttle"]
 
+# The scheduling policy: "fifo" (default: jobs start in the order they were
+# accepted) or "fairshare": the user with the least past usage goes first,
+# and users' jobs interleave instead of one user's backlog going first.
+# Usage is cpu core-seconds plus memory GiB-seconds times memory_weight,
+# fading by half every half_life. `god usage` shows it.
+scheduler "fairshare" {
+  half_life     = "7d"
+  memory_weight = 0.25
+}
+
 # The TCP listener of the HTTP API.
 http {
   # Not yet usable outside -dev: remote users need authentication (tokens),

@@ -52,6 +52,8 @@ type Agent struct {
 	// (for throttles); arrayLeft the tasks not over yet.
 	arrayActive map[int64]int
 	arrayLeft   map[int64]int
+	// ledger is the decayed usage per user, for fair share.
+	ledger *ledger
 	// deadlines are when running jobs reach their max lifespan.
 	deadlines map[int64]time.Time
 	backoff   map[int64]time.Time // pending jobs whose last dispatch failed
@@ -93,6 +95,7 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 		arrayActive:  map[int64]int{},
 		arrayLeft:    map[int64]int{},
 		deadlines:    map[int64]time.Time{},
+		ledger:       newLedger(cfg.Scheduler.HalfLifeDuration, *cfg.Scheduler.MemoryWeight),
 		backoff:      map[int64]time.Time{},
 		startedAt:    time.Now(),
 	}
@@ -117,6 +120,12 @@ func (a *Agent) Run(ctx context.Context) error {
 			l.Close()
 		}
 	}()
+	if err := a.loadLedger(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("loading the usage ledger: %w", err)
+	}
 	if err := a.loadQueue(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped while starting

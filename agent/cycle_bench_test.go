@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/godocker/god/agent/config"
 	"github.com/godocker/god/api"
 	"github.com/godocker/god/job"
 	"github.com/godocker/god/plugins/executor"
@@ -18,32 +19,39 @@ import (
 // executor full so that nothing is dispatched (the pass is the cost).
 // 1,000 users own the jobs. The design's target: ≤ 100 ms at 100,000.
 func BenchmarkCycle(b *testing.B) {
-	for _, n := range []int{10_000, 100_000} {
-		b.Run(fmt.Sprintf("pending=%d", n), func(b *testing.B) {
-			a := agentOn(b, fake.New(executor.Capacity{CPU: 1, Memory: 1 << 30}), nil)
-			blocker := &job.Job{ID: 1 << 40, CPU: 1, Memory: 1 << 30, Status: api.Status{Primary: api.StateRunning}}
-			a.book(blocker)
-			now := time.Now()
-			for i := range n {
-				j := &job.Job{
-					ID:     int64(i + 1),
-					User:   api.User{Name: fmt.Sprintf("u%d", i%1000), UID: 30000 + i%1000},
-					CPU:    1,
-					Memory: 1 << 28,
-					Status: api.Status{Primary: api.StatePending},
-				}
-				j.Dates.Submitted = now.Add(time.Duration(i) * time.Millisecond)
-				a.queued(j)
-			}
-			sem := make(chan struct{}, maxConcurrentDispatch)
-			ctx := context.Background()
-			b.ResetTimer()
-			for b.Loop() {
-				if _, err := a.cycle(ctx, sem); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+	for _, policy := range []string{"fifo", "fairshare"} {
+		for _, n := range []int{10_000, 100_000} {
+			b.Run(fmt.Sprintf("%s/pending=%d", policy, n), func(b *testing.B) {
+				benchCycle(b, policy, n)
+			})
+		}
+	}
+}
+
+func benchCycle(b *testing.B, policy string, n int) {
+	a := agentOn(b, fake.New(executor.Capacity{CPU: 1, Memory: 1 << 30}), func(c *config.Config) { c.Scheduler = &config.Scheduler{Name: policy} })
+	a.policy = Policy(a.cfg.Scheduler)
+	blocker := &job.Job{ID: 1 << 40, CPU: 1, Memory: 1 << 30, Status: api.Status{Primary: api.StateRunning}}
+	a.book(blocker)
+	now := time.Now()
+	for i := range n {
+		j := &job.Job{
+			ID:     int64(i + 1),
+			User:   api.User{Name: fmt.Sprintf("u%d", i%1000), UID: 30000 + i%1000},
+			CPU:    1,
+			Memory: 1 << 28,
+			Status: api.Status{Primary: api.StatePending},
+		}
+		j.Dates.Submitted = now.Add(time.Duration(i) * time.Millisecond)
+		a.queued(j)
+	}
+	sem := make(chan struct{}, maxConcurrentDispatch)
+	ctx := context.Background()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := a.cycle(ctx, sem); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 

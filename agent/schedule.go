@@ -77,7 +77,7 @@ func (a *Agent) cycle(ctx context.Context, sem chan struct{}) (time.Duration, er
 	a.mu.Unlock()
 
 	byID := make(map[int64]*job.Job, len(cands))
-	snap := &scheduler.Snapshot{Now: now, Pending: make([]scheduler.Job, 0, len(cands))}
+	snap := a.snapshot(now, len(cands))
 	for _, j := range cands {
 		if len(j.Deps) > 0 && !j.DepsMet {
 			ready, never, waiting, err := a.depState(ctx, j)
@@ -156,6 +156,21 @@ func (a *Agent) QueueLength() int {
 	return len(a.queue)
 }
 
+// snapshot starts a policy's snapshot with the usage ledger and what each
+// user runs now.
+func (a *Agent) snapshot(now time.Time, n int) *scheduler.Snapshot {
+	snap := &scheduler.Snapshot{Now: now, Pending: make([]scheduler.Job, 0, n), Usage: map[int]float64{}, Running: map[int]float64{}}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, r := range a.reserved {
+		snap.Running[r.uid] += r.CPU
+	}
+	for uid := range a.ledger.accounts {
+		_, _, snap.Usage[uid] = a.ledger.usage(uid, now)
+	}
+	return snap
+}
+
 // throttled reports whether an array already runs as many tasks as its
 // throttle allows; limits holds the throttles read in this cycle.
 func (a *Agent) throttled(ctx context.Context, parentID int64, limits map[int64]int) bool {
@@ -205,7 +220,7 @@ func (a *Agent) book(j *job.Job) {
 
 func (a *Agent) bookLocked(j *job.Job) {
 	if _, ok := a.reserved[j.ID]; !ok {
-		r := reservation{Capacity: executor.Capacity{CPU: j.CPU, Memory: j.Memory}, parent: j.ParentID}
+		r := reservation{Capacity: executor.Capacity{CPU: j.CPU, Memory: j.Memory}, parent: j.ParentID, uid: j.User.UID}
 		a.reserved[j.ID] = r
 		a.used.CPU += r.CPU
 		a.used.Memory += r.Memory
@@ -222,6 +237,7 @@ func (a *Agent) bookLocked(j *job.Job) {
 type reservation struct {
 	executor.Capacity
 	parent int64 // array parent, for throttles
+	uid    int   // owner, for fair share
 }
 
 func (a *Agent) release(id int64) {
@@ -381,6 +397,9 @@ func (a *Agent) mutate(ctx context.Context, id int64, change func(*job.Job) bool
 // ended runs once when a job reaches over: an array learns that one more
 // task is done, and jobs waiting on this one may now be decided.
 func (a *Agent) ended(ctx context.Context, j *job.Job) {
+	a.mu.Lock()
+	a.ledger.charge(j)
+	a.mu.Unlock()
 	if j.ParentID != 0 {
 		a.taskOver(ctx, j.ParentID)
 	}

@@ -20,7 +20,6 @@ import (
 	"github.com/godocker/god/api"
 	"github.com/godocker/god/plugins/executor"
 	"github.com/godocker/god/plugins/executor/docker"
-	"github.com/godocker/god/plugins/scheduler/fifo"
 	"github.com/godocker/god/store/sqlite"
 )
 
@@ -99,7 +98,7 @@ func runAgent(t *testing.T, cfg *config.Config) *testAgent {
 	ex, err := docker.New(ctx, docker.Config{Instance: cfg.Docker.Instance, CPU: cfg.Docker.CPU, Memory: cfg.Docker.MemoryBytes})
 	must.NoError(t, err)
 	log := hclog.New(&hclog.LoggerOptions{Name: t.Name(), Level: hclog.Debug, Output: testWriter{t}})
-	a, err := New(cfg, Options{Store: st, Executor: ex, Scheduler: fifo.Scheduler{}, Logger: log})
+	a, err := New(cfg, Options{Store: st, Executor: ex, Scheduler: Policy(cfg.Scheduler), Logger: log})
 	must.NoError(t, err)
 	ta := &testAgent{Agent: a, t: t, exec: ex, instance: cfg.Docker.Instance, cancel: cancel, done: make(chan error, 1)}
 	go func() { ta.done <- a.Run(ctx) }()

@@ -14,8 +14,11 @@ import (
 // try them now.
 func (a *Agent) order(ctx context.Context) ([]*job.Job, error) {
 	a.mu.Lock()
+	n := len(a.queue)
+	a.mu.Unlock()
+	snap := a.snapshot(time.Now(), n)
+	a.mu.Lock()
 	byID := make(map[int64]*job.Job, len(a.queue))
-	snap := &scheduler.Snapshot{Now: time.Now(), Pending: make([]scheduler.Job, 0, len(a.queue))}
 	for _, j := range a.queue {
 		byID[j.ID] = j
 		snap.Pending = append(snap.Pending, scheduler.Job{ID: j.ID, UID: j.User.UID, User: j.User.Name, Submitted: j.Dates.Submitted, CPU: j.CPU, Memory: j.Memory})

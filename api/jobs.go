@@ -397,3 +397,27 @@ func (j *Jobs) Queue(ctx context.Context) ([]*QueueEntry, error) {
 	}
 	return out, nil
 }
+
+// UsageEntry is one user's line of the usage ledger (GET /v1/usage):
+// decayed past usage, what runs now and what waits.
+type UsageEntry struct {
+	User string `json:"user"`
+	UID  int    `json:"uid"`
+	// CPUHours and MemoryGiBHours are past usage, fading by half every
+	// half-life; EffectiveHours folds memory in with the site's weight and
+	// is what fair share compares.
+	CPUHours       float64 `json:"cpu_hours"`
+	MemoryGiBHours float64 `json:"memory_gib_hours"`
+	EffectiveHours float64 `json:"effective_hours"`
+	RunningCPU     float64 `json:"running_cpu"`
+	Pending        int     `json:"pending"`
+}
+
+// Usage returns the usage ledger: the caller's line, everyone's for root.
+func (c *Client) Usage(ctx context.Context) ([]*UsageEntry, error) {
+	var out []*UsageEntry
+	if err := c.do(ctx, http.MethodGet, "/v1/usage", nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

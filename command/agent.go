@@ -16,7 +16,6 @@ import (
 	"github.com/godocker/god/agent"
 	"github.com/godocker/god/agent/config"
 	"github.com/godocker/god/plugins/executor/docker"
-	"github.com/godocker/god/plugins/scheduler/fifo"
 	"github.com/godocker/god/store/sqlite"
 )
 
@@ -127,7 +126,7 @@ func (c *AgentCommand) Run(args []string) int {
 		return 1
 	}
 	defer ex.Close()
-	a, err := agent.New(cfg, agent.Options{Store: st, Executor: ex, Scheduler: fifo.Scheduler{}, Logger: log})
+	a, err := agent.New(cfg, agent.Options{Store: st, Executor: ex, Scheduler: agent.Policy(cfg.Scheduler), Logger: log})
 	if err != nil {
 		c.Ui.Error(fmt.Sprintf("Error starting the agent: %s", err))
 		return 1

@@ -126,7 +126,7 @@ func flagsOf(name string) []string {
 		return []string{"force"}
 	case "job update":
 		return append(common, "max-lifespan", "throttle", "json")
-	case "job why", "queue":
+	case "job why", "queue", "usage":
 		return append(common, "json")
 	case "job archive":
 		return append(common, "older-than", "tag", "purge", "json")

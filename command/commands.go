@@ -57,6 +57,7 @@ func Commands(m Meta) map[string]cli.CommandFactory {
 		"job archive": func() (cli.Command, error) { return &JobArchiveCommand{Meta: m}, nil },
 		"job why":     func() (cli.Command, error) { return &JobWhyCommand{Meta: m}, nil },
 		"queue":       func() (cli.Command, error) { return &QueueCommand{Meta: m}, nil },
+		"usage":       func() (cli.Command, error) { return &UsageCommand{Meta: m}, nil },
 		"version":     func() (cli.Command, error) { return &VersionCommand{Meta: m}, nil },
 	}
 	for verb, c := range jobActions(m) {

@@ -53,10 +53,11 @@ type Config struct {
 	// running jobs (Go-Docker's dynamic_fields): max_lifespan, throttle.
 	UpdatableFields []string `hcl:"updatable_fields,optional"`
 
-	HTTP     *HTTP     `hcl:"http,block"`
-	Docker   *Docker   `hcl:"docker,block"`
-	Defaults *Defaults `hcl:"defaults,block"`
-	Volumes  []*Volume `hcl:"volume,block"`
+	Scheduler *Scheduler `hcl:"scheduler,block"`
+	HTTP      *HTTP      `hcl:"http,block"`
+	Docker    *Docker    `hcl:"docker,block"`
+	Defaults  *Defaults  `hcl:"defaults,block"`
+	Volumes   []*Volume  `hcl:"volume,block"`
 
 	// Dev is set by `god agent -dev`, not by files.
 	Dev bool
@@ -67,6 +68,20 @@ type HTTP struct {
 	Enabled bool   `hcl:"enabled,optional"`
 	Address string `hcl:"address,optional"`
 	Port    int    `hcl:"port,optional"`
+}
+
+// Scheduler chooses the policy that orders pending jobs: "fifo" (the
+// default) or "fairshare".
+type Scheduler struct {
+	Name string `hcl:"name,label"`
+	// HalfLife is how fast past usage fades for fair share ("7d").
+	HalfLife string `hcl:"half_life,optional"`
+	// MemoryWeight converts memory into cores for usage: core-seconds per
+	// GiB-second (0.25: 4 GiB weigh like a core).
+	MemoryWeight *float64 `hcl:"memory_weight,optional"`
+
+	// HalfLifeDuration is HalfLife parsed by Finalize.
+	HalfLifeDuration time.Duration
 }
 
 // Docker configures the local Docker executor.
@@ -236,6 +251,10 @@ func merge(base, f *Config, explicit setBools) *Config {
 	if explicit.allowRoot {
 		c.AllowRoot = f.AllowRoot
 	}
+	if f.Scheduler != nil {
+		sc := *f.Scheduler
+		c.Scheduler = &sc
+	}
 	if f.HTTP != nil {
 		h := *c.HTTP
 		if explicit.httpEnabled {
@@ -343,6 +362,26 @@ func (c *Config) Finalize() error {
 		if f != "max_lifespan" && f != "throttle" {
 			bad("updatable_fields: %q cannot be updated; the fields that can are max_lifespan and throttle", f)
 		}
+	}
+	if c.Scheduler == nil {
+		c.Scheduler = &Scheduler{Name: "fifo"}
+	}
+	switch sc := c.Scheduler; sc.Name {
+	case "fifo", "fairshare":
+		if sc.HalfLife == "" {
+			sc.HalfLife = "7d"
+		}
+		if sc.HalfLifeDuration, err = jobspec.ParseLifespan(sc.HalfLife); err != nil {
+			bad("scheduler.half_life: %v", err)
+		}
+		if sc.MemoryWeight == nil {
+			sc.MemoryWeight = new(0.25)
+		}
+		if *sc.MemoryWeight < 0 {
+			bad("scheduler.memory_weight must be 0 or more, got %g", *sc.MemoryWeight)
+		}
+	default:
+		bad(`scheduler %q: the policies are "fifo" and "fairshare"`, sc.Name)
 	}
 	switch c.UnsatisfiableDependencies {
 	case "end", "hold":

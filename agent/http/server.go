@@ -35,6 +35,7 @@ type Backend interface {
 	ArchiveOlder(ctx context.Context, caller api.User, r *api.ArchiveRequest) (*api.ArchiveResponse, error)
 	Why(ctx context.Context, caller api.User, id int64) (*api.Explanation, error)
 	Queue(ctx context.Context, caller api.User) ([]*api.QueueEntry, error)
+	Usage(ctx context.Context, caller api.User) ([]*api.UsageEntry, error)
 	Logs(ctx context.Context, caller api.User, id int64, stream string, offset int64, follow bool, w io.Writer, flush func()) error
 	Self(caller api.User) *api.AgentSelf
 }
@@ -73,6 +74,9 @@ func New(b Backend, log hclog.Logger) *http.Server {
 	}))
 	mux.HandleFunc("GET /v1/queue", s.wrap(func(_ http.ResponseWriter, r *http.Request, caller api.User) (any, error) {
 		return b.Queue(r.Context(), caller)
+	}))
+	mux.HandleFunc("GET /v1/usage", s.wrap(func(_ http.ResponseWriter, r *http.Request, caller api.User) (any, error) {
+		return b.Usage(r.Context(), caller)
 	}))
 	for verb, act := range map[string]func(context.Context, api.User, int64) (*api.Job, error){
 		"hold": b.Hold, "release": b.Release, "suspend": b.Suspend, "resume": b.Resume, "reschedule": b.Reschedule,

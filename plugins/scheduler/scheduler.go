@@ -22,6 +22,11 @@ type Job struct {
 type Snapshot struct {
 	Now     time.Time
 	Pending []Job
+	// Usage is each user's past usage by uid, decayed with the site's
+	// half-life, in core-seconds (memory folded in by the site's weight).
+	Usage map[int]float64
+	// Running is the cores each user's jobs hold now, by uid.
+	Running map[int]float64
 }
 
 // Decision is one job in the order the policy wants them tried, with the

@@ -1,0 +1,108 @@
+package fairshare
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/shoenig/test/must"
+	"pgregory.net/rapid"
+
+	"github.com/godocker/god/plugins/scheduler"
+)
+
+func order(t interface{ Fatal(...any) }, snap *scheduler.Snapshot) []int64 {
+	out, err := Scheduler{}.Order(context.Background(), snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]int64, len(out))
+	for i, d := range out {
+		ids[i] = d.JobID
+	}
+	return ids
+}
+
+func jobs(uid int, ids ...int64) []scheduler.Job {
+	var out []scheduler.Job
+	for _, id := range ids {
+		out = append(out, scheduler.Job{ID: id, UID: uid, User: fmt.Sprint("u", uid), CPU: 1})
+	}
+	return out
+}
+
+// A heavy submitter does not push a light one behind its whole backlog:
+// equal users alternate, oldest job first.
+func TestOrder_Interleaves(t *testing.T) {
+	snap := &scheduler.Snapshot{Pending: append(jobs(1, 1, 2, 3, 4), jobs(2, 5, 6)...)}
+	must.Eq(t, []int64{1, 5, 2, 6, 3, 4}, order(t, snap))
+}
+
+// The user with less decayed usage goes first; running jobs count.
+func TestOrder_UsageAndRunning(t *testing.T) {
+	snap := &scheduler.Snapshot{
+		Pending: append(jobs(1, 1, 2), jobs(2, 3, 4)...),
+		Usage:   map[int]float64{1: 10 * 3600},
+	}
+	must.Eq(t, []int64{3, 4, 1, 2}, order(t, snap), must.Sprint("10 core-hours of past usage"))
+	snap = &scheduler.Snapshot{Pending: append(jobs(1, 1, 2), jobs(2, 3, 4)...), Running: map[int]float64{2: 1}}
+	must.Eq(t, []int64{1, 2, 3, 4}, order(t, snap), must.Sprint("user 2 already runs a core: user 1 gets two before it gets another"))
+}
+
+// Properties over random queues: every pending job is ordered exactly once;
+// each user's jobs keep their order; and among two users' next jobs, the
+// one whose user has less projected usage never comes after.
+func TestOrder_Properties(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		nUsers := rapid.IntRange(1, 6).Draw(t, "users")
+		var pending []scheduler.Job
+		usage := map[int]float64{}
+		id := int64(0)
+		for u := 0; u < nUsers; u++ {
+			usage[u] = float64(rapid.IntRange(0, 100).Draw(t, fmt.Sprint("usage", u))) * 3600
+			for range rapid.IntRange(0, 8).Draw(t, fmt.Sprint("jobs", u)) {
+				id++
+				pending = append(pending, scheduler.Job{ID: id, UID: u, CPU: float64(rapid.IntRange(1, 4).Draw(t, "cpu"))})
+			}
+		}
+		// Shuffle the snapshot: the policy must not rely on its order.
+		perm := rapid.Permutation(pending).Draw(t, "perm")
+		got := order(t, &scheduler.Snapshot{Pending: perm, Usage: usage})
+		must.Eq(t, len(pending), len(got))
+		seen := map[int64]bool{}
+		lastOf := map[int]int64{}
+		uidOf := map[int64]int{}
+		cpuOf := map[int64]float64{}
+		for _, j := range pending {
+			uidOf[j.ID], cpuOf[j.ID] = j.UID, j.CPU
+		}
+		projected := map[int]float64{}
+		for u, v := range usage {
+			projected[u] = v
+		}
+		for _, jid := range got {
+			must.False(t, seen[jid], must.Sprint("ordered once"))
+			seen[jid] = true
+			u := uidOf[jid]
+			must.Greater(t, lastOf[u], jid, must.Sprint("a user's jobs keep their order"))
+			lastOf[u] = jid
+			// No other user with pending jobs left had strictly less
+			// projected usage at this point.
+			for other, p := range projected {
+				if other != u && hasLeft(got, seen, uidOf, other) {
+					must.True(t, projected[u] <= p, must.Sprintf("user %d (%.0f) went before user %d (%.0f)", u, projected[u], other, p))
+				}
+			}
+			projected[u] += cpuOf[jid] * DefaultPlanSeconds
+		}
+	})
+}
+
+func hasLeft(got []int64, seen map[int64]bool, uidOf map[int64]int, uid int) bool {
+	for _, id := range got {
+		if !seen[id] && uidOf[id] == uid {
+			return true
+		}
+	}
+	return false
+}
