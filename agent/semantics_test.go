@@ -15,6 +15,7 @@ import (
 
 	"github.com/godocker/god/agent/config"
 	"github.com/godocker/god/api"
+	"github.com/godocker/god/plugins/executor/docker"
 )
 
 // An array of 20 with throttle 3 never has more than 3 tasks running; each
@@ -30,6 +31,10 @@ func TestArray_Throttle(t *testing.T) {
 		Throttle:  3,
 		Resources: &api.Resources{CPU: 0.1, Memory: "16MiB"},
 	})
+	// Watch the engine with a handle of our own: the agent restarts below.
+	mon, err := docker.New(context.Background(), docker.Config{Instance: ta.instance})
+	must.NoError(t, err)
+	defer mon.Close()
 	var peak atomic.Int64
 	stop := make(chan struct{})
 	done := make(chan struct{})
@@ -40,12 +45,24 @@ func TestArray_Throttle(t *testing.T) {
 			case <-stop:
 				return
 			case <-time.After(30 * time.Millisecond):
-				if n := int64(ta.runningContainers()); n > peak.Load() {
+				states, err := mon.List(context.Background())
+				if err != nil {
+					continue
+				}
+				n := int64(0)
+				for _, s := range states {
+					if s.Running {
+						n++
+					}
+				}
+				if n > peak.Load() {
 					peak.Store(n)
 				}
 			}
 		}
 	}()
+	time.Sleep(1500 * time.Millisecond)
+	ta = ta.restart() // in the middle: the throttle holds across it
 	j := ta.waitOver(alice, id)
 	close(stop)
 	<-done
@@ -109,6 +126,7 @@ func TestArray_StopParent(t *testing.T) {
 	}
 	_, err := ta.Stop(context.Background(), alice, id)
 	must.NoError(t, err)
+	ta = ta.restart() // the stop goes on across a restart
 	j := ta.waitOver(alice, id)
 	must.Eq(t, api.SecondaryKilled, j.Status.Secondary)
 	must.Eq(t, api.ExitKilled, exitCode(j))
