@@ -35,12 +35,24 @@ func (s Scheduler) Order(_ context.Context, snap *scheduler.Snapshot) ([]schedul
 	if plan <= 0 {
 		plan = DefaultPlanSeconds
 	}
-	byUser := map[int][]scheduler.Job{}
+	// Each user's jobs get an exact run of one backing array: growing
+	// per-user slices (allocation, not ordering) dominated the pass.
+	counts := map[int]int{}
 	for _, j := range snap.Pending {
-		byUser[j.UID] = append(byUser[j.UID], j)
+		counts[j.UID]++
 	}
-	q := make(users, 0, len(byUser))
-	for uid, jobs := range byUser {
+	backing := make([]scheduler.Job, len(snap.Pending))
+	runs := make(map[int][]scheduler.Job, len(counts))
+	off := 0
+	for uid, n := range counts {
+		runs[uid] = backing[off : off : off+n]
+		off += n
+	}
+	for _, j := range snap.Pending {
+		runs[j.UID] = append(runs[j.UID], j)
+	}
+	q := make(users, 0, len(runs))
+	for uid, jobs := range runs {
 		slices.SortFunc(jobs, func(a, b scheduler.Job) int { return cmp.Compare(a.ID, b.ID) })
 		q = append(q, &user{uid: uid, jobs: jobs, projected: snap.Usage[uid] + snap.Running[uid]*plan})
 	}
