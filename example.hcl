@@ -107,9 +107,13 @@ updatable_fields = ["max_lifespan", "throttle"]
 # accepted) or "fairshare": the user with the least past usage goes first,
 # and users' jobs interleave instead of one user's backlog going first.
 # Usage is cpu core-seconds plus memory GiB-seconds times memory_weight,
-# fading by half every half_life. `god usage` shows it.
+# fading by half every half_life. `god usage` shows it. Without this block
+# the policy is fifo. A scheduler block in a later -config file replaces
+# this one whole. Not yet: priorities, projects, quotas.
 scheduler "fairshare" {
+  # How fast past usage fades: max_lifespan's syntax, at most "365d".
   half_life     = "7d"
+  # Core-seconds per GiB-second (0.25: 4 GiB weigh like a core); 0 or more.
   memory_weight = 0.25
 }
 

@@ -220,7 +220,7 @@ func (a *Agent) book(j *job.Job) {
 
 func (a *Agent) bookLocked(j *job.Job) {
 	if _, ok := a.reserved[j.ID]; !ok {
-		r := reservation{Capacity: executor.Capacity{CPU: j.CPU, Memory: j.Memory}, parent: j.ParentID, uid: j.User.UID}
+		r := reservation{Capacity: executor.Capacity{CPU: j.CPU, Memory: j.Memory}, parent: j.ParentID, uid: j.User.UID, user: j.User.Name}
 		a.reserved[j.ID] = r
 		a.used.CPU += r.CPU
 		a.used.Memory += r.Memory
@@ -236,8 +236,9 @@ func (a *Agent) bookLocked(j *job.Job) {
 // reservation is what a running or dispatching job holds.
 type reservation struct {
 	executor.Capacity
-	parent int64 // array parent, for throttles
-	uid    int   // owner, for fair share
+	parent int64  // array parent, for throttles
+	uid    int    // owner, for fair share
+	user   string // owner's name, for the usage ledger's view
 }
 
 func (a *Agent) release(id int64) {

@@ -101,20 +101,16 @@ func (a *Agent) Usage(_ context.Context, caller api.User) ([]*api.UsageEntry, er
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	running := map[int]float64{}
+	uids := map[int]string{}
 	for _, r := range a.reserved {
 		running[r.uid] += r.CPU
+		uids[r.uid] = r.user
 	}
-	uids := map[int]string{}
 	for uid, acc := range a.ledger.accounts {
 		uids[uid] = acc.user
 	}
 	for _, j := range a.queue {
 		uids[j.User.UID] = j.User.Name
-	}
-	for uid := range running {
-		if _, ok := uids[uid]; !ok {
-			uids[uid] = ""
-		}
 	}
 	out := []*api.UsageEntry{}
 	for uid, name := range uids {
@@ -131,7 +127,12 @@ func (a *Agent) Usage(_ context.Context, caller api.User) ([]*api.UsageEntry, er
 			RunningCPU: running[uid], Pending: a.pendingByUID[uid],
 		})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].EffectiveHours < out[j].EffectiveHours })
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].EffectiveHours != out[j].EffectiveHours {
+			return out[i].EffectiveHours < out[j].EffectiveHours
+		}
+		return out[i].UID < out[j].UID
+	})
 	return out, nil
 }
 

@@ -20,6 +20,9 @@ func (a *Agent) order(ctx context.Context) ([]*job.Job, error) {
 	a.mu.Lock()
 	byID := make(map[int64]*job.Job, len(a.queue))
 	for _, j := range a.queue {
+		if _, starting := a.reserved[j.ID]; starting {
+			continue // being dispatched, as the scheduling pass leaves it out
+		}
 		byID[j.ID] = j
 		snap.Pending = append(snap.Pending, scheduler.Job{ID: j.ID, UID: j.User.UID, User: j.User.Name, Submitted: j.Dates.Submitted, CPU: j.CPU, Memory: j.Memory})
 	}

@@ -53,7 +53,7 @@ func (c *UsageCommand) Run(args []string) int {
 	}
 	rows := []string{"User|UID|CPU Hours|Memory GiB Hours|Effective Hours|Running CPU|Pending"}
 	for _, e := range u {
-		rows = append(rows, fmt.Sprintf("%s|%d|%.2f|%.2f|%.2f|%g|%d", e.User, e.UID, e.CPUHours, e.MemoryGiBHours, e.EffectiveHours, e.RunningCPU, e.Pending))
+		rows = append(rows, fmt.Sprintf("%s|%d|%.3f|%.3f|%.3f|%g|%d", e.User, e.UID, e.CPUHours, e.MemoryGiBHours, e.EffectiveHours, e.RunningCPU, e.Pending))
 	}
 	c.Ui.Output(formatList(rows))
 	return 0
