@@ -6,12 +6,14 @@ import (
 	"net/http"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/shoenig/test/must"
 
 	"github.com/godocker/god/agent/config"
 	"github.com/godocker/god/api"
+	"github.com/godocker/god/job"
 	"github.com/godocker/god/plugins/executor"
 	"github.com/godocker/god/plugins/executor/fake"
 	"github.com/godocker/god/plugins/scheduler/fifo"
@@ -129,18 +131,28 @@ func TestWhyAndQueue(t *testing.T) {
 	held := submit(alice, api.JobSpec{Hold: true})
 	dep := submit(alice, api.JobSpec{DependsOn: []string{fmt.Sprintf("afterok:%d", big.ID)}})
 	// bob's job is running (as if dispatched): one core is taken.
+	must.NoError(t, a.mutate(ctx, first.ID, func(j *job.Job) bool {
+		j.MarkRunning(api.Container{Executor: "fake"}, time.Now())
+		return true
+	}))
 	running, err := a.store.Get(ctx, first.ID)
 	must.NoError(t, err)
 	a.book(running)
 
 	ex, err := a.Why(ctx, alice, big.ID)
 	must.NoError(t, err)
-	must.Eq(t, 2, ex.Position)
+	must.Eq(t, 1, ex.Position)
 	must.Eq(t, 1, ex.PositionMine)
-	must.Eq(t, 4, ex.Pending)
+	must.Eq(t, 3, ex.Pending)
+	must.SliceLen(t, 1, ex.Reasons, must.Sprint("nothing ahead of it: capacity only"))
 	must.Eq(t, "capacity", ex.Reasons[0].Kind)
 	must.StrContains(t, ex.Reasons[0].Message, "it needs 1.5 cpu and 2GiB; 1 cpu and 7GiB are free of 2 cpu and 8GiB (1 job(s) running or starting)")
-	must.Eq(t, "queue", ex.Reasons[1].Kind)
+
+	ex, err = a.Why(ctx, alice, dep.ID)
+	must.NoError(t, err)
+	must.Eq(t, 3, ex.Position)
+	must.Eq(t, "queue", ex.Reasons[len(ex.Reasons)-1].Kind)
+	must.StrContains(t, ex.Reasons[len(ex.Reasons)-1].Message, "1 pending job(s) that could start come before it", must.Sprint("the held one does not count"))
 
 	ex, err = a.Why(ctx, alice, held.ID)
 	must.NoError(t, err)
@@ -157,12 +169,19 @@ func TestWhyAndQueue(t *testing.T) {
 
 	q, err := a.Queue(ctx, alice)
 	must.NoError(t, err)
-	must.SliceLen(t, 3, q, must.Sprint("only alice's jobs"))
-	must.Eq(t, 2, q[0].Position, must.Sprint("positions among every pending job"))
+	must.SliceLen(t, 3, q, must.Sprint("alice's pending jobs"))
+	must.Eq(t, 1, q[0].Position)
 	must.Eq(t, big.ID, q[0].Job.ID)
 	must.Eq(t, "capacity", q[0].Blocked.Kind)
 	must.Eq(t, "held", q[1].Blocked.Kind)
+	must.NoError(t, a.mutate(ctx, first.ID, func(j *job.Job) bool { j.MarkOver(new(0), "", "", time.Now()); return true }))
+	a.release(first.ID)
+	other := submit(bob, api.JobSpec{})
+	q, err = a.Queue(ctx, alice)
+	must.NoError(t, err)
+	must.Eq(t, big.ID, q[0].Job.ID)
 	all, err := a.Queue(ctx, testUser(t, 0))
 	must.NoError(t, err)
 	must.SliceLen(t, 4, all)
+	must.Eq(t, other.ID, all[3].Job.ID, must.Sprint("positions count every user's jobs"))
 }
