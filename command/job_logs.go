@@ -40,21 +40,8 @@ func (c *JobLogsCommand) Run(args []string) int {
 	fs := c.FlagSet("job logs", false)
 	follow := fs.Bool("f", false, "")
 	stderr := fs.Bool("stderr", false, "")
-	if !c.parseFlags(fs, args, c.Help()) {
-		return 1
-	}
-	if fs.NArg() != 1 {
-		c.Ui.Error("This command takes one argument: a job id")
-		return 1
-	}
-	id, err := parseJobID(fs.Arg(0))
-	if err != nil {
-		c.Ui.Error(fmt.Sprintf("Error: %s", err))
-		return 1
-	}
-	client, err := c.Client()
-	if err != nil {
-		c.Ui.Error(fmt.Sprintf("Error: %s", err))
+	id, client, ok := c.jobArg(fs, args, c.Help())
+	if !ok {
 		return 1
 	}
 	stream := api.LogStdout

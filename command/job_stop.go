@@ -32,21 +32,8 @@ Stop Options:
 func (c *JobStopCommand) Run(args []string) int {
 	fs := c.FlagSet("job stop", true)
 	detach := fs.Bool("detach", false, "")
-	if !c.parseFlags(fs, args, c.Help()) {
-		return 1
-	}
-	if fs.NArg() != 1 {
-		c.Ui.Error("This command takes one argument: a job id")
-		return 1
-	}
-	id, err := parseJobID(fs.Arg(0))
-	if err != nil {
-		c.Ui.Error(fmt.Sprintf("Error: %s", err))
-		return 1
-	}
-	client, err := c.Client()
-	if err != nil {
-		c.Ui.Error(fmt.Sprintf("Error: %s", err))
+	id, client, ok := c.jobArg(fs, args, c.Help())
+	if !ok {
 		return 1
 	}
 	ctx := context.Background()

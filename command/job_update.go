@@ -45,25 +45,12 @@ func (c *JobUpdateCommand) Run(args []string) int {
 		u.Throttle = &n
 		return nil
 	})
-	if !c.parseFlags(fs, args, c.Help()) {
-		return 1
-	}
-	if fs.NArg() != 1 {
-		c.Ui.Error("This command takes one argument: a job id")
+	id, client, ok := c.jobArg(fs, args, c.Help())
+	if !ok {
 		return 1
 	}
 	if u.MaxLifespan == nil && u.Throttle == nil {
 		c.Ui.Error("Nothing to update: give -max-lifespan or -throttle")
-		return 1
-	}
-	id, err := parseJobID(fs.Arg(0))
-	if err != nil {
-		c.Ui.Error(fmt.Sprintf("Error: %s", err))
-		return 1
-	}
-	client, err := c.Client()
-	if err != nil {
-		c.Ui.Error(fmt.Sprintf("Error: %s", err))
 		return 1
 	}
 	j, err := client.Jobs().Update(context.Background(), id, &u)

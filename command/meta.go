@@ -83,3 +83,41 @@ const generalOptionsUsage = `General Options:
 const jsonOptionUsage = `
   -json
     Print the API's JSON answer instead of a table.`
+
+// jobArg parses flags and the one job id argument, and builds a client,
+// printing what went wrong; ok is false when the command should exit 1.
+func (m *Meta) jobArg(fs *flag.FlagSet, args []string, help string) (id int64, client *api.Client, ok bool) {
+	if !m.parseFlags(fs, args, help) {
+		return 0, nil, false
+	}
+	if fs.NArg() != 1 {
+		m.Ui.Error("This command takes one argument: a job id")
+		return 0, nil, false
+	}
+	id, err := parseJobID(fs.Arg(0))
+	if err == nil {
+		client, err = m.Client()
+	}
+	if err != nil {
+		m.Ui.Error(fmt.Sprintf("Error: %s", err))
+		return 0, nil, false
+	}
+	return id, client, true
+}
+
+// noArgs parses flags for a command without arguments and builds a client.
+func (m *Meta) noArgs(fs *flag.FlagSet, args []string, help string) (*api.Client, bool) {
+	if !m.parseFlags(fs, args, help) {
+		return nil, false
+	}
+	if fs.NArg() != 0 {
+		m.Ui.Error("This command takes no arguments")
+		return nil, false
+	}
+	client, err := m.Client()
+	if err != nil {
+		m.Ui.Error(fmt.Sprintf("Error: %s", err))
+		return nil, false
+	}
+	return client, true
+}

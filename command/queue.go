@@ -27,16 +27,8 @@ Usage: god queue [options]
 
 func (c *QueueCommand) Run(args []string) int {
 	fs := c.FlagSet("queue", true)
-	if !c.parseFlags(fs, args, c.Help()) {
-		return 1
-	}
-	if fs.NArg() != 0 {
-		c.Ui.Error("This command takes no arguments")
-		return 1
-	}
-	client, err := c.Client()
-	if err != nil {
-		c.Ui.Error(fmt.Sprintf("Error: %s", err))
+	client, ok := c.noArgs(fs, args, c.Help())
+	if !ok {
 		return 1
 	}
 	q, err := client.Jobs().Queue(context.Background())

@@ -27,16 +27,8 @@ Usage: god usage [options]
 
 func (c *UsageCommand) Run(args []string) int {
 	fs := c.FlagSet("usage", true)
-	if !c.parseFlags(fs, args, c.Help()) {
-		return 1
-	}
-	if fs.NArg() != 0 {
-		c.Ui.Error("This command takes no arguments")
-		return 1
-	}
-	client, err := c.Client()
-	if err != nil {
-		c.Ui.Error(fmt.Sprintf("Error: %s", err))
+	client, ok := c.noArgs(fs, args, c.Help())
+	if !ok {
 		return 1
 	}
 	u, err := client.Usage(context.Background())
