@@ -117,6 +117,15 @@ scheduler "fairshare" {
   memory_weight = 0.25
 }
 
+# What each user may run at once. Jobs beyond wait, pending, and
+# `god job why` names the quota; other users' jobs go on. 0 or absent means
+# no cap (the default).
+quota {
+  running_cpu    = 0
+  running_memory = "0"
+  running_jobs   = 0
+}
+
 # The TCP listener of the HTTP API.
 http {
   # Not yet usable outside -dev: remote users need authentication (tokens),

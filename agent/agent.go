@@ -52,6 +52,8 @@ type Agent struct {
 	// (for throttles); arrayLeft the tasks not over yet.
 	arrayActive map[int64]int
 	arrayLeft   map[int64]int
+	// userUse is what each user runs now, for quotas.
+	userUse map[int]userUse
 	// ledger is the decayed usage per user, for fair share.
 	ledger *ledger
 	// deadlines are when running jobs reach their max lifespan.
@@ -95,6 +97,7 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 		arrayActive:  map[int64]int{},
 		arrayLeft:    map[int64]int{},
 		deadlines:    map[int64]time.Time{},
+		userUse:      map[int]userUse{},
 		ledger:       newLedger(cfg.Scheduler.HalfLifeDuration, *cfg.Scheduler.MemoryWeight),
 		backoff:      map[int64]time.Time{},
 		startedAt:    time.Now(),

@@ -185,3 +185,46 @@ func TestWhyAndQueue(t *testing.T) {
 	must.SliceLen(t, 4, all)
 	must.Eq(t, other.ID, all[3].Job.ID, must.Sprint("positions count every user's jobs"))
 }
+
+// A running quota keeps a user's extra jobs pending with the reason while
+// other users' jobs go on; it frees up as the user's jobs end.
+func TestQuota_RunningJobs(t *testing.T) {
+	ex := fake.New(executor.Capacity{CPU: 64, Memory: 64 << 30})
+	a := agentOn(t, ex, func(c *config.Config) { c.Quota = &config.Quota{RunningJobs: 2, RunningCPU: 3} })
+	alice, bob := testUser(t, aliceUID), testUser(t, bobUID)
+	ctx := context.Background()
+	var mine []int64
+	for range 4 {
+		j, err := a.Submit(ctx, alice, &api.JobSpec{Name: "x", Command: "true", Resources: &api.Resources{CPU: 1}})
+		must.NoError(t, err)
+		mine = append(mine, j.ID)
+	}
+	theirs, err := a.Submit(ctx, bob, &api.JobSpec{Name: "x", Command: "true", Resources: &api.Resources{CPU: 2}})
+	must.NoError(t, err)
+	sem := make(chan struct{}, maxConcurrentDispatch)
+	cycle := func() {
+		t.Helper()
+		_, err := a.cycle(ctx, sem)
+		must.NoError(t, err)
+		a.dispatching.Wait()
+	}
+	cycle()
+	cycle() // a second pass changes nothing: the quota holds
+	must.Eq(t, 3, ex.Starts(), must.Sprint("two of alice's, and bob's (after alice's, not blocked by them)"))
+	j, err := a.Job(ctx, bob, theirs.ID, 0, 0)
+	must.NoError(t, err)
+	must.Eq(t, api.StateRunning, j.Status.Primary)
+
+	why, err := a.Why(ctx, alice, mine[2])
+	must.NoError(t, err)
+	must.Eq(t, "quota", why.Reasons[0].Kind)
+	must.StrContains(t, why.Reasons[0].Message, "god-alice runs 2 job(s), the quota of 2 at once (quota.running_jobs)")
+
+	ex.Finish(mine[0], 0)
+	a.finalize(ctx, mine[0])
+	cycle()
+	must.Eq(t, 4, ex.Starts(), must.Sprint("one ended, one more starts"))
+	j, err = a.Job(ctx, alice, mine[3], 0, 0)
+	must.NoError(t, err)
+	must.Eq(t, api.StatePending, j.Status.Primary, must.Sprint("still two at most"))
+}

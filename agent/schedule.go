@@ -111,7 +111,9 @@ func (a *Agent) cycle(ctx context.Context, sem chan struct{}) (time.Duration, er
 		if j.ParentID != 0 && a.throttled(ctx, j.ParentID, throttles) {
 			continue // its array has as many tasks running as it allows
 		}
-		if !a.reserve(j, capacity) {
+		if ok, overQuota := a.reserve(j, capacity); overQuota {
+			continue // its owner runs all their quota allows; others may go
+		} else if !ok {
 			// FIFO semantics: the head waits for room rather than being
 			// overtaken (backfill is the scheduler policy's business).
 			break
@@ -199,16 +201,46 @@ func (a *Agent) CapacityChanged() {
 }
 
 // reserve books j's resources if they fit in what is left of capacity.
-func (a *Agent) reserve(j *job.Job, capacity executor.Capacity) bool {
+// Its owner's quota is checked in the same critical section, so concurrent
+// cycles and dispatches can never take a user past it.
+func (a *Agent) reserve(j *job.Job, capacity executor.Capacity) (ok, overQuota bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.quotaReasonLocked(j) != "" {
+		return false, true
+	}
 	// A small epsilon keeps float sums of fractions like 0.1 from refusing
 	// a job that exactly fits.
 	if a.used.CPU+j.CPU > capacity.CPU+1e-9 || a.used.Memory+j.Memory > capacity.Memory {
-		return false
+		return false, false
 	}
 	a.bookLocked(j)
-	return true
+	return true, false
+}
+
+// userUse is what one user runs (or is starting) now.
+type userUse struct {
+	cpu    float64
+	memory int64
+	jobs   int
+}
+
+// quotaReasonLocked says how j would take its owner past the site's
+// running quota, or "" if it would not.
+func (a *Agent) quotaReasonLocked(j *job.Job) string {
+	q, u := a.cfg.Quota, a.userUse[j.User.UID]
+	if q == nil {
+		return ""
+	}
+	switch {
+	case q.RunningJobs > 0 && u.jobs+1 > q.RunningJobs:
+		return fmt.Sprintf("%s runs %d job(s), the quota of %d at once (quota.running_jobs)", j.User.Name, u.jobs, q.RunningJobs)
+	case q.RunningCPU > 0 && u.cpu+j.CPU > q.RunningCPU+1e-9:
+		return fmt.Sprintf("%s runs %g cpu; with this job's %g that passes the quota of %g (quota.running_cpu)", j.User.Name, u.cpu, j.CPU, q.RunningCPU)
+	case q.RunningMemoryBytes > 0 && u.memory+j.Memory > q.RunningMemoryBytes:
+		return fmt.Sprintf("%s runs %s; with this job's %s that passes the quota of %s (quota.running_memory)", j.User.Name, api.FormatSize(u.memory), api.FormatSize(j.Memory), api.FormatSize(q.RunningMemoryBytes))
+	}
+	return ""
 }
 
 // book records the resources of a running job (adopted or reconciled).
@@ -224,6 +256,8 @@ func (a *Agent) bookLocked(j *job.Job) {
 		a.reserved[j.ID] = r
 		a.used.CPU += r.CPU
 		a.used.Memory += r.Memory
+		u := a.userUse[r.uid]
+		a.userUse[r.uid] = userUse{cpu: u.cpu + r.CPU, memory: u.memory + r.Memory, jobs: u.jobs + 1}
 		if j.ParentID != 0 {
 			a.arrayActive[j.ParentID]++
 		}
@@ -247,6 +281,11 @@ func (a *Agent) release(id int64) {
 		delete(a.reserved, id)
 		a.used.CPU -= r.CPU
 		a.used.Memory -= r.Memory
+		if u := a.userUse[r.uid]; u.jobs <= 1 {
+			delete(a.userUse, r.uid)
+		} else {
+			a.userUse[r.uid] = userUse{cpu: u.cpu - r.CPU, memory: u.memory - r.Memory, jobs: u.jobs - 1}
+		}
 		if r.parent != 0 {
 			if a.arrayActive[r.parent]--; a.arrayActive[r.parent] <= 0 {
 				delete(a.arrayActive, r.parent)

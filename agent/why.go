@@ -120,12 +120,16 @@ func (a *Agent) blocked(ctx context.Context, j *job.Job, all bool) ([]api.Reason
 		return nil, err
 	}
 	a.mu.Lock()
+	quota := a.quotaReasonLocked(j)
 	until, backingOff := a.backoff[j.ID]
 	active := a.arrayActive[j.ParentID]
 	used := a.used
 	running := len(a.reserved)
 	a.mu.Unlock()
 	if backingOff && time.Now().Before(until) && add(api.Reason{Kind: "retry", Message: fmt.Sprintf("its last start failed (%s); next try at %s", j.Status.Reason, until.Format(time.TimeOnly)), Fix: "if the reason names your job (image, volume), stop it and fix the spec"}) {
+		return out, nil
+	}
+	if quota != "" && add(api.Reason{Kind: "quota", Message: quota, Fix: "wait for your running jobs to end, or stop some (god job status -state running)"}) {
 		return out, nil
 	}
 	if j.ParentID != 0 {

@@ -366,7 +366,8 @@ type Explanation struct {
 // Reason is one thing that keeps a job from starting, with numbers and
 // what would change it.
 type Reason struct {
-	// Kind: held, dependency, throttle, capacity, queue, retry, not-pending.
+	// Kind: held, dependency, retry, quota, throttle, capacity, queue,
+	// not-pending.
 	Kind    string `json:"kind"`
 	Message string `json:"message"`
 	Fix     string `json:"fix,omitempty"`

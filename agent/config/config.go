@@ -54,6 +54,7 @@ type Config struct {
 	UpdatableFields []string `hcl:"updatable_fields,optional"`
 
 	Scheduler *Scheduler `hcl:"scheduler,block"`
+	Quota     *Quota     `hcl:"quota,block"`
 	HTTP      *HTTP      `hcl:"http,block"`
 	Docker    *Docker    `hcl:"docker,block"`
 	Defaults  *Defaults  `hcl:"defaults,block"`
@@ -92,6 +93,17 @@ type Docker struct {
 	Memory   string  `hcl:"memory,optional"`
 	// MemoryBytes is Memory parsed by Finalize.
 	MemoryBytes int64
+}
+
+// Quota caps what each user may run at once; jobs beyond wait, pending,
+// with the reason. 0 or "" means no cap.
+type Quota struct {
+	RunningCPU    float64 `hcl:"running_cpu,optional"`
+	RunningMemory string  `hcl:"running_memory,optional"`
+	RunningJobs   int     `hcl:"running_jobs,optional"`
+
+	// RunningMemoryBytes is RunningMemory parsed by Finalize.
+	RunningMemoryBytes int64
 }
 
 // Defaults apply to jobs that do not say.
@@ -251,6 +263,10 @@ func merge(base, f *Config, explicit setBools) *Config {
 	if explicit.allowRoot {
 		c.AllowRoot = f.AllowRoot
 	}
+	if f.Quota != nil {
+		q := *f.Quota
+		c.Quota = &q
+	}
 	if f.Scheduler != nil {
 		sc := *f.Scheduler
 		c.Scheduler = &sc
@@ -361,6 +377,16 @@ func (c *Config) Finalize() error {
 	for _, f := range c.UpdatableFields {
 		if f != "max_lifespan" && f != "throttle" {
 			bad("updatable_fields: %q cannot be updated; the fields that can are max_lifespan and throttle", f)
+		}
+	}
+	if c.Quota == nil {
+		c.Quota = &Quota{}
+	}
+	if q := c.Quota; q.RunningCPU < 0 || q.RunningJobs < 0 {
+		bad("quota: running_cpu and running_jobs must be 0 (no cap) or positive")
+	} else if q.RunningMemory != "" {
+		if q.RunningMemoryBytes, err = jobspec.ParseMemory(q.RunningMemory); err != nil {
+			bad("quota.running_memory: %v", err)
 		}
 	}
 	if c.Scheduler == nil {
