@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -102,14 +101,17 @@ func runAgent(t *testing.T, cfg *config.Config) *testAgent {
 	must.NoError(t, err)
 	ta := &testAgent{Agent: a, t: t, exec: ex, instance: cfg.Docker.Instance, cancel: cancel, done: make(chan error, 1)}
 	go func() { ta.done <- a.Run(ctx) }()
-	// Ready once the API answers (after the start-up reconcile).
+	// Ready once the API answers a request: the agent serves only after
+	// loading its queue and ledger and reconciling with the engine.
+	hc := rawClient(cfg.Socket)
 	for i := 0; ; i++ {
-		if c, err := net.Dial("unix", cfg.Socket); err == nil {
-			c.Close()
+		resp, err := hc.Get("http://god/v1/agent/self")
+		if err == nil {
+			resp.Body.Close()
 			break
 		}
 		if i > 1000 {
-			t.Fatal("agent did not start listening")
+			t.Fatalf("agent did not start serving: %v", err)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
