@@ -225,6 +225,3 @@ func (a *Agent) Wake() {
 	default:
 	}
 }
-
-// Config returns the agent's configuration.
-func (a *Agent) Config() *config.Config { return a.cfg }

@@ -84,10 +84,3 @@ func (a *Agent) rerun(ctx context.Context, id int64, st *executor.State) bool {
 	}
 	return requeued
 }
-
-// removeForRerun removes a stopped container so that the job's next run
-// can take its name; the store still says running until then, so a crash
-// here only repeats the removal.
-func (a *Agent) removeForRerun(ctx context.Context, id int64) error {
-	return a.exec.Remove(ctx, id)
-}

@@ -189,8 +189,9 @@ func (a *Agent) finalize(ctx context.Context, id int64) {
 		return
 	}
 	if j.RescheduleRequested && !j.KillRequested {
-		// The container goes first: the next run needs its name.
-		if err := a.removeForRerun(ctx, id); err != nil {
+		// The container goes first: the next run needs its name. The store
+		// still says running until then, so a crash here only repeats it.
+		if err := a.exec.Remove(ctx, id); err != nil {
 			a.watchLog.Error("removing container for a reschedule", "job_id", id, "error", err)
 			return
 		}
