@@ -96,7 +96,7 @@ func (a *Agent) archive(ctx context.Context, j *job.Job, purge bool, out *api.Ar
 			continue
 		}
 		changed := false
-		err := a.mutate(ctx, x.ID, func(x *job.Job) bool {
+		_, err := a.mutate(ctx, x.ID, func(x *job.Job) bool {
 			if x.Status.Primary != api.StateOver {
 				return false
 			}

@@ -112,7 +112,7 @@ func (a *Agent) endArray(ctx context.Context, parentID int64) {
 	a.mu.Lock()
 	delete(a.arrayLeft, parentID)
 	a.mu.Unlock()
-	err = a.mutate(ctx, parentID, func(j *job.Job) bool {
+	_, err = a.mutate(ctx, parentID, func(j *job.Job) bool {
 		if !j.Running() {
 			return false
 		}

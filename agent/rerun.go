@@ -25,7 +25,7 @@ func (a *Agent) Reschedule(ctx context.Context, caller api.User, id int64) (*api
 	case j.KillRequested:
 		return nil, errorf(http.StatusConflict, "job %d is being stopped", id)
 	}
-	err = a.mutate(ctx, id, func(j *job.Job) bool {
+	j, err = a.mutate(ctx, id, func(j *job.Job) bool {
 		if !j.Running() || j.KillRequested || j.RescheduleRequested {
 			return false
 		}
@@ -39,9 +39,6 @@ func (a *Agent) Reschedule(ctx context.Context, caller api.User, id int64) (*api
 	if err := a.exec.Kill(ctx, id); err != nil {
 		a.log.Warn("kill for reschedule failed, will retry", "job_id", id, "error", err)
 	}
-	if j, err = a.store.Get(ctx, id); err != nil {
-		return nil, err
-	}
 	return a.view(ctx, j)
 }
 
@@ -51,7 +48,7 @@ func (a *Agent) Reschedule(ctx context.Context, caller api.User, id int64) (*api
 // job went back to pending.
 func (a *Agent) rerun(ctx context.Context, id int64, st *executor.State) bool {
 	var requeued bool
-	err := a.mutate(ctx, id, func(j *job.Job) bool {
+	_, err := a.mutate(ctx, id, func(j *job.Job) bool {
 		requeued = false
 		if !j.Running() || j.KillRequested {
 			return false

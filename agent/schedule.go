@@ -339,7 +339,7 @@ func (e *prepareError) Unwrap() error { return e.err }
 // start-up, for a container found without a running job), then finalizes
 // it at once if it has already ended.
 func (a *Agent) adopt(ctx context.Context, id int64, st *executor.State) {
-	err := a.mutate(ctx, id, func(j *job.Job) bool {
+	j, err := a.mutate(ctx, id, func(j *job.Job) bool {
 		if !j.Pending() || j.Held {
 			return false // stopped or held while being dispatched: it must not run
 		}
@@ -351,13 +351,9 @@ func (a *Agent) adopt(ctx context.Context, id int64, st *executor.State) {
 		j.JobDir = a.dirOf(j)
 		return true
 	})
-	if err != nil {
-		a.schedLog.Error("recording dispatch", "job_id", id, "error", err)
-	}
-	j, err := a.store.Get(ctx, id)
 	switch {
 	case err != nil:
-		a.schedLog.Error("reading job after dispatch", "job_id", id, "error", err)
+		a.schedLog.Error("recording dispatch", "job_id", id, "error", err)
 		return
 	case !j.Running():
 		// Stopped or held while being dispatched: the container must not
@@ -378,7 +374,7 @@ func (a *Agent) adopt(ctx context.Context, id int64, st *executor.State) {
 
 // endPending ends a pending job that can never run.
 func (a *Agent) endPending(ctx context.Context, id int64, secondary, reason string) {
-	err := a.mutate(ctx, id, func(j *job.Job) bool {
+	_, err := a.mutate(ctx, id, func(j *job.Job) bool {
 		if !j.Pending() {
 			return false
 		}
@@ -396,7 +392,7 @@ func (a *Agent) holdPending(ctx context.Context, id int64, reason string) {
 	a.mu.Lock()
 	a.backoff[id] = time.Now().Add(5 * time.Second)
 	a.mu.Unlock()
-	_ = a.mutate(ctx, id, func(j *job.Job) bool {
+	_, _ = a.mutate(ctx, id, func(j *job.Job) bool {
 		if !j.Pending() || j.Status.Reason == reason {
 			return false
 		}
@@ -408,29 +404,31 @@ func (a *Agent) holdPending(ctx context.Context, id int64, reason string) {
 
 // mutate applies change to the stored job, re-reading and retrying when
 // another writer got there first. change returns false to leave it as is.
-func (a *Agent) mutate(ctx context.Context, id int64, change func(*job.Job) bool) error {
+// It returns the job as stored afterwards, changed or not, so callers need
+// not read it again.
+func (a *Agent) mutate(ctx context.Context, id int64, change func(*job.Job) bool) (*job.Job, error) {
 	for {
 		j, err := a.store.Get(ctx, id)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		wasOver := j.Over()
+		before := j.Clone()
 		if !change(j) {
-			return nil
+			return before, nil // change may have touched j before declining
 		}
 		err = a.store.Update(ctx, j)
 		if errors.Is(err, store.ErrConflict) {
 			continue
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		a.queued(j)
 		a.changes.notify()
-		if !wasOver && j.Over() {
+		if !before.Over() && j.Over() {
 			a.ended(ctx, j)
 		}
-		return nil
+		return j, nil
 	}
 }
 

@@ -247,7 +247,7 @@ func (a *Agent) Stop(ctx context.Context, caller api.User, id int64) (*api.Job, 
 // container has stopped; an array stops every task and ends with the last.
 func (a *Agent) kill(ctx context.Context, id int64, reason string) error {
 	var wasRunning, isArray bool
-	err := a.mutate(ctx, id, func(j *job.Job) bool {
+	_, err := a.mutate(ctx, id, func(j *job.Job) bool {
 		wasRunning, isArray = false, j.IsArray()
 		switch {
 		case j.Pending():

@@ -143,7 +143,7 @@ func (a *Agent) lost(ctx context.Context, id int64) {
 	if a.rerun(ctx, id, nil) {
 		return
 	}
-	err := a.mutate(ctx, id, func(j *job.Job) bool {
+	_, err := a.mutate(ctx, id, func(j *job.Job) bool {
 		if !j.Running() {
 			return false // finalized meanwhile: not lost
 		}
@@ -201,7 +201,7 @@ func (a *Agent) finalize(ctx context.Context, id int64) {
 	// A root job's files go back to their owner before the user is told
 	// the job is over.
 	a.returnFiles(j)
-	err = a.mutate(ctx, id, func(j *job.Job) bool {
+	_, err = a.mutate(ctx, id, func(j *job.Job) bool {
 		if !j.Running() {
 			return false
 		}
