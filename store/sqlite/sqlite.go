@@ -37,6 +37,20 @@ CREATE TABLE IF NOT EXISTS jobs (
 	parent  INTEGER NOT NULL DEFAULT 0,
 	ended   INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS records (
+	kind    TEXT    NOT NULL,
+	key     TEXT    NOT NULL,
+	version INTEGER NOT NULL,
+	data    BLOB    NOT NULL,
+	PRIMARY KEY (kind, key)
+);
+CREATE TABLE IF NOT EXISTS audit (
+	id     INTEGER PRIMARY KEY AUTOINCREMENT,
+	at     INTEGER NOT NULL,
+	actor  TEXT    NOT NULL,
+	action TEXT    NOT NULL,
+	data   BLOB    NOT NULL
+);
 `
 
 const indexes = `
@@ -44,6 +58,7 @@ CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, id);
 CREATE INDEX IF NOT EXISTS jobs_uid ON jobs(uid, id);
 CREATE INDEX IF NOT EXISTS jobs_parent ON jobs(parent, id);
 CREATE INDEX IF NOT EXISTS jobs_ended ON jobs(state, ended);
+CREATE INDEX IF NOT EXISTS audit_actor ON audit(actor, id);
 `
 
 // addedColumns are the columns added to the first schema, with their
@@ -69,7 +84,10 @@ type Store struct {
 
 var errClosed = errors.New("job store is closed")
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store   = (*Store)(nil)
+	_ store.Records = (*Store)(nil)
+)
 
 type op struct {
 	fn  func(*sql.Tx) error

@@ -52,6 +52,10 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return open(t, t.TempDir()) })
 }
 
+func TestRecordsConformance(t *testing.T) {
+	storetest.RunRecords(t, func(t *testing.T) storetest.RecordStore { return open(t, t.TempDir()) })
+}
+
 // TestReopen: whatever was acknowledged before Close is there after Open,
 // with the same versions.
 func TestReopen(t *testing.T) {
