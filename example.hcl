@@ -103,6 +103,69 @@ max_pending          = 10000
 # `god job update` (Go-Docker's dynamic_fields). Default: both that exist.
 updatable_fields = ["max_lifespan", "throttle"]
 
+# Admins see and manage every job, user and project (`god user`, `god
+# project`, `god operator audit`). admins lists logins; admin_groups makes
+# every member of these groups (from the system user database or LDAP) an
+# admin. root on the agent's host is always one. Default: none.
+admins       = ["alice"]
+admin_groups = ["god-admins"]
+
+# Let the members of a project see and manage (stop, hold, suspend...) each
+# other's jobs submitted to it, as Go-Docker's share_project_tasks. Jobs of
+# the "default" project stay private. Default: false.
+share_project_jobs = false
+
+# How long the token of a `god login` lasts; then the user logs in again.
+# Tokens can be revoked earlier (`god logout`; an admin disabling a user
+# revokes all theirs). "1m" to "30d". Default "12h".
+token_ttl = "12h"
+
+# Login methods for remote users (the TCP API). Local users on the agent's
+# host need none: the Unix socket identifies them through the kernel.
+#
+# "local": users of this host's user database log in with an API key they
+# make on the host with `god user apikey` (passwords are not checked).
+auth "local" {}
+
+# "ldap": users log in with their LDAP password; their uid, gid, groups and
+# home come from the directory. See website/content/docs/auth-ldap.md for
+# every setting.
+auth "ldap" {
+  url      = "ldaps://ldap.example.org"
+  base_dn  = "dc=example,dc=org"
+  bind_dn  = "cn=god,ou=services,dc=example,dc=org"
+  bind_password = "secret"
+}
+
+# "oidc": guests log in with an OpenID Connect provider (`god login -guest`).
+# A guest is inactive until an admin activates them (`god user update
+# -active=true LOGIN`). Needs the guests block. See
+# website/content/docs/auth-guests.md.
+auth "oidc" {
+  issuer        = "https://accounts.example.org"
+  client_id     = "godocker"
+  client_secret = "secret"
+}
+
+# Who guests run as: every guest's jobs run as this unprivileged system
+# user, each guest with their own home <home_root>/<guest id>, created at
+# their first job. Guests may run root jobs only with allow_root here (and
+# the agent's allow_root).
+guests {
+  user       = "god-guest"
+  home_root  = "/srv/god/guests"
+  allow_root = false
+}
+
+# Which images jobs may use. allowed lists images or shell patterns
+# ("debian:*", "registry.example.org/*"); allow_user_images lets users run
+# others too. Default: no list, every image allowed. With a list,
+# allow_user_images defaults to false.
+images {
+  allowed           = ["debian:bookworm-slim", "registry.example.org/*"]
+  allow_user_images = false
+}
+
 # The scheduling policy: "fifo" (default: jobs start in the order they were
 # accepted) or "fairshare": the user with the least past usage goes first,
 # and users' jobs interleave instead of one user's backlog going first.
@@ -126,20 +189,28 @@ quota {
   running_jobs   = 0
 }
 
-# The TCP listener of the HTTP API.
+# The TCP listener of the HTTP API, for remote users. Every request on it
+# needs a token from `god login` (see the auth blocks); under -dev, loopback
+# callers without a token are identified through the kernel's socket table.
+# Default: false. dev: true. Left out, it keeps the value below it (-dev's,
+# or an earlier file's); set to false, it turns the listener off.
 http {
-  # Not yet usable outside -dev: remote users need authentication (tokens),
-  # which this version does not have, so the agent refuses to start with
-  # enabled = true unless it runs with -dev. Under -dev, loopback callers are
-  # identified through the kernel's socket table; no other caller is.
-  # Default: false. dev: true. Left out, it keeps the value below it (-dev's,
-  # or an earlier file's); set to false, it turns the listener off.
   enabled = false
 
   # Address and port to listen on when enabled. The port is 1 to 65535.
   # Defaults: "127.0.0.1" and 6543. Change the port if 6543 is taken.
+  # A non-loopback address needs TLS (or a TLS proxy in front of a loopback
+  # listener).
   address = "127.0.0.1"
   port    = 6543
+
+  # PEM certificate (with its chain) and key: the API then speaks HTTPS.
+  tls_cert = "/etc/god/tls/cert.pem"
+  tls_key  = "/etc/god/tls/key.pem"
+
+  # The URL users reach the API at, for links and the guest login callback
+  # (<public_url>/v1/login/oidc/callback). Default: built from address/port.
+  public_url = "https://god.example.org:6543"
 }
 
 # The local Docker engine that runs the jobs.
@@ -214,6 +285,12 @@ volume "scratch" {
 
   # Mount read-only. Default: false. Root jobs get every volume read-only.
   read_only = false
+
+  # Who may mount it: these logins, members of these groups, and jobs of
+  # these projects. All three empty or absent (the default): everyone.
+  users    = []
+  groups   = ["god-lab"]
+  projects = []
 }
 
 volume "cache" {

@@ -5,6 +5,8 @@ package config
 import (
 	"fmt"
 	"os"
+	"net"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -53,6 +55,22 @@ type Config struct {
 	// running jobs (Go-Docker's dynamic_fields): max_lifespan, throttle.
 	UpdatableFields []string `hcl:"updatable_fields,optional"`
 
+	// Admins may see and manage every job, user and project; AdminGroups
+	// makes every member of these groups (system or LDAP) an admin. root on
+	// the agent's host always is one.
+	Admins      []string `hcl:"admins,optional"`
+	AdminGroups []string `hcl:"admin_groups,optional"`
+	// ShareProjectJobs lets the members of a project see and manage each
+	// other's jobs in it (Go-Docker's share_project_tasks).
+	ShareProjectJobs bool `hcl:"share_project_jobs,optional"`
+	// TokenTTL is how long a login's token lasts ("12h").
+	TokenTTL string `hcl:"token_ttl,optional"`
+	// TokenLifetime is TokenTTL parsed by Finalize.
+	TokenLifetime time.Duration
+
+	Auth      []*Auth    `hcl:"auth,block"`
+	Guests    *Guests    `hcl:"guests,block"`
+	Images    *Images    `hcl:"images,block"`
 	Scheduler *Scheduler `hcl:"scheduler,block"`
 	Quota     *Quota     `hcl:"quota,block"`
 	HTTP      *HTTP      `hcl:"http,block"`
@@ -64,11 +82,44 @@ type Config struct {
 	Dev bool
 }
 
-// HTTP configures the TCP listener of the API.
+// HTTP configures the TCP listener of the API. Outside dev mode every
+// request on it needs a token, and a non-loopback address needs TLS.
 type HTTP struct {
 	Enabled bool   `hcl:"enabled,optional"`
 	Address string `hcl:"address,optional"`
 	Port    int    `hcl:"port,optional"`
+	// TLSCert and TLSKey are PEM files; with them the API speaks HTTPS.
+	TLSCert string `hcl:"tls_cert,optional"`
+	TLSKey  string `hcl:"tls_key,optional"`
+	// PublicURL is how users reach the API (links, guest login callbacks).
+	PublicURL string `hcl:"public_url,optional"`
+}
+
+// Auth configures one login method: "local" (API keys for the users of
+// the system user database), "ldap" (passwords checked by an LDAP
+// directory) or "oidc" (guests). The method's own settings stay in Body and
+// are decoded by the agent when it builds the method.
+type Auth struct {
+	Method string   `hcl:"method,label"`
+	Body   hcl.Body `hcl:",remain"`
+}
+
+// Guests configures users who log in through OIDC: an admin must activate
+// each one; they run as one system user, each with their own home.
+type Guests struct {
+	// User is the system user every guest's jobs run as.
+	User string `hcl:"user"`
+	// HomeRoot holds one home directory per guest ("/srv/god/guests").
+	HomeRoot  string `hcl:"home_root"`
+	AllowRoot bool   `hcl:"allow_root,optional"`
+}
+
+// Images restricts which images jobs may use.
+type Images struct {
+	// Allowed lists images or patterns ("debian:*", "registry.site/*").
+	Allowed []string `hcl:"allowed,optional"`
+	// AllowUserImages lets users run images outside Allowed.
+	AllowUserImages *bool `hcl:"allow_user_images,optional"`
 }
 
 // Scheduler chooses the policy that orders pending jobs: "fifo" (the
@@ -127,6 +178,12 @@ type Volume struct {
 	// Mount point in the container; defaults to Path.
 	Mount    string `hcl:"mount,optional"`
 	ReadOnly bool   `hcl:"read_only,optional"`
+	// Users, Groups and Projects say who may mount it: a user listed, a
+	// member of a group listed, or a job of a project listed. All empty:
+	// everyone.
+	Users    []string `hcl:"users,optional"`
+	Groups   []string `hcl:"groups,optional"`
+	Projects []string `hcl:"projects,optional"`
 }
 
 // DefaultSocket is where the system agent listens.
@@ -149,6 +206,7 @@ func Default() *Config {
 		UpdatableFields:           []string{"max_lifespan", "throttle"},
 		MaxPending:                10000,
 		ArchiveAfter:              "30d",
+		TokenTTL:                  "12h",
 	}
 }
 
@@ -204,18 +262,20 @@ func Parse(filename string, src []byte, base *Config) (*Config, error) {
 type setBools struct {
 	allowRoot, httpEnabled, avoidFailedNodes bool
 	maxPending, maxPendingPerUser            bool
+	shareProjectJobs                         bool
 }
 
 func explicitBools(body hcl.Body) setBools {
 	var set setBools
 	content, _, _ := body.PartialContent(&hcl.BodySchema{
-		Attributes: []hcl.AttributeSchema{{Name: "allow_root"}, {Name: "avoid_failed_nodes"}, {Name: "max_pending"}, {Name: "max_pending_per_user"}},
+		Attributes: []hcl.AttributeSchema{{Name: "allow_root"}, {Name: "avoid_failed_nodes"}, {Name: "max_pending"}, {Name: "max_pending_per_user"}, {Name: "share_project_jobs"}},
 		Blocks:     []hcl.BlockHeaderSchema{{Type: "http"}},
 	})
 	_, set.allowRoot = content.Attributes["allow_root"]
 	_, set.avoidFailedNodes = content.Attributes["avoid_failed_nodes"]
 	_, set.maxPending = content.Attributes["max_pending"]
 	_, set.maxPendingPerUser = content.Attributes["max_pending_per_user"]
+	_, set.shareProjectJobs = content.Attributes["share_project_jobs"]
 	for _, b := range content.Blocks {
 		hc, _, _ := b.Body.PartialContent(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "enabled"}}})
 		if _, ok := hc.Attributes["enabled"]; ok {
@@ -263,6 +323,25 @@ func merge(base, f *Config, explicit setBools) *Config {
 	if explicit.allowRoot {
 		c.AllowRoot = f.AllowRoot
 	}
+	set(&c.TokenTTL, f.TokenTTL)
+	if f.Admins != nil {
+		c.Admins = f.Admins
+	}
+	if f.AdminGroups != nil {
+		c.AdminGroups = f.AdminGroups
+	}
+	if explicit.shareProjectJobs {
+		c.ShareProjectJobs = f.ShareProjectJobs
+	}
+	c.Auth = append(append([]*Auth(nil), base.Auth...), f.Auth...)
+	if f.Guests != nil {
+		g := *f.Guests
+		c.Guests = &g
+	}
+	if f.Images != nil {
+		im := *f.Images
+		c.Images = &im
+	}
 	if f.Quota != nil {
 		q := *f.Quota
 		c.Quota = &q
@@ -280,6 +359,9 @@ func merge(base, f *Config, explicit setBools) *Config {
 		if f.HTTP.Port != 0 {
 			h.Port = f.HTTP.Port
 		}
+		set(&h.TLSCert, f.HTTP.TLSCert)
+		set(&h.TLSKey, f.HTTP.TLSKey)
+		set(&h.PublicURL, f.HTTP.PublicURL)
 		c.HTTP = &h
 	}
 	if f.Docker != nil {
@@ -333,8 +415,55 @@ func (c *Config) Finalize() error {
 	default:
 		bad("log_level must be one of trace, debug, info, warn, error; got %q", c.LogLevel)
 	}
-	if c.HTTP.Enabled && !c.Dev {
-		bad("http.enabled: the TCP API needs remote authentication, which this version does not have yet; use the Unix socket (%s) or run `god agent -dev`", c.Socket)
+	if h := c.HTTP; h.Enabled && !c.Dev && (h.TLSCert == "") && !isLoopback(h.Address) {
+		bad("http: address %q is not loopback, so the API needs TLS: set tls_cert and tls_key (or listen on 127.0.0.1 behind a TLS proxy)", h.Address)
+	}
+	if (c.HTTP.TLSCert == "") != (c.HTTP.TLSKey == "") {
+		bad("http: tls_cert and tls_key go together; set both or neither")
+	}
+	if lt, err := jobspec.ParseLifespan(c.TokenTTL); err != nil {
+		bad("token_ttl: %v", err)
+	} else if lt < time.Minute || lt > 30*24*time.Hour {
+		bad("token_ttl must be between 1m and 30d, got %q", c.TokenTTL)
+	} else {
+		c.TokenLifetime = lt
+	}
+	methods := map[string]bool{}
+	for _, a := range c.Auth {
+		switch a.Method {
+		case "local", "ldap", "oidc":
+		default:
+			bad(`auth %q: the methods are "local", "ldap" and "oidc"`, a.Method)
+		}
+		if methods[a.Method] {
+			bad("auth %q is configured twice", a.Method)
+		}
+		methods[a.Method] = true
+	}
+	if methods["oidc"] && c.Guests == nil {
+		bad(`auth "oidc" admits guests: add a guests block (user, home_root) saying who they run as`)
+	}
+	if g := c.Guests; g != nil {
+		if g.User == "" || g.User == "root" {
+			bad("guests.user must name an unprivileged system user, got %q", g.User)
+		}
+		if !filepath.IsAbs(g.HomeRoot) {
+			bad("guests.home_root must be an absolute path, got %q", g.HomeRoot)
+		}
+	}
+	if c.Images == nil {
+		c.Images = &Images{}
+	}
+	if c.Images.AllowUserImages == nil {
+		c.Images.AllowUserImages = new(len(c.Images.Allowed) == 0)
+	}
+	for _, p := range c.Images.Allowed {
+		if _, err := path.Match(p, ""); err != nil || p == "" {
+			bad("images.allowed: %q is not a valid pattern", p)
+		}
+	}
+	if !*c.Images.AllowUserImages && len(c.Images.Allowed) == 0 {
+		bad("images: allow_user_images = false needs at least one allowed image")
 	}
 	if c.HTTP.Port < 1 || c.HTTP.Port > 65535 {
 		bad("http.port must be between 1 and 65535, got %d", c.HTTP.Port)
@@ -446,6 +575,14 @@ func (c *Config) Finalize() error {
 		return fmt.Errorf("invalid agent config:\n  * %s", strings.Join(errs, "\n  * "))
 	}
 	return nil
+}
+
+func isLoopback(addr string) bool {
+	if addr == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(addr)
+	return ip != nil && ip.IsLoopback()
 }
 
 // exposesDockerSocket reports whether a host path is, or contains, the

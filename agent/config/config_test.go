@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -44,10 +45,17 @@ func TestExampleHCL(t *testing.T) {
 	for _, v := range cfg.Volumes {
 		byName[v.Name] = v
 	}
-	must.Eq(t, &Volume{Name: "scratch", Path: "/scratch/$USER", Mount: "/scratch"}, byName["scratch"])
+	must.Eq(t, &Volume{Name: "scratch", Path: "/scratch/$USER", Mount: "/scratch", Users: []string{}, Groups: []string{"god-lab"}, Projects: []string{}}, byName["scratch"])
 	must.Eq(t, &Volume{Name: "cache", Path: "/var/cache/god/$UID", Mount: "/cache"}, byName["cache"])
 	// mount defaults to path.
 	must.Eq(t, &Volume{Name: "reference", Path: "/data/reference", Mount: "/data/reference", ReadOnly: true}, byName["reference"])
+
+	must.Eq(t, []string{"alice"}, cfg.Admins)
+	must.Eq(t, []string{"god-admins"}, cfg.AdminGroups)
+	must.Eq(t, 12*time.Hour, cfg.TokenLifetime)
+	must.SliceLen(t, 3, cfg.Auth)
+	must.Eq(t, "god-guest", cfg.Guests.User)
+	must.False(t, *cfg.Images.AllowUserImages)
 }
 
 // Every attribute and block of Config appears in example.hcl, so that a new
@@ -73,7 +81,7 @@ func checkDocumented(t *testing.T, where string, bodies []*hclsyntax.Body, typ r
 		}
 		name, kind, _ := strings.Cut(tag, ",")
 		switch kind {
-		case "label":
+		case "label", "remain":
 		case "block":
 			elem := field.Type
 			for elem.Kind() == reflect.Pointer || elem.Kind() == reflect.Slice {
@@ -172,9 +180,39 @@ func TestFinalize_errors(t *testing.T) {
 			want: `volume "in": mount "/mnt/go-docker/in" would hide a path`,
 		},
 		{
-			name: "http without -dev",
-			hcl:  "http {\n  enabled = true\n}",
-			want: "http.enabled: the TCP API needs remote authentication",
+			name: "http on a public address without TLS",
+			hcl:  "http {\n  enabled = true\n  address = \"0.0.0.0\"\n}",
+			want: `http: address "0.0.0.0" is not loopback, so the API needs TLS`,
+		},
+		{
+			name: "tls cert without key",
+			hcl:  "http {\n  tls_cert = \"/c.pem\"\n}",
+			want: "http: tls_cert and tls_key go together",
+		},
+		{
+			name: "unknown auth method",
+			hcl:  "auth \"kerberos\" {}",
+			want: `auth "kerberos": the methods are "local", "ldap" and "oidc"`,
+		},
+		{
+			name: "oidc without guests",
+			hcl:  "auth \"oidc\" {}",
+			want: `auth "oidc" admits guests: add a guests block`,
+		},
+		{
+			name: "guests as root",
+			hcl:  "guests {\n  user = \"root\"\n  home_root = \"/g\"\n}",
+			want: `guests.user must name an unprivileged system user`,
+		},
+		{
+			name: "token ttl too long",
+			hcl:  "token_ttl = \"60d\"",
+			want: `token_ttl must be between 1m and 30d`,
+		},
+		{
+			name: "no image allowed",
+			hcl:  "images {\n  allow_user_images = false\n}",
+			want: `images: allow_user_images = false needs at least one allowed image`,
 		},
 		{
 			name: "volume exposing the docker socket",
@@ -373,21 +411,27 @@ func TestDev_socketFollowsDataDir(t *testing.T) {
 
 // The TCP API has no authentication yet: allowed under -dev only, and the
 // refusal points at the Unix socket.
-func TestFinalize_httpOnlyWithDev(t *testing.T) {
-	const src = "http {\n  enabled = true\n  port    = 7001\n}\n"
-
-	dev, err := Parse("agent.hcl", []byte(src), Dev())
-	must.NoError(t, err)
-	must.NoError(t, dev.Finalize())
-	must.True(t, dev.HTTP.Enabled)
-	must.Eq(t, 7001, dev.HTTP.Port)
-
-	sys, err := Parse("agent.hcl", []byte(src), Default())
-	must.NoError(t, err)
-	err = sys.Finalize()
-	must.Error(t, err)
-	must.StrContains(t, err.Error(), "Unix socket")
-	must.StrContains(t, err.Error(), DefaultSocket)
+// TestFinalize_httpTLS: a public listener needs TLS; loopback does not
+// (a TLS proxy may sit in front of it).
+func TestFinalize_httpTLS(t *testing.T) {
+	for _, tc := range []struct {
+		src string
+		ok  bool
+	}{
+		{"http {\n  enabled = true\n  port    = 7001\n}\n", true},
+		{"http {\n  enabled = true\n  address = \"::1\"\n}\n", true},
+		{"http {\n  enabled = true\n  address = \"10.0.0.1\"\n}\n", false},
+		{"http {\n  enabled = true\n  address = \"10.0.0.1\"\n  tls_cert = \"/c\"\n  tls_key = \"/k\"\n}\n", true},
+	} {
+		c, err := Parse("agent.hcl", []byte(tc.src), Default())
+		must.NoError(t, err)
+		err = c.Finalize()
+		if tc.ok {
+			must.NoError(t, err, must.Sprint(tc.src))
+		} else {
+			must.Error(t, err, must.Sprint(tc.src))
+		}
+	}
 }
 
 // Later files override earlier ones attribute by attribute; volumes add up.
