@@ -21,7 +21,9 @@ import (
 	"github.com/godocker/god/agent/config"
 	agenthttp "github.com/godocker/god/agent/http"
 	"github.com/godocker/god/agent/identity"
+	"github.com/godocker/god/agent/token"
 	"github.com/godocker/god/job"
+	"github.com/godocker/god/plugins/auth"
 	"github.com/godocker/god/plugins/executor"
 	"github.com/godocker/god/plugins/scheduler"
 	"github.com/godocker/god/store"
@@ -37,6 +39,13 @@ type Agent struct {
 	exec     executor.Executor
 	policy   scheduler.Scheduler
 	users    *identity.Cache
+	// rec keeps accounts, projects, revoked tokens and the audit log.
+	rec            store.Records
+	signer         *token.Signer
+	authenticators []auth.Authenticator
+	accts          accountCache
+	projs          projectCache
+	logins         loginLimiter
 
 	// wake asks the scheduler for a cycle; a buffer of one coalesces bursts.
 	wake    chan struct{}
@@ -73,6 +82,8 @@ type Options struct {
 	Executor  executor.Executor
 	Scheduler scheduler.Scheduler
 	Logger    hclog.Logger
+	// Authenticators replace the login methods built from the config.
+	Authenticators []auth.Authenticator
 }
 
 // New builds an agent from a finalized config and its parts.
@@ -101,9 +112,26 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 		ledger:       newLedger(cfg.Scheduler.HalfLifeDuration, *cfg.Scheduler.MemoryWeight),
 		backoff:      map[int64]time.Time{},
 		startedAt:    time.Now(),
+		accts:        accountCache{m: map[string]cachedAccount{}},
+		logins:       loginLimiter{m: map[string]loginFailures{}},
 	}
+	rec, ok := o.Store.(store.Records)
+	if !ok {
+		return nil, fmt.Errorf("the job store %T cannot keep accounts (store.Records)", o.Store)
+	}
+	a.rec = rec
 	if err := a.prepareSharedDir(); err != nil {
 		return nil, err
+	}
+	if err := a.initSigner(context.Background()); err != nil {
+		return nil, fmt.Errorf("loading the token signing key: %w", err)
+	}
+	a.authenticators = o.Authenticators
+	if a.authenticators == nil {
+		var err error
+		if a.authenticators, err = buildAuthenticators(cfg); err != nil {
+			return nil, err
+		}
 	}
 	return a, nil
 }

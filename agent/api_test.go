@@ -61,7 +61,7 @@ func TestAPI_Errors(t *testing.T) {
 			must.StrContains(t, text, tc.want)
 		})
 	}
-	jobs, err := ta.Jobs(context.Background(), testUser(t, 0), nil, 0)
+	jobs, err := ta.Jobs(context.Background(), testUser(t, 0), &api.JobListOptions{})
 	must.NoError(t, err)
 	must.SliceEmpty(t, jobs)
 }

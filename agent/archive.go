@@ -18,7 +18,7 @@ import (
 // Archive removes a finished job's directory and marks it archived (its
 // record stays); with purge the record goes too. An array takes its tasks
 // with it.
-func (a *Agent) Archive(ctx context.Context, caller api.User, id int64, purge bool) (*api.ArchiveResponse, error) {
+func (a *Agent) Archive(ctx context.Context, caller *api.Caller, id int64, purge bool) (*api.ArchiveResponse, error) {
 	j, err := a.authorized(ctx, caller, id)
 	if err != nil {
 		return nil, err
@@ -35,13 +35,13 @@ func (a *Agent) Archive(ctx context.Context, caller api.User, id int64, purge bo
 
 // ArchiveOlder archives the caller's jobs (everyone's for an admin) that
 // ended more than r.OlderThan ago, optionally only those with a tag.
-func (a *Agent) ArchiveOlder(ctx context.Context, caller api.User, r *api.ArchiveRequest) (*api.ArchiveResponse, error) {
+func (a *Agent) ArchiveOlder(ctx context.Context, caller *api.Caller, r *api.ArchiveRequest) (*api.ArchiveResponse, error) {
 	age, err := jobspec.ParseLifespan(r.OlderThan)
 	if err != nil {
 		return nil, &Error{Code: http.StatusBadRequest, Msg: "invalid archive request", Fields: []api.FieldError{{Field: "older_than", Message: err.Error()}}}
 	}
 	var uid *int
-	if !isAdmin(caller) {
+	if !caller.Admin {
 		uid = &caller.UID
 	}
 	return a.archiveOlder(ctx, uid, age, r.Tag, r.Purge)

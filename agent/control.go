@@ -16,16 +16,16 @@ import (
 
 // Hold keeps a pending job (or every pending task of an array) from
 // starting until it is released.
-func (a *Agent) Hold(ctx context.Context, caller api.User, id int64) (*api.Job, error) {
+func (a *Agent) Hold(ctx context.Context, caller *api.Caller, id int64) (*api.Job, error) {
 	return a.setHeld(ctx, caller, id, true)
 }
 
 // Release lets a held job start.
-func (a *Agent) Release(ctx context.Context, caller api.User, id int64) (*api.Job, error) {
+func (a *Agent) Release(ctx context.Context, caller *api.Caller, id int64) (*api.Job, error) {
 	return a.setHeld(ctx, caller, id, false)
 }
 
-func (a *Agent) setHeld(ctx context.Context, caller api.User, id int64, held bool) (*api.Job, error) {
+func (a *Agent) setHeld(ctx context.Context, caller *api.Caller, id int64, held bool) (*api.Job, error) {
 	j, err := a.authorized(ctx, caller, id)
 	if err != nil {
 		return nil, err
@@ -80,16 +80,16 @@ func (a *Agent) pendingTasks(ctx context.Context, parentID int64) ([]int64, erro
 // Suspend freezes every process of a running job (the engine's pause);
 // its time still counts toward its lifespan. An array suspends its
 // running tasks.
-func (a *Agent) Suspend(ctx context.Context, caller api.User, id int64) (*api.Job, error) {
+func (a *Agent) Suspend(ctx context.Context, caller *api.Caller, id int64) (*api.Job, error) {
 	return a.setSuspended(ctx, caller, id, true)
 }
 
 // Resume continues a suspended job.
-func (a *Agent) Resume(ctx context.Context, caller api.User, id int64) (*api.Job, error) {
+func (a *Agent) Resume(ctx context.Context, caller *api.Caller, id int64) (*api.Job, error) {
 	return a.setSuspended(ctx, caller, id, false)
 }
 
-func (a *Agent) setSuspended(ctx context.Context, caller api.User, id int64, suspend bool) (*api.Job, error) {
+func (a *Agent) setSuspended(ctx context.Context, caller *api.Caller, id int64, suspend bool) (*api.Job, error) {
 	j, err := a.authorized(ctx, caller, id)
 	if err != nil {
 		return nil, err
@@ -150,7 +150,7 @@ func (a *Agent) setSuspended(ctx context.Context, caller api.User, id int64, sus
 
 // Update changes the updatable fields of a pending or running job: its
 // lifespan, and an array's throttle.
-func (a *Agent) Update(ctx context.Context, caller api.User, id int64, u *api.JobUpdate) (*api.Job, error) {
+func (a *Agent) Update(ctx context.Context, caller *api.Caller, id int64, u *api.JobUpdate) (*api.Job, error) {
 	j, err := a.authorized(ctx, caller, id)
 	if err != nil {
 		return nil, err

@@ -114,7 +114,7 @@ func TestWhyAndQueue(t *testing.T) {
 	a := agentOn(t, fake.New(executor.Capacity{CPU: 2, Memory: 8 << 30}), nil)
 	alice, bob := testUser(t, aliceUID), testUser(t, bobUID)
 	ctx := context.Background()
-	submit := func(u api.User, s api.JobSpec) *api.Job {
+	submit := func(u *api.Caller, s api.JobSpec) *api.Job {
 		t.Helper()
 		s.Name = "x"
 		if s.Command == "" {

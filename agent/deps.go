@@ -16,7 +16,7 @@ import (
 // resolveDeps checks at submit that every job depended on exists and is
 // the caller's (or the caller is an admin), and records the dependencies.
 // Dependencies only point at existing jobs, so they cannot form a cycle.
-func (a *Agent) resolveDeps(ctx context.Context, caller api.User, j *job.Job) []api.FieldError {
+func (a *Agent) resolveDeps(ctx context.Context, caller *api.Caller, j *job.Job) []api.FieldError {
 	var fe []api.FieldError
 	for i, s := range j.Spec.DependsOn {
 		field := fmt.Sprintf("depends_on[%d]", i)
@@ -29,7 +29,7 @@ func (a *Agent) resolveDeps(ctx context.Context, caller api.User, j *job.Job) []
 		case err != nil:
 			fe = append(fe, api.FieldError{Field: field, Message: err.Error()})
 			continue
-		case dep.User.UID != caller.UID && !isAdmin(caller):
+		case !owns(caller, dep) && !caller.Admin:
 			fe = append(fe, api.FieldError{Field: field, Message: fmt.Sprintf("job %d belongs to another user; you can only depend on your own jobs", id)})
 			continue
 		}

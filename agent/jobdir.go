@@ -13,10 +13,13 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/godocker/god/agent/config"
 	"github.com/godocker/god/agent/identity"
 	"github.com/godocker/god/api"
 	"github.com/godocker/god/job"
 	"github.com/godocker/god/plugins/executor"
+	"github.com/godocker/god/store"
+	"slices"
 )
 
 // ContainerJobDir is where the job directory appears in the container
@@ -140,8 +143,12 @@ func (a *Agent) prepare(j *job.Job) (*executor.Task, error) {
 
 	home := ContainerJobDir
 	var mounts []executor.Mount
+	groupNames, err := a.groupsOf(context.Background(), u)
+	if err != nil {
+		return nil, err
+	}
 	for _, name := range j.Spec.Volumes {
-		m, err := a.resolveVolume(name, u)
+		m, err := a.resolveVolume(name, u, groupNames, projectOf(j))
 		if err != nil {
 			return nil, &prepareError{err}
 		}
@@ -175,8 +182,8 @@ func (a *Agent) prepare(j *job.Job) (*executor.Task, error) {
 		"GODOCKER_PWD=" + ContainerJobDir,
 		"GODOCKER_HOME=" + home,
 		"HOME=" + home,
-		"USER=" + u.Name,
-		"LOGNAME=" + u.Name,
+		"USER=" + safeName(u.Name, "u", u.UID),
+		"LOGNAME=" + safeName(u.Name, "u", u.UID),
 	}
 	if arr != nil {
 		env = append(env, taskEnv(j, arr)...)
@@ -268,7 +275,11 @@ func writeFileNoFollow(path string, content []byte, mode os.FileMode, uid, gid i
 // resolveVolume turns a volume name into a host mount for user u. The
 // resolved host path must stay inside the configured path (no traversal
 // through the user's name, no symlink escape).
-func (a *Agent) resolveVolume(name string, u api.User) (executor.Mount, error) {
+//
+// Volumes with users, groups or projects lists are for those only: the
+// check runs at submit and again at dispatch, so a user removed from a
+// group since cannot mount its data.
+func (a *Agent) resolveVolume(name string, u api.User, groups []string, project string) (executor.Mount, error) {
 	if name == "home" {
 		if u.Home == "" || !filepath.IsAbs(u.Home) {
 			return executor.Mount{}, fmt.Errorf("volume home: user %s has no home directory", u.Name)
@@ -283,6 +294,9 @@ func (a *Agent) resolveVolume(name string, u api.User) (executor.Mount, error) {
 		if v.Name != name {
 			continue
 		}
+		if !volumeACL(v, u.Name, groups, project) {
+			return executor.Mount{}, fmt.Errorf("volume %s is not for you: it is reserved to %s", name, aclText(v))
+		}
 		real, err := resolveUserPath(v.Path, u)
 		if err != nil {
 			return executor.Mount{}, fmt.Errorf("volume %s: %w", name, err)
@@ -290,6 +304,50 @@ func (a *Agent) resolveVolume(name string, u api.User) (executor.Mount, error) {
 		return executor.Mount{Source: real, Target: v.Mount, ReadOnly: v.ReadOnly}, nil
 	}
 	return executor.Mount{}, fmt.Errorf("unknown volume %q; available: %s", name, strings.Join(a.volumeNames(), ", "))
+}
+
+// volumeACL: a volume without lists is everyone's; otherwise the user, one
+// of their groups or the job's project must be listed.
+func volumeACL(v *config.Volume, login string, groups []string, project string) bool {
+	if len(v.Users) == 0 && len(v.Groups) == 0 && len(v.Projects) == 0 {
+		return true
+	}
+	if slices.Contains(v.Users, login) || slices.Contains(v.Projects, project) {
+		return true
+	}
+	for _, g := range groups {
+		if slices.Contains(v.Groups, g) {
+			return true
+		}
+	}
+	return false
+}
+
+func aclText(v *config.Volume) string {
+	var parts []string
+	if len(v.Users) > 0 {
+		parts = append(parts, "users "+strings.Join(v.Users, ", "))
+	}
+	if len(v.Groups) > 0 {
+		parts = append(parts, "members of "+strings.Join(v.Groups, ", "))
+	}
+	if len(v.Projects) > 0 {
+		parts = append(parts, "projects "+strings.Join(v.Projects, ", "))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// groupsOf names a job owner's groups as their account knows them (LDAP
+// groups included), or through the system database for a user without one.
+func (a *Agent) groupsOf(ctx context.Context, u api.User) ([]string, error) {
+	acc, err := a.loadAccount(ctx, u.Name)
+	if errors.Is(err, store.ErrNoRecord) {
+		return groupNames(u), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return acc.Groups, nil
 }
 
 func (a *Agent) volumeNames() []string {

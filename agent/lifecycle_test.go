@@ -121,11 +121,11 @@ func TestLifecycle_OwnJobsOnly(t *testing.T) {
 	err = ta.Logs(ctx, bob, id, api.LogStdout, 0, false, &sb, func() {})
 	must.ErrorContains(t, err, "belongs to another user")
 	must.Eq(t, "", sb.String())
-	list, err := ta.Jobs(ctx, bob, nil, 0)
+	list, err := ta.Jobs(ctx, bob, &api.JobListOptions{})
 	must.NoError(t, err)
 	must.SliceEmpty(t, list)
 
-	list, err = ta.Jobs(ctx, root, nil, 0)
+	list, err = ta.Jobs(ctx, root, &api.JobListOptions{})
 	must.NoError(t, err)
 	must.SliceLen(t, 1, list)
 	must.NoError(t, ta.Logs(ctx, alice, id, api.LogStdout, 0, false, &sb, func() {}))

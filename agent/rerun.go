@@ -12,7 +12,7 @@ import (
 
 // Reschedule kills a running job and puts it back to pending with the same
 // id, to run again (Go-Docker's reschedule). Its directory is kept.
-func (a *Agent) Reschedule(ctx context.Context, caller api.User, id int64) (*api.Job, error) {
+func (a *Agent) Reschedule(ctx context.Context, caller *api.Caller, id int64) (*api.Job, error) {
 	j, err := a.authorized(ctx, caller, id)
 	if err != nil {
 		return nil, err

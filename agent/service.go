@@ -7,8 +7,10 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -35,21 +37,37 @@ func errorf(code int, format string, a ...any) *Error {
 	return &Error{Code: code, Msg: fmt.Sprintf(format, a...)}
 }
 
-// Caller resolves a kernel-verified uid to a user.
-func (a *Agent) Caller(_ context.Context, uid int) (api.User, error) {
-	u, err := a.users.Lookup(uid)
-	if err != nil {
-		return u, &Error{Code: http.StatusForbidden, Msg: err.Error()}
-	}
-	return u, nil
+// owns: the job was submitted by the caller's account. Guests share one
+// uid, so the login (the job's user name) counts as well as the uid.
+func owns(caller *api.Caller, j *job.Job) bool {
+	return j.User.UID == caller.UID && j.User.Name == caller.Name
 }
 
-// isAdmin: root on the agent's host manages every job.
-func isAdmin(u api.User) bool { return u.UID == 0 }
+// projectOf is the project a job counts for.
+func projectOf(j *job.Job) string {
+	if j.Spec.Project == "" {
+		return DefaultProject
+	}
+	return j.Spec.Project
+}
+
+// mayManage: the caller owns the job, is an admin, or shares its project
+// (share_project_jobs).
+func (a *Agent) mayManage(ctx context.Context, caller *api.Caller, j *job.Job) bool {
+	if owns(caller, j) || caller.Admin {
+		return true
+	}
+	p := projectOf(j)
+	if !a.cfg.ShareProjectJobs || p == DefaultProject {
+		return false
+	}
+	ok, err := a.inProject(ctx, caller, p)
+	return err == nil && ok
+}
 
 // Submit validates a spec, applies defaults and stores the job as pending.
 // It returns once the job is durable.
-func (a *Agent) Submit(ctx context.Context, caller api.User, spec *api.JobSpec) (*api.Job, error) {
+func (a *Agent) Submit(ctx context.Context, caller *api.Caller, spec *api.JobSpec) (*api.Job, error) {
 	if spec == nil {
 		return nil, errorf(http.StatusBadRequest, "missing job spec")
 	}
@@ -64,7 +82,7 @@ func (a *Agent) Submit(ctx context.Context, caller api.User, spec *api.JobSpec) 
 	// uid 0 in the container is root whatever the spec says: the same rules
 	// (allow_root, read-only mounts) apply.
 	s.Root = s.Root || caller.UID == 0
-	j := &job.Job{Spec: s, User: caller, Status: api.Status{Primary: api.StatePending}}
+	j := &job.Job{Spec: s, User: caller.User, Status: api.Status{Primary: api.StatePending}}
 	j.Dates.Submitted = time.Now().UTC()
 	if j.Spec.Image == "" {
 		j.Spec.Image = a.cfg.Defaults.Image
@@ -90,6 +108,7 @@ func (a *Agent) Submit(ctx context.Context, caller api.User, spec *api.JobSpec) 
 		return nil, err
 	}
 	fe := a.admit(ctx, j)
+	fe = append(fe, a.allowed(ctx, caller, j)...)
 	fe = append(fe, a.resolveDeps(ctx, caller, j)...)
 	if len(fe) > 0 {
 		return nil, &Error{Code: http.StatusBadRequest, Msg: "job refused", Fields: fe}
@@ -109,7 +128,7 @@ func (a *Agent) Submit(ctx context.Context, caller api.User, spec *api.JobSpec) 
 // rateLimit refuses a submit that would take the caller's pending jobs, or
 // everyone's, past the site's caps. Checked before storing, so under a
 // burst the caps can be passed by at most the submits in flight.
-func (a *Agent) rateLimit(caller api.User, spec *api.JobSpec) error {
+func (a *Agent) rateLimit(caller *api.Caller, spec *api.JobSpec) error {
 	n := 1
 	if spec.Array != "" {
 		first, last, step, _ := jobspec.ParseArray(spec.Array) // validated
@@ -135,7 +154,7 @@ func (a *Agent) admit(ctx context.Context, j *job.Job) []api.FieldError {
 		fe = append(fe, api.FieldError{Field: "root", Message: "running as root is not allowed on this site (agent config allow_root = false); remove root = true"})
 	}
 	for i, name := range j.Spec.Volumes {
-		if _, err := a.resolveVolume(name, j.User); err != nil {
+		if _, err := a.resolveVolume(name, j.User, a.groupsOrNone(ctx, j.User), projectOf(j)); err != nil {
 			fe = append(fe, api.FieldError{Field: fmt.Sprintf("volumes[%d]", i), Message: err.Error()})
 		}
 	}
@@ -150,8 +169,43 @@ func (a *Agent) admit(ctx context.Context, j *job.Job) []api.FieldError {
 	return fe
 }
 
+// allowed refuses what the caller's rights do not cover: a project they
+// are not a member of, an image off the site's list, root for a guest.
+func (a *Agent) allowed(ctx context.Context, caller *api.Caller, j *job.Job) []api.FieldError {
+	var fe []api.FieldError
+	if ok, err := a.inProject(ctx, caller, j.Spec.Project); err != nil {
+		fe = append(fe, api.FieldError{Field: "project", Message: err.Error()})
+	} else if !ok {
+		fe = append(fe, api.FieldError{Field: "project", Message: fmt.Sprintf("you are not a member of project %q; use one of yours (god project list) or leave project out for the default one", j.Spec.Project)})
+	}
+	if im := a.cfg.Images; !*im.AllowUserImages && !imageAllowed(im.Allowed, j.Spec.Image) {
+		fe = append(fe, api.FieldError{Field: "image", Message: fmt.Sprintf("image %q is not allowed on this site; use one of: %s", j.Spec.Image, strings.Join(im.Allowed, ", "))})
+	}
+	if caller.Kind == api.AccountGuest && j.Spec.Root && (a.cfg.Guests == nil || !a.cfg.Guests.AllowRoot) {
+		fe = append(fe, api.FieldError{Field: "root", Message: "guests may not run jobs as root on this site (guests.allow_root = false); remove root = true"})
+	}
+	return fe
+}
+
+// imageAllowed matches an image against the site's list of names and
+// shell patterns ("debian:*").
+func imageAllowed(allowed []string, image string) bool {
+	for _, p := range allowed {
+		if ok, _ := path.Match(p, image); ok || p == image {
+			return true
+		}
+	}
+	return false
+}
+
+// groupsOrNone is groupsOf for checks that refuse on any error anyway.
+func (a *Agent) groupsOrNone(ctx context.Context, u api.User) []string {
+	g, _ := a.groupsOf(ctx, u)
+	return g
+}
+
 // authorized returns the job if the caller may act on it.
-func (a *Agent) authorized(ctx context.Context, caller api.User, id int64) (*job.Job, error) {
+func (a *Agent) authorized(ctx context.Context, caller *api.Caller, id int64) (*job.Job, error) {
 	j, err := a.store.Get(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errorf(http.StatusNotFound, "job %d not found", id)
@@ -159,7 +213,7 @@ func (a *Agent) authorized(ctx context.Context, caller api.User, id int64) (*job
 	if err != nil {
 		return nil, err
 	}
-	if j.User.UID != caller.UID && !isAdmin(caller) {
+	if !a.mayManage(ctx, caller, j) {
 		return nil, errorf(http.StatusForbidden, "permission denied: job %d belongs to another user", id)
 	}
 	return j, nil
@@ -170,7 +224,7 @@ const maxWait = 5 * time.Minute
 
 // Job returns a job; with index > 0 it blocks until the job's version
 // exceeds index or wait passes.
-func (a *Agent) Job(ctx context.Context, caller api.User, id, index int64, wait time.Duration) (*api.Job, error) {
+func (a *Agent) Job(ctx context.Context, caller *api.Caller, id, index int64, wait time.Duration) (*api.Job, error) {
 	if wait <= 0 || wait > maxWait {
 		wait = maxWait
 	}
@@ -198,8 +252,10 @@ func (a *Agent) Job(ctx context.Context, caller api.User, id, index int64, wait 
 // defaultListLimit keeps `god job status` readable for prolific users.
 const defaultListLimit = 100
 
-// Jobs lists the caller's jobs (every job for an admin), newest first.
-func (a *Agent) Jobs(ctx context.Context, caller api.User, states []string, limit int) ([]*api.Job, error) {
+// Jobs lists the caller's jobs (every job for an admin), newest first;
+// with a project, that project's jobs the caller may see.
+func (a *Agent) Jobs(ctx context.Context, caller *api.Caller, opts *api.JobListOptions) ([]*api.Job, error) {
+	states, limit := opts.States, opts.Limit
 	for _, s := range states {
 		switch s {
 		case api.StatePending, api.StateRunning, api.StateOver, api.StateArchived:
@@ -210,25 +266,47 @@ func (a *Agent) Jobs(ctx context.Context, caller api.User, states []string, limi
 	if limit <= 0 {
 		limit = defaultListLimit
 	}
-	f := store.Filter{States: states, Limit: limit}
-	if !isAdmin(caller) {
+	f := store.Filter{States: states}
+	shared := opts.Project != "" && a.cfg.ShareProjectJobs
+	if shared {
+		if ok, err := a.inProject(ctx, caller, opts.Project); err != nil {
+			return nil, err
+		} else if !ok && !caller.Admin {
+			return nil, errorf(http.StatusForbidden, "permission denied: you are not a member of project %s", opts.Project)
+		}
+	}
+	if !caller.Admin && (!shared || opts.Project == DefaultProject) {
 		f.UID = &caller.UID
 	}
-	jobs, err := a.store.List(ctx, f)
-	if err != nil {
-		return nil, err
+	// The store filters by uid and state; the owner's name and the project
+	// are checked here, paging until limit jobs are found.
+	out := []*api.Job{}
+	for {
+		f.Limit = limit * 2
+		jobs, err := a.store.List(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		for _, j := range jobs {
+			if (f.UID != nil && !owns(caller, j)) || (opts.Project != "" && projectOf(j) != opts.Project) {
+				continue
+			}
+			out = append(out, j.API())
+			if len(out) == limit {
+				return out, nil
+			}
+		}
+		if len(jobs) < f.Limit {
+			return out, nil
+		}
+		f.BeforeID = jobs[len(jobs)-1].ID
 	}
-	out := make([]*api.Job, len(jobs))
-	for i, j := range jobs {
-		out[i] = j.API()
-	}
-	return out, nil
 }
 
 // Stop kills a job: a pending one ends at once, a running one is killed on
 // the engine and ends when its container has stopped. Both end over/killed
 // with exit code 137.
-func (a *Agent) Stop(ctx context.Context, caller api.User, id int64) (*api.Job, error) {
+func (a *Agent) Stop(ctx context.Context, caller *api.Caller, id int64) (*api.Job, error) {
 	if _, err := a.authorized(ctx, caller, id); err != nil {
 		return nil, err
 	}
@@ -282,7 +360,7 @@ func (a *Agent) kill(ctx context.Context, id int64, reason string) error {
 
 // Logs copies a job's stdout or stderr to w from offset. With follow it
 // keeps copying until the job is over and everything has been read.
-func (a *Agent) Logs(ctx context.Context, caller api.User, id int64, stream string, offset int64, follow bool, w io.Writer, flush func()) error {
+func (a *Agent) Logs(ctx context.Context, caller *api.Caller, id int64, stream string, offset int64, follow bool, w io.Writer, flush func()) error {
 	j, err := a.authorized(ctx, caller, id)
 	if err != nil {
 		return err
@@ -407,6 +485,6 @@ func openJobFile(path string, j *job.Job) (*os.File, error) {
 }
 
 // Self describes the agent to a caller.
-func (a *Agent) Self(caller api.User) *api.AgentSelf {
-	return &api.AgentSelf{Version: version.Version, Dev: a.cfg.Dev, Executor: a.exec.Name(), Caller: caller}
+func (a *Agent) Self(caller *api.Caller) *api.AgentSelf {
+	return &api.AgentSelf{Version: version.Version, Dev: a.cfg.Dev, Executor: a.exec.Name(), Caller: *caller}
 }

@@ -55,13 +55,15 @@ func needDocker(t *testing.T) {
 	}
 }
 
-func testUser(t *testing.T, uid int) api.User {
+// testUser is a local user calling through the Unix socket, as the kernel
+// would identify them (root is an admin).
+func testUser(t *testing.T, uid int) *api.Caller {
 	t.Helper()
 	u, err := identity.Lookup(uid)
 	if err != nil {
 		t.Skipf("skipping: test user %d missing (%v); run `make testenv` as root", uid, err)
 	}
-	return u
+	return &api.Caller{User: u, Login: u.Name, Kind: api.AccountLocal, Admin: uid == 0, Via: api.ViaUnix}
 }
 
 const (
@@ -151,7 +153,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (ta *testAgent) submit(u api.User, spec api.JobSpec) int64 {
+func (ta *testAgent) submit(u *api.Caller, spec api.JobSpec) int64 {
 	ta.t.Helper()
 	j, err := ta.Submit(context.Background(), u, &spec)
 	must.NoError(ta.t, err)
@@ -159,7 +161,7 @@ func (ta *testAgent) submit(u api.User, spec api.JobSpec) int64 {
 }
 
 // waitFor blocks until cond holds for the job (through blocking queries).
-func (ta *testAgent) waitFor(u api.User, id int64, what string, cond func(*api.Job) bool) *api.Job {
+func (ta *testAgent) waitFor(u *api.Caller, id int64, what string, cond func(*api.Job) bool) *api.Job {
 	ta.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -174,11 +176,11 @@ func (ta *testAgent) waitFor(u api.User, id int64, what string, cond func(*api.J
 	}
 }
 
-func (ta *testAgent) waitOver(u api.User, id int64) *api.Job {
+func (ta *testAgent) waitOver(u *api.Caller, id int64) *api.Job {
 	return ta.waitFor(u, id, "over", func(j *api.Job) bool { return j.Status.Primary == api.StateOver })
 }
 
-func (ta *testAgent) waitRunning(u api.User, id int64) *api.Job {
+func (ta *testAgent) waitRunning(u *api.Caller, id int64) *api.Job {
 	return ta.waitFor(u, id, "running", func(j *api.Job) bool { return j.Status.Primary != api.StatePending })
 }
 
@@ -254,6 +256,6 @@ func (ta *testAgent) runningContainers() int {
 }
 
 // waitState waits for the job's status to satisfy cond.
-func (ta *testAgent) waitStatus(u api.User, id int64, what string, cond func(api.Status) bool) *api.Job {
+func (ta *testAgent) waitStatus(u *api.Caller, id int64, what string, cond func(api.Status) bool) *api.Job {
 	return ta.waitFor(u, id, what, func(j *api.Job) bool { return cond(j.Status) })
 }

@@ -96,7 +96,7 @@ func (a *Agent) loadLedger(ctx context.Context) error {
 }
 
 // Usage shows the ledger: the caller's line, or everyone's for an admin.
-func (a *Agent) Usage(_ context.Context, caller api.User) ([]*api.UsageEntry, error) {
+func (a *Agent) Usage(_ context.Context, caller *api.Caller) ([]*api.UsageEntry, error) {
 	now := time.Now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -114,7 +114,7 @@ func (a *Agent) Usage(_ context.Context, caller api.User) ([]*api.UsageEntry, er
 	}
 	out := []*api.UsageEntry{}
 	for uid, name := range uids {
-		if uid != caller.UID && !isAdmin(caller) {
+		if uid != caller.UID && !caller.Admin {
 			continue
 		}
 		if uid == caller.UID {

@@ -69,7 +69,7 @@ func TestFairShare(t *testing.T) {
 	ex, err := ta.Why(ctx, bob, b[0])
 	must.NoError(t, err)
 	must.Eq(t, 1, ex.Position, must.Sprint("bob, who has used nothing, is next"))
-	started := func(id int64, u api.User) time.Time {
+	started := func(id int64, u *api.Caller) time.Time {
 		j := ta.waitOver(u, id)
 		return *j.Dates.Started
 	}

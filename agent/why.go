@@ -41,7 +41,7 @@ func (a *Agent) order(ctx context.Context) ([]*job.Job, error) {
 }
 
 // Why explains what keeps a job from starting, with numbers and a fix.
-func (a *Agent) Why(ctx context.Context, caller api.User, id int64) (*api.Explanation, error) {
+func (a *Agent) Why(ctx context.Context, caller *api.Caller, id int64) (*api.Explanation, error) {
 	j, err := a.authorized(ctx, caller, id)
 	if err != nil {
 		return nil, err
@@ -153,14 +153,14 @@ func (a *Agent) blocked(ctx context.Context, j *job.Job, all bool) ([]api.Reason
 
 // Queue lists the pending jobs the caller may see, in the scheduler's
 // order, each with its position among all pending jobs and what blocks it.
-func (a *Agent) Queue(ctx context.Context, caller api.User) ([]*api.QueueEntry, error) {
+func (a *Agent) Queue(ctx context.Context, caller *api.Caller) ([]*api.QueueEntry, error) {
 	order, err := a.order(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out := []*api.QueueEntry{}
 	for i, j := range order {
-		if j.User.UID != caller.UID && !isAdmin(caller) {
+		if !owns(caller, j) && !caller.Admin {
 			continue
 		}
 		e := &api.QueueEntry{Position: i + 1, Job: j.API()}

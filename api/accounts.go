@@ -32,6 +32,10 @@ type Caller struct {
 	Admin   bool   `json:"admin,omitempty"`
 	Via     string `json:"via"`
 	Address string `json:"address,omitempty"`
+
+	// TokenID and TokenExpires identify the token of the request, if any.
+	TokenID      string    `json:"-"`
+	TokenExpires time.Time `json:"-"`
 }
 
 // Account is a user as GoDocker keeps them: created at their first login

@@ -243,7 +243,7 @@ type AgentSelf struct {
 	Version  string `json:"version"`
 	Dev      bool   `json:"dev"`
 	Executor string `json:"executor"`
-	Caller   User   `json:"caller"`
+	Caller   Caller `json:"caller"`
 }
 
 // Self returns the agent's description.

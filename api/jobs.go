@@ -50,6 +50,10 @@ type JobSpec struct {
 	Env         map[string]string `json:"env,omitempty" hcl:"env,optional"`
 	Root        bool              `json:"root,omitempty" hcl:"root,optional"`
 	Tags        []string          `json:"tags,omitempty" hcl:"tags,optional"`
+	// Project the job counts for (its priority, quotas and, with the
+	// site's share_project_jobs, who else may manage it); empty means
+	// "default", which every user may use.
+	Project string `json:"project,omitempty" hcl:"project,optional"`
 
 	// Array makes the job an array of tasks: "start:end[:step]", or "N"
 	// for 1:N. The parent runs no container; each task runs the script
@@ -198,6 +202,9 @@ type JobListOptions struct {
 	// Limit caps the number of jobs returned (newest first); 0 means the
 	// server default (100).
 	Limit int
+	// Project restricts the list to jobs of one project. With the site's
+	// share_project_jobs, members see every member's jobs of the project.
+	Project string
 }
 
 // Jobs is the client for the job endpoints.
@@ -224,6 +231,9 @@ func (j *Jobs) List(ctx context.Context, opts *JobListOptions) ([]*Job, error) {
 		}
 		if opts.Limit > 0 {
 			q.Set("limit", strconv.Itoa(opts.Limit))
+		}
+		if opts.Project != "" {
+			q.Set("project", opts.Project)
 		}
 	}
 	var out []*Job

@@ -39,11 +39,12 @@ const (
 var reservedEnvPrefixes = []string{"GODOCKER_", "GOGOCKER_"}
 
 var (
-	nameRe   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
-	volumeRe = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
-	envKeyRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	tagRe    = regexp.MustCompile(`^[A-Za-z0-9_.:/-]{1,64}$`)
-	imageRe  = regexp.MustCompile(imageRef())
+	nameRe    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	volumeRe  = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
+	envKeyRe  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	tagRe     = regexp.MustCompile(`^[A-Za-z0-9_.:/-]{1,64}$`)
+	projectRe = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
+	imageRe   = regexp.MustCompile(imageRef())
 )
 
 // imageRef is the grammar of github.com/distribution/reference:
@@ -166,6 +167,10 @@ func Validate(spec *api.JobSpec) []api.FieldError {
 		if !tagRe.MatchString(t) {
 			add(fmt.Sprintf("tags[%d]", i), `tag %q is not valid: use 1 to %d letters, digits, "-", "_", ".", ":" or "/", e.g. "rnaseq"`, t, MaxTagLen)
 		}
+	}
+
+	if spec.Project != "" && !projectRe.MatchString(spec.Project) {
+		add("project", `project %q is not valid: project names use lower-case letters, digits, "-" and "_", starting with a letter (see god project list)`, spec.Project)
 	}
 
 	if spec.Array != "" {

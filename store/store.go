@@ -32,6 +32,9 @@ type Filter struct {
 	ParentID int64
 	// EndedBefore restricts to jobs that ended before this time when not zero.
 	EndedBefore time.Time
+	// BeforeID restricts to jobs with a smaller id when not 0 (paging
+	// newest first).
+	BeforeID int64
 }
 
 // Store keeps jobs durably: a call that returns nil has reached stable storage.

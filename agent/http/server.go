@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -20,24 +21,57 @@ import (
 
 // Backend is what the API needs from the agent.
 type Backend interface {
-	Caller(ctx context.Context, uid int) (api.User, error)
-	Submit(ctx context.Context, caller api.User, spec *api.JobSpec) (*api.Job, error)
-	Job(ctx context.Context, caller api.User, id, index int64, wait time.Duration) (*api.Job, error)
-	Jobs(ctx context.Context, caller api.User, states []string, limit int) ([]*api.Job, error)
-	Stop(ctx context.Context, caller api.User, id int64) (*api.Job, error)
-	Hold(ctx context.Context, caller api.User, id int64) (*api.Job, error)
-	Release(ctx context.Context, caller api.User, id int64) (*api.Job, error)
-	Suspend(ctx context.Context, caller api.User, id int64) (*api.Job, error)
-	Resume(ctx context.Context, caller api.User, id int64) (*api.Job, error)
-	Update(ctx context.Context, caller api.User, id int64, u *api.JobUpdate) (*api.Job, error)
-	Reschedule(ctx context.Context, caller api.User, id int64) (*api.Job, error)
-	Archive(ctx context.Context, caller api.User, id int64, purge bool) (*api.ArchiveResponse, error)
-	ArchiveOlder(ctx context.Context, caller api.User, r *api.ArchiveRequest) (*api.ArchiveResponse, error)
-	Why(ctx context.Context, caller api.User, id int64) (*api.Explanation, error)
-	Queue(ctx context.Context, caller api.User) ([]*api.QueueEntry, error)
-	Usage(ctx context.Context, caller api.User) ([]*api.UsageEntry, error)
-	Logs(ctx context.Context, caller api.User, id int64, stream string, offset int64, follow bool, w io.Writer, flush func()) error
-	Self(caller api.User) *api.AgentSelf
+	Authenticate(ctx context.Context, c *Credentials) (*api.Caller, error)
+	Submit(ctx context.Context, caller *api.Caller, spec *api.JobSpec) (*api.Job, error)
+	Job(ctx context.Context, caller *api.Caller, id, index int64, wait time.Duration) (*api.Job, error)
+	Jobs(ctx context.Context, caller *api.Caller, opts *api.JobListOptions) ([]*api.Job, error)
+	Stop(ctx context.Context, caller *api.Caller, id int64) (*api.Job, error)
+	Hold(ctx context.Context, caller *api.Caller, id int64) (*api.Job, error)
+	Release(ctx context.Context, caller *api.Caller, id int64) (*api.Job, error)
+	Suspend(ctx context.Context, caller *api.Caller, id int64) (*api.Job, error)
+	Resume(ctx context.Context, caller *api.Caller, id int64) (*api.Job, error)
+	Update(ctx context.Context, caller *api.Caller, id int64, u *api.JobUpdate) (*api.Job, error)
+	Reschedule(ctx context.Context, caller *api.Caller, id int64) (*api.Job, error)
+	Archive(ctx context.Context, caller *api.Caller, id int64, purge bool) (*api.ArchiveResponse, error)
+	ArchiveOlder(ctx context.Context, caller *api.Caller, r *api.ArchiveRequest) (*api.ArchiveResponse, error)
+	Why(ctx context.Context, caller *api.Caller, id int64) (*api.Explanation, error)
+	Queue(ctx context.Context, caller *api.Caller) ([]*api.QueueEntry, error)
+	Usage(ctx context.Context, caller *api.Caller) ([]*api.UsageEntry, error)
+	Logs(ctx context.Context, caller *api.Caller, id int64, stream string, offset int64, follow bool, w io.Writer, flush func()) error
+	Self(caller *api.Caller) *api.AgentSelf
+
+	AccountBackend
+}
+
+// AccountBackend serves logins, accounts, projects and the audit log.
+type AccountBackend interface {
+	Login(ctx context.Context, c *Credentials, r *api.LoginRequest) (*api.LoginResponse, error)
+	Logout(ctx context.Context, caller *api.Caller) error
+	Account(ctx context.Context, caller *api.Caller, login string) (*api.Account, error)
+	Accounts(ctx context.Context, caller *api.Caller) ([]*api.Account, error)
+	UpdateAccount(ctx context.Context, caller *api.Caller, login string, u *api.AccountUpdate) (*api.Account, error)
+	RotateAPIKey(ctx context.Context, caller *api.Caller, login string) (*api.APIKeyResponse, error)
+	Projects(ctx context.Context, caller *api.Caller) ([]*api.Project, error)
+	Project(ctx context.Context, caller *api.Caller, name string) (*api.Project, error)
+	CreateProject(ctx context.Context, caller *api.Caller, p *api.Project) (*api.Project, error)
+	UpdateProject(ctx context.Context, caller *api.Caller, name string, u *api.ProjectUpdate) (*api.Project, error)
+	DeleteProject(ctx context.Context, caller *api.Caller, name string) error
+	AddMember(ctx context.Context, caller *api.Caller, project, login string) (*api.Project, error)
+	RemoveMember(ctx context.Context, caller *api.Caller, project, login string) (*api.Project, error)
+	Audit(ctx context.Context, caller *api.Caller, q *api.AuditQuery) ([]*api.AuditEntry, error)
+	// Record writes an audit entry for an action the API served or refused.
+	Record(ctx context.Context, caller *api.Caller, action, target string, err error)
+}
+
+// Credentials are what a request proves about who sent it.
+type Credentials struct {
+	// Peer is the kernel's word on the connection's process: trusted on the
+	// Unix socket, and on loopback TCP in dev mode only.
+	Peer identity.Peer
+	// Bearer is the token of "Authorization: Bearer", if any.
+	Bearer string
+	// Remote is the client's address (for the audit log).
+	Remote string
 }
 
 // CodedError is an error with an HTTP status; others are 500s.
@@ -58,33 +92,36 @@ const maxBody = 4 << 20
 func New(b Backend, log hclog.Logger) *http.Server {
 	s := &server{b: b, log: log}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/jobs", s.wrap(s.submit))
+	// Reads.
 	mux.HandleFunc("GET /v1/jobs", s.wrap(s.list))
 	mux.HandleFunc("GET /v1/job/{id}", s.wrap(s.get))
-	mux.HandleFunc("DELETE /v1/job/{id}", s.wrap(s.stop))
-	mux.HandleFunc("PATCH /v1/job/{id}", s.wrap(s.update))
-	mux.HandleFunc("POST /v1/job/{id}/archive", s.wrap(s.archive))
-	mux.HandleFunc("POST /v1/jobs/archive", s.wrap(s.archiveOlder))
-	mux.HandleFunc("GET /v1/job/{id}/why", s.wrap(func(_ http.ResponseWriter, r *http.Request, caller api.User) (any, error) {
+	mux.HandleFunc("GET /v1/job/{id}/why", s.wrap(func(_ http.ResponseWriter, r *http.Request, caller *api.Caller) (any, error) {
 		id, err := pathID(r)
 		if err != nil {
 			return nil, err
 		}
 		return b.Why(r.Context(), caller, id)
 	}))
-	mux.HandleFunc("GET /v1/queue", s.wrap(func(_ http.ResponseWriter, r *http.Request, caller api.User) (any, error) {
+	mux.HandleFunc("GET /v1/queue", s.wrap(func(_ http.ResponseWriter, r *http.Request, caller *api.Caller) (any, error) {
 		return b.Queue(r.Context(), caller)
 	}))
-	mux.HandleFunc("GET /v1/usage", s.wrap(func(_ http.ResponseWriter, r *http.Request, caller api.User) (any, error) {
+	mux.HandleFunc("GET /v1/usage", s.wrap(func(_ http.ResponseWriter, r *http.Request, caller *api.Caller) (any, error) {
 		return b.Usage(r.Context(), caller)
 	}))
-	for verb, act := range map[string]func(context.Context, api.User, int64) (*api.Job, error){
-		"hold": b.Hold, "release": b.Release, "suspend": b.Suspend, "resume": b.Resume, "reschedule": b.Reschedule,
-	} {
-		mux.HandleFunc("POST /v1/job/{id}/"+verb, s.wrap(s.action(act)))
-	}
 	mux.HandleFunc("GET /v1/job/{id}/logs", s.logs)
 	mux.HandleFunc("GET /v1/agent/self", s.wrap(s.self))
+	// Changes, each recorded in the audit log with its outcome.
+	mux.HandleFunc("POST /v1/jobs", s.audited("job.submit", s.submit))
+	mux.HandleFunc("DELETE /v1/job/{id}", s.audited("job.stop", s.stop))
+	mux.HandleFunc("PATCH /v1/job/{id}", s.audited("job.update", s.update))
+	mux.HandleFunc("POST /v1/job/{id}/archive", s.audited("job.archive", s.archive))
+	mux.HandleFunc("POST /v1/jobs/archive", s.audited("job.archive", s.archiveOlder))
+	for verb, act := range map[string]func(context.Context, *api.Caller, int64) (*api.Job, error){
+		"hold": b.Hold, "release": b.Release, "suspend": b.Suspend, "resume": b.Resume, "reschedule": b.Reschedule,
+	} {
+		mux.HandleFunc("POST /v1/job/{id}/"+verb, s.audited("job."+verb, s.action(act)))
+	}
+	s.accountRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, &api.ErrorResponse{Error: "no such endpoint: " + r.Method + " " + r.URL.Path})
 	})
@@ -101,7 +138,7 @@ type server struct {
 	log hclog.Logger
 }
 
-type handler func(w http.ResponseWriter, r *http.Request, caller api.User) (any, error)
+type handler func(w http.ResponseWriter, r *http.Request, caller *api.Caller) (any, error)
 
 // wrap identifies the caller, runs h and writes its result or error as JSON.
 func (s *server) wrap(h handler) http.HandlerFunc {
@@ -109,13 +146,8 @@ func (s *server) wrap(h handler) http.HandlerFunc {
 		caller, err := s.caller(r)
 		if err == nil {
 			var out any
-			out, err = h(w, r, caller)
-			if err == nil {
-				w.Header().Set("Content-Type", "application/json")
-				if r.Method == http.MethodPost && r.URL.Path == "/v1/jobs" {
-					w.WriteHeader(http.StatusCreated)
-				}
-				_ = json.NewEncoder(w).Encode(out)
+			if out, err = h(w, r, caller); err == nil {
+				s.reply(w, r, out)
 				return
 			}
 		}
@@ -123,12 +155,72 @@ func (s *server) wrap(h handler) http.HandlerFunc {
 	}
 }
 
-func (s *server) caller(r *http.Request) (api.User, error) {
-	p := identity.FromContext(r.Context())
-	if !p.Known {
-		return api.User{}, &codedError{http.StatusUnauthorized, "cannot identify you: connect through the agent's Unix socket (GOD_ADDR=unix:///path/god.sock) from this host"}
+// audited is wrap for changes: the outcome, refusals included, goes to the
+// audit log under action.
+func (s *server) audited(action string, h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		caller, err := s.caller(r)
+		var out any
+		if err == nil {
+			out, err = h(w, r, caller)
+		} else {
+			caller = &api.Caller{Address: r.RemoteAddr}
+		}
+		s.b.Record(r.Context(), caller, action, target(r, out), err)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.reply(w, r, out)
 	}
-	return s.b.Caller(r.Context(), p.UID)
+}
+
+// target names what a request acted on, for the audit log.
+func target(r *http.Request, out any) string {
+	switch {
+	case r.PathValue("id") != "":
+		return "job " + r.PathValue("id")
+	case r.PathValue("login") != "" && r.PathValue("name") != "":
+		return "project " + r.PathValue("name") + " member " + r.PathValue("login")
+	case r.PathValue("login") != "":
+		return "user " + r.PathValue("login")
+	case r.PathValue("name") != "":
+		return "project " + r.PathValue("name")
+	}
+	switch o := out.(type) {
+	case *api.SubmitResponse:
+		return "job " + strconv.FormatInt(o.ID, 10)
+	case *api.Project:
+		return "project " + o.Name
+	}
+	return ""
+}
+
+func (s *server) reply(w http.ResponseWriter, r *http.Request, out any) {
+	w.Header().Set("Content-Type", "application/json")
+	if r.Method == http.MethodPost && (r.URL.Path == "/v1/jobs" || r.URL.Path == "/v1/projects") {
+		w.WriteHeader(http.StatusCreated)
+	}
+	_ = json.NewEncoder(w).Encode(out)
+}
+
+func credentials(r *http.Request) *Credentials {
+	c := &Credentials{Peer: identity.FromContext(r.Context()), Remote: r.RemoteAddr}
+	if c.Peer.Unix {
+		c.Remote = "unix"
+	}
+	if h := r.Header.Get("Authorization"); h != "" {
+		if tok, ok := strings.CutPrefix(h, "Bearer "); ok {
+			c.Bearer = strings.TrimSpace(tok)
+		} else {
+			c.Bearer = "malformed" // refused by the token check, never ignored
+		}
+	}
+	return c
+}
+
+func (s *server) caller(r *http.Request) (*api.Caller, error) {
+	return s.b.Authenticate(r.Context(), credentials(r))
 }
 
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
@@ -184,7 +276,7 @@ func pathID(r *http.Request) (int64, error) {
 	return id, nil
 }
 
-func (s *server) submit(_ http.ResponseWriter, r *http.Request, caller api.User) (any, error) {
+func (s *server) submit(_ http.ResponseWriter, r *http.Request, caller *api.Caller) (any, error) {
 	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxBody))
 	dec.DisallowUnknownFields()
 	var spec api.JobSpec
@@ -198,7 +290,7 @@ func (s *server) submit(_ http.ResponseWriter, r *http.Request, caller api.User)
 	return &api.SubmitResponse{ID: j.ID, Msg: "Job submitted"}, nil
 }
 
-func (s *server) list(_ http.ResponseWriter, r *http.Request, caller api.User) (any, error) {
+func (s *server) list(_ http.ResponseWriter, r *http.Request, caller *api.Caller) (any, error) {
 	q := r.URL.Query()
 	limit := 0
 	if l := q.Get("limit"); l != "" {
@@ -208,14 +300,14 @@ func (s *server) list(_ http.ResponseWriter, r *http.Request, caller api.User) (
 		}
 		limit = n
 	}
-	jobs, err := s.b.Jobs(r.Context(), caller, q["state"], limit)
+	jobs, err := s.b.Jobs(r.Context(), caller, &api.JobListOptions{States: q["state"], Limit: limit, Project: q.Get("project")})
 	if jobs == nil && err == nil {
 		jobs = []*api.Job{}
 	}
 	return jobs, err
 }
 
-func (s *server) get(_ http.ResponseWriter, r *http.Request, caller api.User) (any, error) {
+func (s *server) get(_ http.ResponseWriter, r *http.Request, caller *api.Caller) (any, error) {
 	id, err := pathID(r)
 	if err != nil {
 		return nil, err
@@ -236,7 +328,7 @@ func (s *server) get(_ http.ResponseWriter, r *http.Request, caller api.User) (a
 	return s.b.Job(r.Context(), caller, id, index, wait)
 }
 
-func (s *server) stop(_ http.ResponseWriter, r *http.Request, caller api.User) (any, error) {
+func (s *server) stop(_ http.ResponseWriter, r *http.Request, caller *api.Caller) (any, error) {
 	id, err := pathID(r)
 	if err != nil {
 		return nil, err
@@ -245,8 +337,8 @@ func (s *server) stop(_ http.ResponseWriter, r *http.Request, caller api.User) (
 }
 
 // action serves the POST /v1/job/{id}/<verb> endpoints.
-func (s *server) action(act func(context.Context, api.User, int64) (*api.Job, error)) handler {
-	return func(_ http.ResponseWriter, r *http.Request, caller api.User) (any, error) {
+func (s *server) action(act func(context.Context, *api.Caller, int64) (*api.Job, error)) handler {
+	return func(_ http.ResponseWriter, r *http.Request, caller *api.Caller) (any, error) {
 		id, err := pathID(r)
 		if err != nil {
 			return nil, err
@@ -255,7 +347,7 @@ func (s *server) action(act func(context.Context, api.User, int64) (*api.Job, er
 	}
 }
 
-func (s *server) update(_ http.ResponseWriter, r *http.Request, caller api.User) (any, error) {
+func (s *server) update(_ http.ResponseWriter, r *http.Request, caller *api.Caller) (any, error) {
 	id, err := pathID(r)
 	if err != nil {
 		return nil, err
@@ -269,7 +361,7 @@ func (s *server) update(_ http.ResponseWriter, r *http.Request, caller api.User)
 	return s.b.Update(r.Context(), caller, id, &u)
 }
 
-func (s *server) archive(_ http.ResponseWriter, r *http.Request, caller api.User) (any, error) {
+func (s *server) archive(_ http.ResponseWriter, r *http.Request, caller *api.Caller) (any, error) {
 	id, err := pathID(r)
 	if err != nil {
 		return nil, err
@@ -277,7 +369,7 @@ func (s *server) archive(_ http.ResponseWriter, r *http.Request, caller api.User
 	return s.b.Archive(r.Context(), caller, id, r.URL.Query().Get("purge") == "true")
 }
 
-func (s *server) archiveOlder(_ http.ResponseWriter, r *http.Request, caller api.User) (any, error) {
+func (s *server) archiveOlder(_ http.ResponseWriter, r *http.Request, caller *api.Caller) (any, error) {
 	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxBody))
 	dec.DisallowUnknownFields()
 	var req api.ArchiveRequest
@@ -287,7 +379,7 @@ func (s *server) archiveOlder(_ http.ResponseWriter, r *http.Request, caller api
 	return s.b.ArchiveOlder(r.Context(), caller, &req)
 }
 
-func (s *server) self(_ http.ResponseWriter, _ *http.Request, caller api.User) (any, error) {
+func (s *server) self(_ http.ResponseWriter, _ *http.Request, caller *api.Caller) (any, error) {
 	return s.b.Self(caller), nil
 }
 

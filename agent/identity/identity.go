@@ -29,16 +29,19 @@ type ctxKey struct{}
 type Peer struct {
 	UID   int
 	Known bool
+	// Unix is set for connections on a Unix socket.
+	Unix bool
 }
 
 // ConnContext is an http.Server ConnContext hook: it records who is at the
 // other end of each accepted connection.
 func ConnContext(ctx context.Context, c net.Conn) context.Context {
+	_, unix := c.(*net.UnixConn)
 	uid, err := PeerUID(c)
 	if err != nil {
-		return context.WithValue(ctx, ctxKey{}, Peer{})
+		return context.WithValue(ctx, ctxKey{}, Peer{Unix: unix})
 	}
-	return context.WithValue(ctx, ctxKey{}, Peer{UID: uid, Known: true})
+	return context.WithValue(ctx, ctxKey{}, Peer{UID: uid, Known: true, Unix: unix})
 }
 
 // FromContext returns the peer recorded by ConnContext.

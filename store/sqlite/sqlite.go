@@ -501,6 +501,10 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]*job.Job, error) {
 		where = append(where, "ended <> 0 AND ended < ?")
 		args = append(args, f.EndedBefore.UnixNano())
 	}
+	if f.BeforeID != 0 {
+		where = append(where, "id < ?")
+		args = append(args, f.BeforeID)
+	}
 	q := "SELECT id, version, data FROM jobs"
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
