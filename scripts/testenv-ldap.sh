@@ -36,7 +36,6 @@ if [[ " ${need_pkgs[*]} " == *" slapd "* ]]; then
   # debconf-set-selections comes with debconf itself (always installed).
   printf '%s\n' \
     'slapd slapd/no_configuration boolean true' \
-    'slapd shared/organization string GoDocker tests' \
     | debconf-set-selections
 fi
 

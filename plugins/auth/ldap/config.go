@@ -26,6 +26,8 @@ const (
 )
 
 // Config of the LDAP authenticator. Zero fields take the defaults above.
+// Error messages name the fields as the agent's `auth "ldap"` block does
+// (snake case: urls, bind_dn, uid_attribute, ...).
 type Config struct {
 	// URLs of the directory servers, tried in order until one answers:
 	// ldap://host[:389] or ldaps://host[:636].
@@ -43,9 +45,12 @@ type Config struct {
 	InsecureSkipVerify bool
 
 	// BindDN and BindPassword are the service account that searches for
-	// users and groups; empty means anonymous searches.
-	BindDN       string
-	BindPassword string
+	// users and groups; empty means anonymous searches. BindPasswordFile,
+	// instead of BindPassword, names a file holding the password (one
+	// trailing newline is ignored), so the configuration can be readable.
+	BindDN           string
+	BindPassword     string
+	BindPasswordFile string
 
 	// BaseDN is where users are searched (whole subtree).
 	BaseDN string
@@ -116,19 +121,19 @@ func (cfg Config) withDefaults() Config {
 func (cfg Config) validate() error {
 	var errs []error
 	if len(cfg.URLs) == 0 {
-		errs = append(errs, errors.New("url: at least one directory URL is required (ldap://host or ldaps://host)"))
+		errs = append(errs, errors.New("urls: at least one directory URL is required (ldap://host or ldaps://host)"))
 	}
 	for _, raw := range cfg.URLs {
 		u, err := url.Parse(raw)
 		switch {
 		case err != nil:
-			errs = append(errs, fmt.Errorf("url %q: %v", raw, err))
+			errs = append(errs, fmt.Errorf("urls: %q: %v", raw, err))
 		case u.Scheme != "ldap" && u.Scheme != "ldaps":
-			errs = append(errs, fmt.Errorf("url %q: the scheme must be ldap:// or ldaps://", raw))
+			errs = append(errs, fmt.Errorf("urls: %q: the scheme must be ldap:// or ldaps://", raw))
 		case u.Host == "":
-			errs = append(errs, fmt.Errorf("url %q: no host", raw))
+			errs = append(errs, fmt.Errorf("urls: %q: no host", raw))
 		case u.Scheme == "ldaps" && cfg.StartTLS:
-			errs = append(errs, fmt.Errorf("url %q: start_tls applies to ldap:// URLs; ldaps:// is TLS already", raw))
+			errs = append(errs, fmt.Errorf("urls: %q: start_tls applies to ldap:// URLs; ldaps:// is TLS already", raw))
 		}
 	}
 	if strings.TrimSpace(cfg.BaseDN) == "" {

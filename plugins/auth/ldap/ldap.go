@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -52,6 +53,16 @@ func New(cfg Config, log hclog.Logger) (*Authenticator, error) {
 		log = hclog.NewNullLogger()
 	}
 	cfg = cfg.withDefaults()
+	if cfg.BindPasswordFile != "" {
+		if cfg.BindPassword != "" {
+			return nil, errors.New(`auth "ldap": set bind_password or bind_password_file, not both`)
+		}
+		pw, err := os.ReadFile(cfg.BindPasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf(`auth "ldap": bind_password_file: %v`, err)
+		}
+		cfg.BindPassword = strings.TrimSuffix(strings.TrimSuffix(string(pw), "\n"), "\r")
+	}
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("auth \"ldap\": %w", err)
 	}

@@ -9,9 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
 	"github.com/hashicorp/go-hclog"
@@ -265,6 +268,49 @@ func TestAuthenticate_unreachable(t *testing.T) {
 	})
 }
 
+// TestSilentServer: a server that accepts connections and never answers
+// holds a login only as long as the caller's context or the request timeout.
+func TestSilentServer(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	must.NoError(t, err)
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	url := "ldap://" + l.Addr().String()
+
+	a, err := ldap.New(ldap.Config{URLs: []string{url}, BaseDN: "dc=example,dc=org", RequestTimeout: time.Hour}, nil)
+	must.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err = a.Lookup(ctx, "ldap-alice")
+	must.ErrorIs(t, err, context.DeadlineExceeded)
+	must.ErrorContains(t, err, url)
+
+	a, err = ldap.New(ldap.Config{URLs: []string{url}, BaseDN: "dc=example,dc=org", RequestTimeout: 200 * time.Millisecond}, nil)
+	must.NoError(t, err)
+	_, err = a.Authenticate(context.Background(), "ldap-alice", "alice-pw")
+	must.ErrorContains(t, err, url)
+	must.False(t, errors.Is(err, auth.ErrBadCredentials))
+}
+
 func TestAuthenticate_tls(t *testing.T) {
 	s := ldaptest.Start(t)
 	ctx := context.Background()
@@ -327,6 +373,11 @@ func TestLookup(t *testing.T) {
 	must.Eq(t, 24100, got.GID)
 	must.Eq(t, []string{"ldap-lab"}, got.GroupNames) // primary group found by gid
 	must.SliceEmpty(t, got.Groups)
+	s.AddGroup(t, ldaptest.Group{Name: "ldap-erin-team", GID: 24300, Members: []string{"ldap-erin"}})
+	got, err = a.Lookup(ctx, "ldap-erin")
+	must.NoError(t, err)
+	must.Eq(t, []string{"ldap-erin-team", "ldap-lab"}, got.GroupNames)
+	must.Eq(t, []int{24300}, got.Groups)
 
 	t.Run("cancelled context", func(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
@@ -377,10 +428,19 @@ func TestServiceAccount(t *testing.T) {
 	a, _ := newAuth(t, s, s.Config())
 	must.NoError(t, a.Check(ctx))
 
+	// The password from a file, as a site would keep it.
+	pwFile := filepath.Join(t.TempDir(), "bind-pw")
+	must.NoError(t, os.WriteFile(pwFile, []byte(s.BindPassword+"\n"), 0o600))
 	cfg := s.Config()
-	cfg.BindPassword = "not-the-service-pw"
+	cfg.BindPassword, cfg.BindPasswordFile = "", pwFile
 	a, _ = newAuth(t, s, cfg)
 	_, err := a.Authenticate(ctx, "ldap-alice", "alice-pw")
+	must.NoError(t, err)
+
+	cfg = s.Config()
+	cfg.BindPassword = "not-the-service-pw"
+	a, _ = newAuth(t, s, cfg)
+	_, err = a.Authenticate(ctx, "ldap-alice", "alice-pw")
 	must.ErrorContains(t, err, "bind_password")
 	must.False(t, errors.Is(err, auth.ErrBadCredentials))
 	must.StrNotContains(t, err.Error(), "not-the-service-pw")
@@ -483,7 +543,7 @@ func TestNew_invalidConfig(t *testing.T) {
 		change func(*ldap.Config)
 		want   string
 	}{
-		{"no url", func(c *ldap.Config) { c.URLs = nil }, "url: at least one"},
+		{"no url", func(c *ldap.Config) { c.URLs = nil }, "urls: at least one"},
 		{"bad scheme", func(c *ldap.Config) { c.URLs = []string{"http://x"} }, "ldap:// or ldaps://"},
 		{"no host", func(c *ldap.Config) { c.URLs = []string{"ldap://"} }, "no host"},
 		{"starttls on ldaps", func(c *ldap.Config) { c.URLs, c.StartTLS = []string{"ldaps://x"}, true }, "start_tls"},
@@ -494,6 +554,12 @@ func TestNew_invalidConfig(t *testing.T) {
 		{"bad group filter", func(c *ldap.Config) { c.GroupFilter = "memberUid={login}" }, "group_filter"},
 		{"bind dn without password", func(c *ldap.Config) { c.BindDN = "cn=x" }, "bind_password is empty"},
 		{"password without bind dn", func(c *ldap.Config) { c.BindPassword = "x" }, "bind_dn is empty"},
+		{"password and password file", func(c *ldap.Config) {
+			c.BindDN, c.BindPassword, c.BindPasswordFile = "cn=x", "x", "/etc/hostname"
+		}, "not both"},
+		{"missing password file", func(c *ldap.Config) {
+			c.BindDN, c.BindPasswordFile = "cn=x", "/nonexistent/pw"
+		}, "bind_password_file"},
 		{"missing CA file", func(c *ldap.Config) { c.CACert = "/nonexistent/ca.pem" }, "ca_cert"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
