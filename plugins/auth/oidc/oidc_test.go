@@ -514,13 +514,13 @@ func TestNewErrors(t *testing.T) {
 			change: func(c *Config) { c.Issuer = m.Issuer() + "/" },
 			want:   []string{"announces itself as", m.Issuer()},
 		},
-		"no issuer":        {change: func(c *Config) { c.Issuer = "" }, want: []string{"issuer is required"}},
-		"relative issuer":  {change: func(c *Config) { c.Issuer = "accounts.google.com" }, want: []string{"absolute https URL"}},
-		"plain http":       {change: func(c *Config) { c.Issuer = "http://idp.example.org" }, want: []string{"must use https"}},
-		"no client id":     {change: func(c *Config) { c.ClientID = "" }, want: []string{"client_id is required"}},
-		"no redirect":      {change: func(c *Config) { c.RedirectURL = "" }, want: []string{"redirect_url is required"}},
+		"no issuer":         {change: func(c *Config) { c.Issuer = "" }, want: []string{"issuer is required"}},
+		"relative issuer":   {change: func(c *Config) { c.Issuer = "accounts.google.com" }, want: []string{"absolute https URL"}},
+		"plain http":        {change: func(c *Config) { c.Issuer = "http://idp.example.org" }, want: []string{"must use https"}},
+		"no client id":      {change: func(c *Config) { c.ClientID = "" }, want: []string{"client_id is required"}},
+		"no redirect":       {change: func(c *Config) { c.RedirectURL = "" }, want: []string{"redirect_url is required"}},
 		"relative redirect": {change: func(c *Config) { c.RedirectURL = "/callback" }, want: []string{"redirect_url", "absolute"}},
-		"bad domain":       {change: func(c *Config) { c.AllowedDomains = []string{"a@b.org"} }, want: []string{"allowed_domains", "a@b.org"}},
+		"bad domain":        {change: func(c *Config) { c.AllowedDomains = []string{"a@b.org"} }, want: []string{"allowed_domains", "a@b.org"}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -552,4 +552,3 @@ func TestStringBool(t *testing.T) {
 	var b stringBool
 	must.Error(t, json.Unmarshal([]byte(`"yes"`), &b))
 }
-
