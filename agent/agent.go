@@ -46,6 +46,8 @@ type Agent struct {
 	accts          accountCache
 	projs          projectCache
 	logins         loginLimiter
+	guests         *guestSettings // nil unless guests may log in
+	guestLogins    guestLogins
 
 	// wake asks the scheduler for a cycle; a buffer of one coalesces bursts.
 	wake    chan struct{}
@@ -129,9 +131,13 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 	a.authenticators = o.Authenticators
 	if a.authenticators == nil {
 		var err error
-		if a.authenticators, err = buildAuthenticators(cfg); err != nil {
+		if a.authenticators, err = buildAuthenticators(cfg, o.Logger); err != nil {
 			return nil, err
 		}
+	}
+	var err error
+	if a.guests, err = guestConfig(cfg); err != nil {
+		return nil, err
 	}
 	return a, nil
 }
@@ -179,7 +185,13 @@ func (a *Agent) Run(ctx context.Context) error {
 	errc := make(chan error, len(listeners))
 	for _, l := range listeners {
 		go func() {
-			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			var err error
+			if _, tcp := l.(*net.TCPListener); tcp && a.cfg.HTTP.TLSCert != "" {
+				err = srv.ServeTLS(l, a.cfg.HTTP.TLSCert, a.cfg.HTTP.TLSKey)
+			} else {
+				err = srv.Serve(l)
+			}
+			if err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- err
 			}
 		}()
@@ -241,7 +253,11 @@ func (a *Agent) listen() ([]net.Listener, error) {
 			return nil, fmt.Errorf("listening on %s: %w", addr, err)
 		}
 		out = append(out, tl)
-		a.log.Warn("dev mode: TCP API without authentication, loopback callers identified by the kernel's socket table", "address", "http://"+addr)
+		if a.cfg.Dev {
+			a.log.Warn("dev mode: loopback callers without a token are identified by the kernel's socket table", "address", "http://"+addr)
+		} else {
+			a.log.Info("api listening", "address", publicURL(a.cfg), "tls", a.cfg.HTTP.TLSCert != "")
+		}
 	}
 	return out, nil
 }

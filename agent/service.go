@@ -107,6 +107,11 @@ func (a *Agent) Submit(ctx context.Context, caller *api.Caller, spec *api.JobSpe
 	if err := a.rateLimit(caller, spec); err != nil {
 		return nil, err
 	}
+	if caller.Kind == api.AccountGuest && a.guests != nil {
+		if err := a.guestHome(caller.User); err != nil {
+			return nil, err
+		}
+	}
 	fe := a.admit(ctx, j)
 	fe = append(fe, a.allowed(ctx, caller, j)...)
 	fe = append(fe, a.resolveDeps(ctx, caller, j)...)

@@ -76,19 +76,25 @@ const (
 func startAgent(t *testing.T, configure func(*config.Config)) *testAgent {
 	t.Helper()
 	needDocker(t)
-	dir := t.TempDir()
-	instance := fmt.Sprintf("godtest-%d-%d", os.Getpid(), instanceSeq.Add(1))
-	cfg := config.Default()
-	cfg.DataDir = dir
-	cfg.Socket = filepath.Join(dir, "god.sock")
-	cfg.Defaults.Image = testImage
-	cfg.Defaults.Memory = "128MiB"
-	cfg.Docker.Instance = instance
+	cfg := testConfig(t)
 	if configure != nil {
 		configure(cfg)
 	}
 	must.NoError(t, cfg.Finalize())
 	return runAgent(t, cfg)
+}
+
+// testConfig is a system agent's config in a temporary data dir, on a
+// Docker instance of its own.
+func testConfig(t *testing.T) *config.Config {
+	dir := t.TempDir()
+	cfg := config.Default()
+	cfg.DataDir = dir
+	cfg.Socket = filepath.Join(dir, "god.sock")
+	cfg.Defaults.Image = testImage
+	cfg.Defaults.Memory = "128MiB"
+	cfg.Docker.Instance = fmt.Sprintf("godtest-%d-%d", os.Getpid(), instanceSeq.Add(1))
+	return cfg
 }
 
 func runAgent(t *testing.T, cfg *config.Config) *testAgent {

@@ -14,6 +14,38 @@ func (s *server) accountRoutes(mux *http.ServeMux) {
 	b := s.b
 	// Logins are the only calls without a caller.
 	mux.HandleFunc("POST /v1/login", s.login)
+	mux.HandleFunc("POST /v1/login/oidc", func(w http.ResponseWriter, r *http.Request) {
+		out, err := b.GuestLoginStart(r.Context())
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.reply(w, r, out)
+	})
+	mux.HandleFunc("GET /v1/login/oidc/{id}", func(w http.ResponseWriter, r *http.Request) {
+		out, err := b.GuestLoginPoll(r.Context(), r.PathValue("id"))
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.reply(w, r, out)
+	})
+	// The identity provider sends the browser here: plain text, not JSON.
+	mux.HandleFunc("GET /v1/login/oidc/callback", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		msg, err := b.GuestLoginCallback(r.Context(), q.Get("state"), q.Get("code"), q.Get("error"))
+		code := http.StatusOK
+		if err != nil {
+			msg, code = err.Error(), http.StatusInternalServerError
+			if ce, ok := err.(CodedError); ok {
+				code = ce.StatusCode()
+			}
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(code)
+		_, _ = w.Write([]byte("GoDocker: " + msg + "\n"))
+	})
 	mux.HandleFunc("POST /v1/logout", s.audited("logout", func(_ http.ResponseWriter, r *http.Request, caller *api.Caller) (any, error) {
 		return struct{}{}, b.Logout(r.Context(), caller)
 	}))

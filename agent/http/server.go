@@ -46,6 +46,10 @@ type Backend interface {
 // AccountBackend serves logins, accounts, projects and the audit log.
 type AccountBackend interface {
 	Login(ctx context.Context, c *Credentials, r *api.LoginRequest) (*api.LoginResponse, error)
+	GuestLoginStart(ctx context.Context) (*api.GuestLoginStart, error)
+	GuestLoginPoll(ctx context.Context, id string) (*api.GuestLoginResult, error)
+	// GuestLoginCallback returns the text the browser shows.
+	GuestLoginCallback(ctx context.Context, state, code, idpError string) (string, error)
 	Logout(ctx context.Context, caller *api.Caller) error
 	Account(ctx context.Context, caller *api.Caller, login string) (*api.Account, error)
 	Accounts(ctx context.Context, caller *api.Caller) ([]*api.Account, error)
@@ -189,9 +193,13 @@ func target(r *http.Request, out any) string {
 	}
 	switch o := out.(type) {
 	case *api.SubmitResponse:
-		return "job " + strconv.FormatInt(o.ID, 10)
+		if o != nil {
+			return "job " + strconv.FormatInt(o.ID, 10)
+		}
 	case *api.Project:
-		return "project " + o.Name
+		if o != nil {
+			return "project " + o.Name
+		}
 	}
 	return ""
 }
