@@ -88,7 +88,7 @@ func (lb *ldapBlock) config() (ldap.Config, error) {
 		URLs: lb.URLs, StartTLS: lb.StartTLS, CACert: lb.CACert, TLSServerName: lb.TLSServerName,
 		InsecureSkipVerify: lb.InsecureSkipVerify, BindDN: lb.BindDN, BindPassword: lb.BindPassword,
 		BindPasswordFile: lb.BindPasswordFile, BaseDN: lb.BaseDN, UserFilter: lb.UserFilter,
-		Attributes: ldap.Attributes{Login: lb.LoginAttribute, UID: lb.UIDAttribute, GID: lb.GIDAttribute, Home: lb.HomeAttribute, Email: lb.EmailAttribute},
+		Attributes:  ldap.Attributes{Login: lb.LoginAttribute, UID: lb.UIDAttribute, GID: lb.GIDAttribute, Home: lb.HomeAttribute, Email: lb.EmailAttribute},
 		GroupBaseDN: lb.GroupBaseDN, GroupFilter: lb.GroupFilter, GroupNameAttribute: lb.GroupNameAttribute,
 		GroupGIDAttribute: lb.GroupGIDAttribute, PriorityAttribute: lb.PriorityAttribute,
 	}

@@ -235,7 +235,10 @@ func TestAuth_RemoteUsers(t *testing.T) {
 	}{
 		{"no token on TCP", func() error { _, err := s.client(t, "").Jobs().List(ctx, nil); return err }, 401},
 		{"forged token", func() error { _, err := s.client(t, forged).Jobs().List(ctx, nil); return err }, 401},
-		{"tampered token", func() error { _, err := s.client(t, aliceTok[:len(aliceTok)-3]+"AAA").Jobs().List(ctx, nil); return err }, 401},
+		{"tampered token", func() error {
+			_, err := s.client(t, aliceTok[:len(aliceTok)-3]+"AAA").Jobs().List(ctx, nil)
+			return err
+		}, 401},
 		{"expired token", func() error { _, err := s.client(t, expired).Jobs().List(ctx, nil); return err }, 401},
 		{"revoked token", func() error { _, err := s.client(t, revokedTok).Jobs().List(ctx, nil); return err }, 401},
 		{"status of another user's job", func() error { _, err := bob.Jobs().Info(ctx, sub.ID); return err }, 403},
@@ -452,7 +455,6 @@ func testUserName(t *testing.T, name string) api.User {
 	must.NoError(t, err)
 	return api.User{Name: u.Login, UID: u.UID, GID: u.GID}
 }
-
 
 // TestAuth_LocalAPIKey: a local user makes an API key on the agent's host
 // (Unix socket, identified by the kernel) and logs in with it remotely;

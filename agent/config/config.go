@@ -4,8 +4,8 @@ package config
 
 import (
 	"fmt"
-	"os"
 	"net"
+	"os"
 	"path"
 	"path/filepath"
 	"regexp"
