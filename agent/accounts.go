@@ -17,6 +17,7 @@ import (
 	"github.com/godocker/god/agent/identity"
 	"github.com/godocker/god/agent/token"
 	"github.com/godocker/god/api"
+	"github.com/godocker/god/job"
 	"github.com/godocker/god/plugins/auth"
 	"github.com/godocker/god/store"
 )
@@ -444,6 +445,18 @@ func (a *Agent) passwordLogin(ctx context.Context, r *api.LoginRequest) (*stored
 		if err != nil {
 			return nil, err
 		}
+		if d, ok := m.(auth.Defaulter); ok && acc.LastLogin == nil {
+			// First login: the directory may say what priority to start with.
+			if def, err := d.Defaults(ctx, id); err == nil && def.Priority != nil {
+				acc, err = a.changeAccount(ctx, acc.Login, func(x *storedAccount) error {
+					x.Priority = *def.Priority
+					return nil
+				})
+				if err != nil {
+					return nil, err
+				}
+			}
+		}
 		return acc, nil
 	}
 	if tried == 0 {
@@ -649,4 +662,27 @@ func atoi(s string) int {
 // Record implements the API's audit hook.
 func (a *Agent) Record(ctx context.Context, caller *api.Caller, action, target string, err error) {
 	a.audit(ctx, caller, action, target, err)
+}
+
+// veto says why a job may not run now, at dispatch: its owner's account
+// was disabled since they submitted it, or a login method refuses them.
+func (a *Agent) veto(ctx context.Context, j *job.Job) error {
+	acc, err := a.loadAccount(ctx, j.User.Name)
+	if err == nil && !acc.Active {
+		return fmt.Errorf("the account %s is disabled", acc.Login)
+	}
+	for _, m := range a.authenticators {
+		v, ok := m.(auth.Vetoer)
+		if !ok {
+			continue
+		}
+		id := &auth.Identity{Login: j.User.Name, UID: j.User.UID, GID: j.User.GID, Groups: j.User.Groups, Home: j.User.Home}
+		if acc != nil {
+			id.GroupNames, id.Email = acc.Groups, acc.Email
+		}
+		if err := v.CanRun(ctx, id); err != nil {
+			return err
+		}
+	}
+	return nil
 }

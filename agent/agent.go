@@ -6,6 +6,7 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -246,6 +247,13 @@ func (a *Agent) listen() ([]net.Listener, error) {
 	out = append(out, ul)
 	a.log.Info("api listening", "socket", a.cfg.Socket)
 	if a.cfg.HTTP.Enabled {
+		if h := a.cfg.HTTP; h.TLSCert != "" {
+			// Fail now, with the file named, not in the server's goroutine.
+			if _, err := tls.LoadX509KeyPair(h.TLSCert, h.TLSKey); err != nil {
+				ul.Close()
+				return nil, fmt.Errorf("http.tls_cert / http.tls_key: %w", err)
+			}
+		}
 		addr := net.JoinHostPort(a.cfg.HTTP.Address, strconv.Itoa(a.cfg.HTTP.Port))
 		tl, err := net.Listen("tcp", addr)
 		if err != nil {

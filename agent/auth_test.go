@@ -3,6 +3,14 @@ package agent
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"errors"
 	"fmt"
 	"io"
@@ -21,7 +29,12 @@ import (
 	"github.com/godocker/god/agent/identity"
 	"github.com/godocker/god/agent/token"
 	"github.com/godocker/god/api"
+	"github.com/godocker/god/plugins/auth"
 	"github.com/godocker/god/plugins/auth/ldap/ldaptest"
+	"github.com/godocker/god/plugins/executor"
+	"github.com/godocker/god/plugins/executor/fake"
+	"github.com/godocker/god/plugins/scheduler/fifo"
+	"github.com/godocker/god/store/sqlite"
 	"github.com/godocker/god/store"
 )
 
@@ -509,4 +522,118 @@ func TestAuth_LocalAPIKey(t *testing.T) {
 	_, err = remote("").Accounts().Login(ctx, &api.LoginRequest{Login: alice.Name, Password: "x"})
 	requireStatus(t, 401, err)
 	must.StrContains(t, err.Error(), "API key")
+}
+
+// vetoAll refuses everyone, as a directory would a locked account.
+type vetoAll struct{ localAuth }
+
+func (vetoAll) CanRun(_ context.Context, who *auth.Identity) error {
+	return fmt.Errorf("%s is locked in the directory", who.Login)
+}
+
+// TestVeto: a job whose owner was disabled since submitting it, or whom a
+// login method refuses, stays pending with the reason and does not start.
+func TestVeto(t *testing.T) {
+	ctx := context.Background()
+	sem := make(chan struct{}, maxConcurrentDispatch)
+	run := func(a *Agent) {
+		_, err := a.cycle(ctx, sem)
+		must.NoError(t, err)
+		a.dispatching.Wait()
+	}
+	caller := func(a *Agent, uid int) *api.Caller {
+		c, err := a.Authenticate(ctx, &agenthttp.Credentials{Peer: identity.Peer{UID: uid, Known: true, Unix: true}})
+		must.NoError(t, err)
+		return c
+	}
+
+	ex := fake.New(executor.Capacity{CPU: 8, Memory: 8 << 30})
+	a := agentOn(t, ex, nil)
+	alice, root := caller(a, aliceUID), caller(a, 0)
+	j, err := a.Submit(ctx, alice, &api.JobSpec{Name: "x", Command: "true"})
+	must.NoError(t, err)
+	_, err = a.UpdateAccount(ctx, root, alice.Login, &api.AccountUpdate{Active: new(false)})
+	must.NoError(t, err)
+	run(a)
+	must.Eq(t, 0, ex.Starts())
+	got, err := a.Job(ctx, root, j.ID, 0, 0)
+	must.NoError(t, err)
+	must.Eq(t, api.StatePending, got.Status.Primary)
+	must.StrContains(t, got.Status.Reason, "the account god-alice is disabled")
+	_, err = a.Authenticate(ctx, &agenthttp.Credentials{Peer: identity.Peer{UID: aliceUID, Known: true, Unix: true}})
+	must.ErrorContains(t, err, "disabled")
+
+	ex2 := fake.New(executor.Capacity{CPU: 8, Memory: 8 << 30})
+	b := agentOnWith(t, ex2, nil, []auth.Authenticator{vetoAll{}})
+	j2, err := b.Submit(ctx, caller(b, aliceUID), &api.JobSpec{Name: "x", Command: "true"})
+	must.NoError(t, err)
+	run(b)
+	must.Eq(t, 0, ex2.Starts())
+	got, err = b.Job(ctx, caller(b, 0), j2.ID, 0, 0)
+	must.NoError(t, err)
+	must.StrContains(t, got.Status.Reason, "god-alice is locked in the directory")
+}
+
+// selfSigned writes a certificate and key for 127.0.0.1 and returns their
+// paths and a pool trusting the certificate.
+func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	must.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "god test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	must.NoError(t, err)
+	kder, err := x509.MarshalECPrivateKey(key)
+	must.NoError(t, err)
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	must.NoError(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644))
+	must.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600))
+	cert, err := x509.ParseCertificate(der)
+	must.NoError(t, err)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}
+
+// TestAuth_TLS: with a certificate the TCP API speaks only HTTPS, and the
+// socket keeps working; a bad certificate stops the agent at start with
+// the file named.
+func TestAuth_TLS(t *testing.T) {
+	certFile, keyFile, pool := selfSigned(t)
+	port := freePort(t)
+	ta := startAgent(t, func(c *config.Config) {
+		c.HTTP.Enabled, c.HTTP.Port, c.HTTP.TLSCert, c.HTTP.TLSKey = true, port, certFile, keyFile
+	})
+	ctx := context.Background()
+	c := ta.Agent
+	alice, err := c.Authenticate(ctx, &agenthttp.Credentials{Peer: identity.Peer{UID: aliceUID, Known: true, Unix: true}})
+	must.NoError(t, err)
+	key, err := c.RotateAPIKey(ctx, alice, "self")
+	must.NoError(t, err)
+	secure, err := api.NewClient(&api.Config{Address: fmt.Sprintf("https://127.0.0.1:%d", port), HTTPClient: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}})
+	must.NoError(t, err)
+	r, err := secure.Accounts().Login(ctx, &api.LoginRequest{Login: alice.Login, APIKey: key.APIKey})
+	must.NoError(t, err)
+	must.NotEq(t, "", r.Token)
+	plain, err := api.NewClient(&api.Config{Address: fmt.Sprintf("http://127.0.0.1:%d", port)})
+	must.NoError(t, err)
+	_, err = plain.Accounts().Login(ctx, &api.LoginRequest{Login: alice.Login, APIKey: key.APIKey})
+	must.Error(t, err, must.Sprint("plain HTTP to the TLS listener"))
+
+	cfg := testConfig(t)
+	cfg.HTTP.Enabled, cfg.HTTP.Port, cfg.HTTP.TLSCert, cfg.HTTP.TLSKey = true, freePort(t), keyFile, keyFile
+	must.NoError(t, cfg.Finalize())
+	st, err := sqlite.Open(filepath.Join(cfg.DataDir, "store"))
+	must.NoError(t, err)
+	defer st.Close()
+	bad, err := New(cfg, Options{Store: st, Executor: fake.New(executor.Capacity{CPU: 1, Memory: 1 << 30}), Scheduler: fifo.Scheduler{}})
+	must.NoError(t, err)
+	err = bad.Run(ctx)
+	must.ErrorContains(t, err, "http.tls_cert / http.tls_key")
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/godocker/god/agent/config"
 	"github.com/godocker/god/api"
 	"github.com/godocker/god/job"
+	"github.com/godocker/god/plugins/auth"
 	"github.com/godocker/god/plugins/executor"
 	"github.com/godocker/god/plugins/executor/fake"
 	"github.com/godocker/god/plugins/scheduler/fifo"
@@ -29,6 +30,12 @@ func (noPause) Capabilities() []executor.Capability { return []executor.Capabili
 // that refuse before anything reaches an engine.
 func agentOn(t testing.TB, ex executor.Executor, configure func(*config.Config)) *Agent {
 	t.Helper()
+	return agentOnWith(t, ex, configure, nil)
+}
+
+// agentOnWith is agentOn with login methods of the test's own.
+func agentOnWith(t testing.TB, ex executor.Executor, configure func(*config.Config), methods []auth.Authenticator) *Agent {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := config.Default()
 	cfg.DataDir, cfg.Socket = dir, filepath.Join(dir, "god.sock")
@@ -39,7 +46,7 @@ func agentOn(t testing.TB, ex executor.Executor, configure func(*config.Config))
 	st, err := sqlite.Open(filepath.Join(dir, "store"))
 	must.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
-	a, err := New(cfg, Options{Store: st, Executor: ex, Scheduler: fifo.Scheduler{}, Logger: hclog.NewNullLogger()})
+	a, err := New(cfg, Options{Store: st, Executor: ex, Scheduler: fifo.Scheduler{}, Logger: hclog.NewNullLogger(), Authenticators: methods})
 	must.NoError(t, err)
 	return a
 }

@@ -301,6 +301,12 @@ func (a *Agent) release(id int64) {
 // instead of starting a second one.
 func (a *Agent) dispatch(ctx context.Context, j *job.Job) {
 	log := a.schedLog.With("job_id", j.ID, "user", j.User.Name)
+	if err := a.veto(ctx, j); err != nil {
+		a.release(j.ID)
+		log.Info("job may not run now", "reason", err)
+		a.holdPending(ctx, j.ID, "may not run now: "+err.Error())
+		return
+	}
 	task, err := a.prepare(j)
 	var st *executor.State
 	if err == nil {
