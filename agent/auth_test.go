@@ -10,10 +10,10 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"math/big"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -34,8 +34,8 @@ import (
 	"github.com/godocker/god/plugins/executor"
 	"github.com/godocker/god/plugins/executor/fake"
 	"github.com/godocker/god/plugins/scheduler/fifo"
-	"github.com/godocker/god/store/sqlite"
 	"github.com/godocker/god/store"
+	"github.com/godocker/god/store/sqlite"
 )
 
 // site is an agent as a site runs it: no dev mode, the TCP API on loopback
