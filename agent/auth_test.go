@@ -207,6 +207,14 @@ func TestAuth_RemoteUsers(t *testing.T) {
 	must.NoError(t, err)
 	must.True(t, adm.Admin, must.Sprint("carol is in god-admins"))
 
+	vols, err := alice.Accounts().Volumes(ctx)
+	must.NoError(t, err)
+	usable := map[string]bool{}
+	for _, v := range vols {
+		usable[v.Name] = v.Usable
+	}
+	must.Eq(t, map[string]bool{"home": true, "shared": true, "private": false, "mine": true}, usable)
+
 	// Alice's job runs as her LDAP uid and groups.
 	sub, err := alice.Jobs().Submit(ctx, &api.JobSpec{Name: "who", Command: "id -u; id -G", Volumes: []string{"shared", "mine"}})
 	must.NoError(t, err)

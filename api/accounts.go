@@ -275,3 +275,24 @@ func (a *Accounts) Audit(ctx context.Context, q *AuditQuery) ([]*AuditEntry, err
 	var out []*AuditEntry
 	return out, a.c.do(ctx, http.MethodGet, "/v1/audit", v, nil, &out)
 }
+
+// Volume is a host directory users may mount by name, as the site
+// configured it.
+type Volume struct {
+	Name     string   `json:"name"`
+	Path     string   `json:"path"`
+	Mount    string   `json:"mount"`
+	ReadOnly bool     `json:"read_only,omitempty"`
+	Users    []string `json:"users,omitempty"`
+	Groups   []string `json:"groups,omitempty"`
+	Projects []string `json:"projects,omitempty"`
+	// Usable tells whether the caller may mount it (in the default project;
+	// a volume for projects needs a job of one of them).
+	Usable bool `json:"usable"`
+}
+
+// Volumes lists the site's volumes.
+func (a *Accounts) Volumes(ctx context.Context) ([]*Volume, error) {
+	var out []*Volume
+	return out, a.c.do(ctx, http.MethodGet, "/v1/volumes", nil, nil, &out)
+}

@@ -59,6 +59,8 @@ func Commands(m Meta) map[string]cli.CommandFactory {
 		"queue":       func() (cli.Command, error) { return &QueueCommand{Meta: m}, nil },
 		"usage":       func() (cli.Command, error) { return &UsageCommand{Meta: m}, nil },
 		"version":     func() (cli.Command, error) { return &VersionCommand{Meta: m}, nil },
+		"volume":      func() (cli.Command, error) { return &VolumeCommand{Meta: m}, nil },
+		"volume list": func() (cli.Command, error) { return &VolumeListCommand{Meta: m}, nil },
 	}
 	for verb, c := range jobActions(m) {
 		cmds["job "+verb] = func() (cli.Command, error) { return c, nil }

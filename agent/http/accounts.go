@@ -97,6 +97,9 @@ func (s *server) accountRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE /v1/project/{name}/member/{login}", s.audited("project.remove-member", func(_ http.ResponseWriter, r *http.Request, caller *api.Caller) (any, error) {
 		return b.RemoveMember(r.Context(), caller, r.PathValue("name"), r.PathValue("login"))
 	}))
+	mux.HandleFunc("GET /v1/volumes", s.wrap(func(_ http.ResponseWriter, r *http.Request, caller *api.Caller) (any, error) {
+		return b.Volumes(r.Context(), caller)
+	}))
 	mux.HandleFunc("GET /v1/audit", s.wrap(func(_ http.ResponseWriter, r *http.Request, caller *api.Caller) (any, error) {
 		q := r.URL.Query()
 		aq := &api.AuditQuery{Actor: q.Get("actor"), Action: q.Get("action")}

@@ -63,6 +63,7 @@ type AccountBackend interface {
 	AddMember(ctx context.Context, caller *api.Caller, project, login string) (*api.Project, error)
 	RemoveMember(ctx context.Context, caller *api.Caller, project, login string) (*api.Project, error)
 	Audit(ctx context.Context, caller *api.Caller, q *api.AuditQuery) ([]*api.AuditEntry, error)
+	Volumes(ctx context.Context, caller *api.Caller) ([]*api.Volume, error)
 	// Record writes an audit entry for an action the API served or refused.
 	Record(ctx context.Context, caller *api.Caller, action, target string, err error)
 }
