@@ -160,7 +160,7 @@ func TestCLI_DevTCPIdentity(t *testing.T) {
 	j := p.waitOver(id)
 	must.Eq(t, "god-bob", j.User.Name)
 	must.Eq(t, "god-bob\n", p.jobFile(id, "god.log"))
-	must.True(t, strings.Contains(p.log.String(), "dev mode: TCP API"))
+	must.True(t, strings.Contains(p.log.String(), "dev mode: loopback callers without a token are identified by the kernel"))
 }
 
 // Without a Docker engine the agent says so and how to fix it, and exits
