@@ -40,19 +40,26 @@ func (a *Agent) ArchiveOlder(ctx context.Context, caller *api.Caller, r *api.Arc
 	if err != nil {
 		return nil, &Error{Code: http.StatusBadRequest, Msg: "invalid archive request", Fields: []api.FieldError{{Field: "older_than", Message: err.Error()}}}
 	}
-	var uid *int
+	var owner *api.Caller
 	if !caller.Admin {
-		uid = &caller.UID
+		owner = caller
 	}
-	return a.archiveOlder(ctx, uid, age, r.Tag, r.Purge)
+	return a.archiveOlder(ctx, owner, age, r.Tag, r.Purge)
 }
 
-func (a *Agent) archiveOlder(ctx context.Context, uid *int, age time.Duration, tag string, purge bool) (*api.ArchiveResponse, error) {
+// archiveOlder archives the jobs of owner (everyone's when nil) that ended
+// more than age ago. Guests share a uid: ownership is checked on the
+// account, not on the uid alone.
+func (a *Agent) archiveOlder(ctx context.Context, owner *api.Caller, age time.Duration, tag string, purge bool) (*api.ArchiveResponse, error) {
 	states := []string{api.StateOver}
 	if purge {
 		states = append(states, api.StateArchived)
 	}
-	jobs, err := a.store.List(ctx, store.Filter{UID: uid, States: states, EndedBefore: time.Now().Add(-age), Ascending: true})
+	f := store.Filter{States: states, EndedBefore: time.Now().Add(-age), Ascending: true}
+	if owner != nil {
+		f.UID = &owner.UID
+	}
+	jobs, err := a.store.List(ctx, f)
 	if err != nil {
 		return nil, err
 	}
@@ -60,6 +67,9 @@ func (a *Agent) archiveOlder(ctx context.Context, uid *int, age time.Duration, t
 	for _, j := range jobs {
 		if j.ParentID != 0 {
 			continue // goes with its array
+		}
+		if owner != nil && !owns(owner, j) {
+			continue
 		}
 		if tag != "" && !slices.Contains(j.Spec.Tags, tag) {
 			continue

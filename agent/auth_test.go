@@ -453,8 +453,17 @@ func TestAuth_RemoteUsers(t *testing.T) {
 	}
 	eve := s.guestLogin(t, "eve")
 	must.NotNil(t, eve.Login)
-	_, err = s.client(t, eve.Login.Token).Jobs().Info(ctx, gj.ID)
+	evec := s.client(t, eve.Login.Token)
+	_, err = evec.Jobs().Info(ctx, gj.ID)
 	requireStatus(t, 403, err, "a guest reads another guest's job")
+	// Bulk archiving and purging touch only the caller's own jobs, though
+	// guests share a uid.
+	time.Sleep(1100 * time.Millisecond)
+	res2, err := evec.Jobs().ArchiveOlder(ctx, &api.ArchiveRequest{OlderThan: "1s", Purge: true})
+	must.NoError(t, err)
+	must.SliceEmpty(t, res2.Archived)
+	_, err = gc.Jobs().Info(ctx, gj.ID)
+	must.NoError(t, err, must.Sprint("ada's job is still there after eve's purge"))
 }
 
 // countJobs counts every job in the store.
