@@ -1,6 +1,6 @@
 // Package store defines where GoDocker keeps its jobs. Every implementation
-// (the embedded SQLite store now, a shared Redis store later) satisfies Store
-// and passes the conformance suite in storetest.
+// (the embedded SQLite store, the shared Redis store) satisfies Store and
+// passes the conformance suite in storetest.
 package store
 
 import (

@@ -118,7 +118,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		ReadTimeout:     30 * time.Second,
 		WriteTimeout:    30 * time.Second,
 		DisableIdentity: true,
-		PoolSize:        128,
+		// Writes in flight at once share the server's fsync: allow many.
+		PoolSize: 128,
 	}
 	if cfg.TLSCAFile != "" && !cfg.TLS {
 		return nil, errors.New("redis store: tls_ca_file is set but tls is not: set tls = true")

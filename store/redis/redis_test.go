@@ -7,6 +7,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -318,9 +319,9 @@ func TestOpenErrors(t *testing.T) {
 	must.ErrorContains(t, err, "is redis-server running")
 
 	srv := startServer(t, "--requirepass", "s3cret")
-	_, err = redis.Open(ctx, redis.Config{Address: srv.addr, Password: "wrong"})
+	_, err = redis.Open(ctx, redis.Config{Address: srv.addr, Password: "not-the-pa55word"})
 	must.ErrorContains(t, err, "refused the credentials")
-	must.StrNotContains(t, err.Error(), "wrong", must.Sprint("the password is not in the error"))
+	must.StrNotContains(t, err.Error(), "pa55word", must.Sprint("the password is not in the error"))
 	_, err = redis.Open(ctx, redis.Config{Address: srv.addr})
 	must.ErrorContains(t, err, "refused the credentials")
 	s, err := redis.Open(ctx, redis.Config{Address: srv.addr, Password: "s3cret", DB: 3})
@@ -381,4 +382,71 @@ func TestKeyLayout(t *testing.T) {
 	list, err := b.List(ctx, store.Filter{})
 	must.NoError(t, err)
 	must.SliceLen(t, 1, list)
+}
+
+// TestListUsesIndexes: List reads the records it returns and those its
+// index walk has to check, not every job. Redis counts the commands it ran
+// (INFO commandstats), so the test counts record reads (HMGET).
+func TestListUsesIndexes(t *testing.T) {
+	srv := startServer(t)
+	ctx := t.Context()
+	s := open(t, srv.addr, "")
+	defer s.Close()
+	c := srv.client(t)
+	base := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+
+	// 2000 ended tasks of uid 1000, one a second from base; then a small
+	// array of uid 1001 and two running jobs of uid 1002.
+	big, tasks := storetest.NewArray(1000, 0, 2000)
+	for i, tk := range tasks {
+		tk.MarkOver(new(0), "", "", base.Add(time.Duration(i)*time.Second))
+	}
+	must.NoError(t, s.CreateArray(ctx, big, tasks))
+	small, smallTasks := storetest.NewArray(1001, 0, 3)
+	must.NoError(t, s.CreateArray(ctx, small, smallTasks))
+	smallTasks[1].MarkRunning(api.Container{Executor: "docker", ID: "a"}, base)
+	must.NoError(t, s.Update(ctx, smallTasks[1]))
+	for n := range 2 {
+		j := storetest.NewJob(1002, n)
+		j.MarkRunning(api.Container{Executor: "docker", ID: "b"}, base)
+		must.NoError(t, s.Create(ctx, j))
+	}
+
+	reads := func(f store.Filter) (listed int, hmgets int64) {
+		t.Helper()
+		must.NoError(t, c.ConfigResetStat(ctx).Err())
+		got, err := s.List(ctx, f)
+		must.NoError(t, err)
+		stats, err := c.Info(ctx, "commandstats").Result()
+		must.NoError(t, err)
+		for line := range strings.Lines(stats) {
+			if rest, ok := strings.CutPrefix(line, "cmdstat_hmget:calls="); ok {
+				hmgets, err = strconv.ParseInt(rest[:strings.IndexByte(rest, ',')], 10, 64)
+				must.NoError(t, err)
+			}
+		}
+		return len(got), hmgets
+	}
+	uid := 1000
+	cases := []struct {
+		name     string
+		f        store.Filter
+		listed   int
+		maxReads int64
+	}{
+		{"one state", store.Filter{States: []string{api.StateRunning}}, 3, 3},
+		{"uid, limited", store.Filter{UID: &uid, Limit: 5}, 5, 5},
+		{"array and state", store.Filter{ParentID: small.ID, States: []string{api.StateRunning}}, 1, 3 + 1},
+		{"ended before", store.Filter{EndedBefore: base.Add(10 * time.Second)}, 10, 2 * 11},
+		{"ended before, limited", store.Filter{EndedBefore: base.Add(100 * time.Second), Limit: 3}, 3, 101 + 3},
+	}
+	for _, tc := range cases {
+		listed, hmgets := reads(tc.f)
+		must.EqOp(t, tc.listed, listed, must.Sprint(tc.name))
+		must.LessEq(t, tc.maxReads, hmgets, must.Sprintf("%s: records read", tc.name))
+	}
+	// Listing every job does read every job.
+	listed, hmgets := reads(store.Filter{})
+	must.EqOp(t, 2000+2+3+2, listed)
+	must.EqOp(t, int64(listed), hmgets)
 }
