@@ -53,9 +53,9 @@ func TestConformanceFenced(t *testing.T) {
 	})
 }
 
-// TestKillServer: jobs created and updated by concurrent writers until the
-// server is killed with SIGKILL are all there, intact, once it restarts on
-// the same dir; ids go on after them.
+// TestKillServer: jobs and arrays created and updated by concurrent writers
+// until the server is killed with SIGKILL are all there, intact, once it
+// restarts on the same dir; ids go on after them.
 func TestKillServer(t *testing.T) {
 	srv := startServer(t)
 	for round := range 3 {
@@ -89,6 +89,22 @@ func TestKillServer(t *testing.T) {
 					count.Add(1)
 					mu.Lock()
 					acked[j.ID] = versions
+					mu.Unlock()
+				}
+			})
+		}
+		// Arrays of 40 tasks, stored whole or not at all.
+		const arraySize = 40
+		ackedArrays := map[int64]string{} // parent id -> name
+		for w := range 2 {
+			wg.Go(func() {
+				for n := 0; ; n++ {
+					p, tasks := storetest.NewArray(3000+w, 1000*round+n, arraySize)
+					if err := s.CreateArray(context.Background(), p, tasks); err != nil {
+						return
+					}
+					mu.Lock()
+					ackedArrays[p.ID] = p.Spec.Name
 					mu.Unlock()
 				}
 			})
@@ -128,6 +144,24 @@ func TestKillServer(t *testing.T) {
 		for id, r := range running {
 			must.False(t, r, must.Sprintf("running job %d not listed as running", id))
 		}
+		// Every array stored is complete; every acknowledged one is stored.
+		all, err := s.List(ctx, store.Filter{})
+		must.NoError(t, err)
+		for _, p := range all {
+			if !p.IsArray() {
+				continue
+			}
+			tasks, err := s.List(ctx, store.Filter{ParentID: p.ID, Ascending: true})
+			must.NoError(t, err)
+			must.SliceLen(t, arraySize, tasks, must.Sprintf("round %d: array %d", round, p.ID))
+			for i, tk := range tasks {
+				must.EqOp(t, p.ID+1+int64(i), tk.ID)
+				must.EqOp(t, p.Array.First+i, tk.TaskID)
+			}
+			maxID = max(maxID, tasks[arraySize-1].ID)
+			delete(ackedArrays, p.ID)
+		}
+		must.MapEmpty(t, ackedArrays, must.Sprintf("round %d: acknowledged arrays lost", round))
 		j := storetest.NewJob(1, 1)
 		must.NoError(t, s.Create(ctx, j))
 		must.Greater(t, maxID, j.ID, must.Sprint("ids are not reused after a kill"))
