@@ -1,6 +1,6 @@
 // Package store defines where GoDocker keeps its jobs. Every implementation
-// (the embedded SQLite store now, a shared Redis store later) satisfies Store
-// and passes the conformance suite in storetest.
+// (the embedded SQLite store, the shared Redis store) satisfies Store and
+// passes the conformance suite in storetest.
 package store
 
 import (
@@ -17,6 +17,18 @@ var ErrNotFound = errors.New("job not found")
 // ErrConflict is returned by Update when the job changed since it was read:
 // the caller re-reads and decides again.
 var ErrConflict = errors.New("job changed concurrently")
+
+// ErrFenced is returned by a fenced view's writes once a newer leader epoch
+// was claimed: this agent is no longer the leader and must stop writing.
+var ErrFenced = errors.New("job store fenced: a newer leader epoch was claimed")
+
+// Fencer is implemented by stores that several agents share: the leader
+// claims its epoch and writes through the returned view; a deposed leader's
+// writes fail with ErrFenced. Fence fails with ErrFenced if a greater epoch
+// was already claimed. Reads through the view are not fenced.
+type Fencer interface {
+	Fence(ctx context.Context, epoch uint64) (Store, error)
+}
 
 // Filter selects jobs for List.
 type Filter struct {

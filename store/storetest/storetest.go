@@ -1,6 +1,6 @@
 // Package storetest is the conformance suite that every store.Store
-// implementation must pass: the embedded SQLite store runs it, and so will a
-// shared Redis store. It checks the contract of store.Store as the agent
+// implementation must pass: the embedded SQLite store and the shared Redis
+// store run it. It checks the contract of store.Store as the agent
 // relies on it: id assignment, optimistic concurrency on Version, List
 // filters and order, and correctness under concurrent writers.
 //

@@ -1,0 +1,116 @@
+package redis
+
+import goredis "github.com/redis/go-redis/v9"
+
+// Every write is one Lua script: Redis runs a script alone (no other command
+// interleaves) and, since Redis 7, appends its effects to the AOF wrapped in
+// MULTI/EXEC, so a crash leaves all of a script's writes or none.
+//
+// Every script takes ARGV[1] = key prefix and ARGV[2] = the writer's fencing
+// epoch (0: not fenced), and returns an integer: a non-negative result, or one
+// of the negative codes below. Keys are built inside the scripts from the
+// prefix, so the store needs a standalone server (not Redis Cluster).
+
+// Result codes of the scripts.
+const (
+	codeNotFound = -1
+	codeConflict = -2
+	codeFenced   = -3
+)
+
+// prelude checks the fence and defines the index helpers. Ids are decimal
+// strings; an index entry's score is the id (the ended index: the end time
+// in whole seconds, computed by the caller). index queues its ZADDs so that
+// an array's tasks go into each index a thousand per call: flush sends what
+// is left, and every script that indexes ends with it.
+const prelude = `
+local p, epoch = ARGV[1], tonumber(ARGV[2])
+if epoch > 0 and tonumber(redis.call('GET', p .. 'epoch') or '0') > epoch then
+  return -3
+end
+local queued = {}
+local function zadd(key, score, id)
+  local q = queued[key]
+  if not q then q = {}; queued[key] = q end
+  q[#q + 1] = score
+  q[#q + 1] = id
+  if #q >= 2000 then
+    redis.call('ZADD', key, unpack(q))
+    queued[key] = nil
+  end
+end
+local function flush()
+  for key, q in pairs(queued) do redis.call('ZADD', key, unpack(q)) end
+  queued = {}
+end
+local function index(id, uid, state, parent, endedScore)
+  zadd(p .. 'uid:' .. uid, id, id)
+  zadd(p .. 'state:' .. state, id, id)
+  if parent ~= '0' then zadd(p .. 'parent:' .. parent, id, id) end
+  if endedScore ~= '' then zadd(p .. 'ended', endedScore, id) end
+end
+local function unindex(id, uid, state, parent)
+  redis.call('ZREM', p .. 'uid:' .. uid, id)
+  redis.call('ZREM', p .. 'state:' .. state, id)
+  if parent ~= '0' then redis.call('ZREM', p .. 'parent:' .. parent, id) end
+  redis.call('ZREM', p .. 'ended', id)
+end
+`
+
+// createScript stores n jobs with consecutive new ids and returns the first
+// id. ARGV[3] is the first job's parent id; the others are its tasks. Then 5
+// arguments per job: uid, state, ended (unix ns or ""), ended score, data.
+var createScript = goredis.NewScript(prelude + `
+local n = (#ARGV - 3) / 5
+local first = redis.call('INCRBY', p .. 'next_id', n) - n + 1
+local firstID = string.format('%d', first)
+for i = 0, n - 1 do
+  local id = string.format('%d', first + i)
+  local a = 4 + 5 * i
+  local parent = ARGV[3]
+  if i > 0 then parent = firstID end
+  redis.call('HSET', p .. 'job:' .. id, 'v', '1', 'uid', ARGV[a], 'state', ARGV[a + 1],
+    'parent', parent, 'ended', ARGV[a + 2], 'data', ARGV[a + 4])
+  zadd(p .. 'jobs', id, id)
+  index(id, ARGV[a], ARGV[a + 1], parent, ARGV[a + 3])
+end
+flush()
+return first
+`)
+
+// updateScript replaces job ARGV[3] if its version is still ARGV[4], moves
+// its index entries and returns the new version. Then uid, state, parent,
+// ended, ended score, data.
+var updateScript = goredis.NewScript(prelude + `
+local id = ARGV[3]
+local key = p .. 'job:' .. id
+local cur = redis.call('HMGET', key, 'v', 'uid', 'state', 'parent')
+if not cur[1] then return -1 end
+if cur[1] ~= ARGV[4] then return -2 end
+unindex(id, cur[2], cur[3], cur[4])
+redis.call('HSET', key, 'uid', ARGV[5], 'state', ARGV[6], 'parent', ARGV[7], 'ended', ARGV[8], 'data', ARGV[10])
+index(id, ARGV[5], ARGV[6], ARGV[7], ARGV[9])
+flush()
+return redis.call('HINCRBY', key, 'v', 1)
+`)
+
+// deleteScript removes job ARGV[3] and its index entries.
+var deleteScript = goredis.NewScript(prelude + `
+local id = ARGV[3]
+local key = p .. 'job:' .. id
+local cur = redis.call('HMGET', key, 'uid', 'state', 'parent')
+if not cur[1] then return -1 end
+unindex(id, cur[1], cur[2], cur[3])
+redis.call('ZREM', p .. 'jobs', id)
+redis.call('DEL', key)
+return 1
+`)
+
+// fenceScript claims epoch ARGV[2]: the prelude has refused it if a greater
+// one is stored.
+var fenceScript = goredis.NewScript(prelude + `
+if tonumber(redis.call('GET', p .. 'epoch') or '0') < epoch then
+  redis.call('SET', p .. 'epoch', ARGV[2])
+end
+return 1
+`)
