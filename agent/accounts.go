@@ -19,6 +19,7 @@ import (
 	"github.com/godocker/god/api"
 	"github.com/godocker/god/job"
 	"github.com/godocker/god/plugins/auth"
+	"github.com/godocker/god/plugins/auth/ldap"
 	"github.com/godocker/god/store"
 )
 
@@ -406,6 +407,11 @@ func (a *Agent) apiKeyLogin(ctx context.Context, r *api.LoginRequest) (*storedAc
 	if !token.MatchAPIKey(r.APIKey, acc.APIKeyHash) {
 		return nil, errBadKey
 	}
+	if acc.Kind == api.AccountLDAP {
+		// The directory has the last word: a user removed or locked there
+		// loses their API key too.
+		return a.refreshFromDirectory(ctx, acc)
+	}
 	if acc.Kind == api.AccountLocal {
 		// The system database has the last word on a local user.
 		u, err := user.Lookup(acc.Login)
@@ -433,10 +439,14 @@ func (a *Agent) passwordLogin(ctx context.Context, r *api.LoginRequest) (*stored
 		if errors.Is(err, auth.ErrBadCredentials) {
 			continue
 		}
-		if err != nil {
+		if errors.Is(err, ldap.ErrUnreachable) {
 			a.log.Warn("login: directory unavailable", "method", m.Name(), "error", err)
 			unreachable = err
 			continue
+		}
+		if err != nil {
+			a.log.Warn("login: directory entry unusable", "method", m.Name(), "login", r.Login, "error", err)
+			return nil, errorf(http.StatusForbidden, "your %s entry cannot be used by GoDocker: %v; ask your directory's administrators", m.Name(), err)
 		}
 		u := api.User{Name: id.Login, UID: id.UID, GID: id.GID, Groups: id.Groups, Home: id.Home}
 		groups := slices.Clone(id.GroupNames)
@@ -466,6 +476,50 @@ func (a *Agent) passwordLogin(ctx context.Context, r *api.LoginRequest) (*stored
 		return nil, errorf(http.StatusServiceUnavailable, "cannot check your password now: the directory is unavailable; try again later")
 	}
 	return nil, errorf(http.StatusUnauthorized, "invalid login or password")
+}
+
+// refreshFromDirectory reads an LDAP account's entry again at an API key
+// login.
+func (a *Agent) refreshFromDirectory(ctx context.Context, acc *storedAccount) (*storedAccount, error) {
+	for _, m := range a.authenticators {
+		if m.Name() != acc.Kind {
+			continue
+		}
+		id, err := m.Lookup(ctx, acc.Login)
+		switch {
+		case errors.Is(err, auth.ErrUnknownUser):
+			return nil, errorf(http.StatusUnauthorized, "%s is no longer in the directory", acc.Login)
+		case err != nil:
+			a.log.Warn("login: directory unavailable", "method", m.Name(), "error", err)
+			return nil, errorf(http.StatusServiceUnavailable, "cannot check your account now: the directory is unavailable; try again later")
+		}
+		u := api.User{Name: id.Login, UID: id.UID, GID: id.GID, Groups: id.Groups, Home: id.Home}
+		groups := slices.Clone(id.GroupNames)
+		slices.Sort(groups)
+		return a.upsertAccount(ctx, m.Name(), u, slices.Compact(groups), id.Email)
+	}
+	return nil, errorf(http.StatusUnauthorized, "%s accounts cannot log in here: the site no longer has that login method", acc.Kind)
+}
+
+// DeleteAccount removes an account (admins only): for a login taken by the
+// wrong kind of account, or a user gone for good. Their jobs stay; a user
+// of the system database or a directory gets a new account at their next
+// login.
+func (a *Agent) DeleteAccount(ctx context.Context, caller *api.Caller, login string) error {
+	if !caller.Admin {
+		return errorf(http.StatusForbidden, "permission denied: only admins can delete users")
+	}
+	if login == caller.Login {
+		return errorf(http.StatusBadRequest, "you cannot delete your own account")
+	}
+	err := a.rec.DeleteRecord(ctx, store.KindUser, login, 0)
+	a.accts.mu.Lock()
+	delete(a.accts.m, login)
+	a.accts.mu.Unlock()
+	if errors.Is(err, store.ErrNoRecord) {
+		return errorf(http.StatusNotFound, "no user %s", login)
+	}
+	return err
 }
 
 // Logout revokes the caller's token until it would have expired.
@@ -533,6 +587,9 @@ func (a *Agent) UpdateAccount(ctx context.Context, caller *api.Caller, login str
 		return nil, errorf(http.StatusBadRequest, "you cannot disable your own account")
 	}
 	acc, err := a.changeAccount(ctx, login, func(acc *storedAccount) error {
+		if u.Active != nil && !*u.Active && acc.Kind != api.AccountGuest && acc.User.UID == 0 {
+			return errorf(http.StatusBadRequest, "root cannot be disabled: it is the agent host's administrator")
+		}
 		if u.Priority != nil {
 			acc.Priority = *u.Priority
 		}
@@ -670,6 +727,13 @@ func (a *Agent) veto(ctx context.Context, j *job.Job) error {
 	acc, err := a.loadAccount(ctx, j.User.Name)
 	if err == nil && !acc.Active {
 		return fmt.Errorf("the account %s is disabled", acc.Login)
+	}
+	if p := projectOf(j); p != DefaultProject {
+		if ok, err := a.inProject(ctx, &api.Caller{Login: j.User.Name}, p); err != nil {
+			return err
+		} else if !ok {
+			return fmt.Errorf("%s is no longer a member of project %s (or it was deleted); stop the job or ask an admin", j.User.Name, p)
+		}
 	}
 	for _, m := range a.authenticators {
 		v, ok := m.(auth.Vetoer)

@@ -71,7 +71,7 @@ func buildAuthenticators(cfg *config.Config, log hclog.Logger) ([]auth.Authentic
 			}
 			l, err := ldap.New(lc, log.Named("ldap"))
 			if err != nil {
-				return nil, fmt.Errorf(`auth "ldap": %w`, err)
+				return nil, err // names the block already
 			}
 			out = append(out, l)
 		case "oidc":

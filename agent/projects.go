@@ -246,6 +246,9 @@ func (a *Agent) UpdateProject(ctx context.Context, caller *api.Caller, name stri
 			return nil, err
 		}
 	}
+	if u.Description != nil && len(*u.Description) > 1000 {
+		return nil, projectFieldError("description", "at most 1000 characters")
+	}
 	return a.changeProject(ctx, caller, name, func(p *api.Project) error {
 		if u.Description != nil {
 			p.Description = *u.Description

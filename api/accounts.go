@@ -213,6 +213,11 @@ func (a *Accounts) UpdateUser(ctx context.Context, login string, u *AccountUpdat
 	return &out, a.c.do(ctx, http.MethodPatch, "/v1/user/"+url.PathEscape(login), nil, u, &out)
 }
 
+// DeleteUser removes an account (admins only); their jobs stay.
+func (a *Accounts) DeleteUser(ctx context.Context, login string) error {
+	return a.c.do(ctx, http.MethodDelete, "/v1/user/"+url.PathEscape(login), nil, nil, nil)
+}
+
 // Projects lists the projects you are a member of (all for an admin).
 func (a *Accounts) Projects(ctx context.Context) ([]*Project, error) {
 	var out []*Project

@@ -65,6 +65,9 @@ func (s *server) accountRoutes(mux *http.ServeMux) {
 		}
 		return b.UpdateAccount(r.Context(), caller, r.PathValue("login"), &u)
 	}))
+	mux.HandleFunc("DELETE /v1/user/{login}", s.audited("user.delete", func(_ http.ResponseWriter, r *http.Request, caller *api.Caller) (any, error) {
+		return struct{}{}, b.DeleteAccount(r.Context(), caller, r.PathValue("login"))
+	}))
 	mux.HandleFunc("POST /v1/user/{login}/apikey", s.audited("user.apikey", func(_ http.ResponseWriter, r *http.Request, caller *api.Caller) (any, error) {
 		return b.RotateAPIKey(r.Context(), caller, r.PathValue("login"))
 	}))

@@ -54,6 +54,7 @@ type AccountBackend interface {
 	Account(ctx context.Context, caller *api.Caller, login string) (*api.Account, error)
 	Accounts(ctx context.Context, caller *api.Caller) ([]*api.Account, error)
 	UpdateAccount(ctx context.Context, caller *api.Caller, login string, u *api.AccountUpdate) (*api.Account, error)
+	DeleteAccount(ctx context.Context, caller *api.Caller, login string) error
 	RotateAPIKey(ctx context.Context, caller *api.Caller, login string) (*api.APIKeyResponse, error)
 	Projects(ctx context.Context, caller *api.Caller) ([]*api.Project, error)
 	Project(ctx context.Context, caller *api.Caller, name string) (*api.Project, error)
