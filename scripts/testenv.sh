@@ -71,3 +71,4 @@ if [ "$(id -u)" = 0 ]; then
 fi
 log "test environment ready (image $IMAGE)"
 bash "$(dirname "$0")/testenv-ldap.sh"
+bash "$(dirname "$0")/testenv-pam.sh"
