@@ -72,3 +72,4 @@ fi
 log "test environment ready (image $IMAGE)"
 bash "$(dirname "$0")/testenv-ldap.sh"
 bash "$(dirname "$0")/testenv-redis.sh"
+bash "$(dirname "$0")/testenv-pam.sh"
