@@ -137,6 +137,11 @@ auth "ldap" {
   bind_password = "secret"
 }
 
+# "pam": users of this host's user database log in with their password,
+# checked by the PAM service "god" (/etc/pam.d/god, which the site writes).
+# Only in binaries built with -tags pam; see website/content/docs/auth-pam.md.
+#   auth "pam" { service = "god" }
+
 # "oidc": guests log in with an OpenID Connect provider (`god login -guest`).
 # A guest is inactive until an admin activates them (`god user update
 # -active=true LOGIN`). Needs the guests block. See

@@ -13,6 +13,7 @@ import (
 	"github.com/godocker/god/plugins/auth"
 	"github.com/godocker/god/plugins/auth/ldap"
 	"github.com/godocker/god/plugins/auth/oidc"
+	"github.com/godocker/god/plugins/auth/pam"
 )
 
 // ldapBlock is the body of `auth "ldap" { ... }`.
@@ -74,6 +75,18 @@ func buildAuthenticators(cfg *config.Config, log hclog.Logger) ([]auth.Authentic
 				return nil, err // names the block already
 			}
 			out = append(out, l)
+		case "pam":
+			var pb struct {
+				Service string `hcl:"service,optional"`
+			}
+			if diags := gohcl.DecodeBody(b.Body, nil, &pb); diags.HasErrors() {
+				return nil, fmt.Errorf(`auth "pam": %s`, diags.Error())
+			}
+			p, err := pam.New(pam.Config{Service: pb.Service}, log.Named("pam"))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, p)
 		case "oidc":
 			// Built by guestConfig: guests log in through a browser.
 		default:

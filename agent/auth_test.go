@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/oauth2-proxy/mockoidc"
 	"github.com/shoenig/test/must"
 
@@ -31,6 +32,7 @@ import (
 	"github.com/godocker/god/api"
 	"github.com/godocker/god/plugins/auth"
 	"github.com/godocker/god/plugins/auth/ldap/ldaptest"
+	"github.com/godocker/god/plugins/auth/pam"
 	"github.com/godocker/god/plugins/executor"
 	"github.com/godocker/god/plugins/executor/fake"
 	"github.com/godocker/god/plugins/scheduler/fifo"
@@ -653,4 +655,17 @@ func TestAuth_TLS(t *testing.T) {
 	must.NoError(t, err)
 	err = bad.Run(ctx)
 	must.ErrorContains(t, err, "http.tls_cert / http.tls_key")
+}
+
+// A binary built without PAM refuses auth "pam" at start, saying how to
+// get it.
+func TestAuth_PAMNotBuilt(t *testing.T) {
+	if pam.Available {
+		t.Skip("skipping: this test binary has PAM (-tags pam); plugins/auth/pam tests it")
+	}
+	cfg, err := config.Parse("pam.hcl", []byte(`auth "pam" {}`), testConfig(t))
+	must.NoError(t, err)
+	must.NoError(t, cfg.Finalize())
+	_, err = buildAuthenticators(cfg, hclog.NewNullLogger())
+	must.ErrorContains(t, err, "built without PAM support: build with -tags pam")
 }

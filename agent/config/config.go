@@ -431,9 +431,9 @@ func (c *Config) Finalize() error {
 	methods := map[string]bool{}
 	for _, a := range c.Auth {
 		switch a.Method {
-		case "local", "ldap", "oidc":
+		case "local", "ldap", "oidc", "pam":
 		default:
-			bad(`auth %q: the methods are "local", "ldap" and "oidc"`, a.Method)
+			bad(`auth %q: the methods are "local", "ldap", "pam" and "oidc"`, a.Method)
 		}
 		if methods[a.Method] {
 			bad("auth %q is configured twice", a.Method)

@@ -192,7 +192,7 @@ func TestFinalize_errors(t *testing.T) {
 		{
 			name: "unknown auth method",
 			hcl:  "auth \"kerberos\" {}",
-			want: `auth "kerberos": the methods are "local", "ldap" and "oidc"`,
+			want: `auth "kerberos": the methods are "local", "ldap", "pam" and "oidc"`,
 		},
 		{
 			name: "oidc without guests",
