@@ -192,6 +192,16 @@ quota {
   running_cpu    = 0
   running_memory = "0"
   running_jobs   = 0
+
+  # Core-hours (cores x hours run) a user's jobs may use over a sliding
+  # window: the jobs that ended within the last `window` count. A user past
+  # it waits until old usage leaves the window ("hold", the default) or has
+  # their next jobs ended over/"quota reached" ("end", as Go-Docker did).
+  # Admins give projects quotas of their own (god project update). Default:
+  # no cap, "30d", "hold".
+  cpu_hours     = 0
+  window        = "30d"
+  when_exceeded = "hold"
 }
 
 # The TCP listener of the HTTP API, for remote users. Every request on it

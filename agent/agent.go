@@ -64,8 +64,11 @@ type Agent struct {
 	// (for throttles); arrayLeft the tasks not over yet.
 	arrayActive map[int64]int
 	arrayLeft   map[int64]int
-	// userUse is what each user runs now, for quotas.
-	userUse map[int]userUse
+	// userUse and projectUse are what each user and project run now, for
+	// quotas; window is their core-hours over the quota window.
+	userUse    map[int]userUse
+	projectUse map[string]userUse
+	window     *usageWindow
 	// ledger is the decayed usage per user, for fair share.
 	ledger *ledger
 	// deadlines are when running jobs reach their max lifespan.
@@ -112,6 +115,8 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 		arrayLeft:    map[int64]int{},
 		deadlines:    map[int64]time.Time{},
 		userUse:      map[int]userUse{},
+		projectUse:   map[string]userUse{},
+		window:       newUsageWindow(cfg.Quota.WindowDuration),
 		ledger:       newLedger(cfg.Scheduler.HalfLifeDuration, *cfg.Scheduler.MemoryWeight),
 		backoff:      map[int64]time.Time{},
 		startedAt:    time.Now(),

@@ -173,6 +173,10 @@ func (a *Agent) CreateProject(ctx context.Context, caller *api.Caller, p *api.Pr
 	if err := checkPriority(np.Priority); err != nil {
 		return nil, err
 	}
+	if err := checkQuota(p.Quota); err != nil {
+		return nil, err
+	}
+	np.Quota = normQuota(p.Quota)
 	for _, m := range p.Members {
 		if _, err := a.loadAccount(ctx, m); err != nil {
 			return nil, projectFieldError("members", fmt.Sprintf("no user %s (users appear at their first login or first use of the agent)", m))
@@ -249,6 +253,9 @@ func (a *Agent) UpdateProject(ctx context.Context, caller *api.Caller, name stri
 	if u.Description != nil && len(*u.Description) > 1000 {
 		return nil, projectFieldError("description", "at most 1000 characters")
 	}
+	if err := checkQuota(u.Quota); err != nil {
+		return nil, err
+	}
 	return a.changeProject(ctx, caller, name, func(p *api.Project) error {
 		if u.Description != nil {
 			p.Description = *u.Description
@@ -256,8 +263,44 @@ func (a *Agent) UpdateProject(ctx context.Context, caller *api.Caller, name stri
 		if u.Priority != nil {
 			p.Priority = *u.Priority
 		}
+		if u.Quota != nil {
+			p.Quota = normQuota(u.Quota)
+		}
 		return nil
 	})
+}
+
+func checkQuota(q *api.ProjectQuota) error {
+	if q != nil && (q.RunningCPU < 0 || q.RunningMemory < 0 || q.RunningJobs < 0 || q.CPUHours < 0) {
+		return projectFieldError("quota", "quota values are 0 (no cap) or positive")
+	}
+	return nil
+}
+
+// normQuota drops a quota that caps nothing.
+func normQuota(q *api.ProjectQuota) *api.ProjectQuota {
+	if q == nil || *q == (api.ProjectQuota{}) {
+		return nil
+	}
+	cp := *q
+	return &cp
+}
+
+// projectQuotas returns the quota of every project that has one, for a
+// scheduling pass (read before it takes the agent's lock).
+func (a *Agent) projectQuotas(ctx context.Context) map[string]*api.ProjectQuota {
+	ps, err := a.projects(ctx)
+	if err != nil {
+		a.schedLog.Warn("reading project quotas", "error", err)
+		return nil
+	}
+	out := map[string]*api.ProjectQuota{}
+	for name, p := range ps {
+		if p.Quota != nil {
+			out[name] = p.Quota
+		}
+	}
+	return out
 }
 
 // AddMember adds a known user to a project.

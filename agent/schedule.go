@@ -102,6 +102,7 @@ func (a *Agent) cycle(ctx context.Context, sem chan struct{}) (time.Duration, er
 		return 0, fmt.Errorf("scheduler %s: %w", a.policy.Name(), err)
 	}
 	throttles := map[int64]int{}
+	pq := a.projectQuotas(ctx)
 	for _, d := range order {
 		j, ok := byID[d.JobID]
 		if !ok {
@@ -111,7 +112,10 @@ func (a *Agent) cycle(ctx context.Context, sem chan struct{}) (time.Duration, er
 		if j.ParentID != 0 && a.throttled(ctx, j.ParentID, throttles) {
 			continue // its array has as many tasks running as it allows
 		}
-		if ok, overQuota := a.reserve(j, capacity); overQuota {
+		if ok, overQuota, windowed := a.reserve(j, capacity, pq); overQuota {
+			if windowed != "" && a.cfg.Quota.WhenExceeded == "end" {
+				a.endPending(ctx, j.ID, api.SecondaryQuotaReached, windowed) // Go-Docker's behaviour
+			}
 			continue // its owner runs all their quota allows; others may go
 		} else if !ok {
 			// FIFO semantics: the head waits for room rather than being
@@ -203,19 +207,22 @@ func (a *Agent) CapacityChanged() {
 // reserve books j's resources if they fit in what is left of capacity.
 // Its owner's quota is checked in the same critical section, so concurrent
 // cycles and dispatches can never take a user past it.
-func (a *Agent) reserve(j *job.Job, capacity executor.Capacity) (ok, overQuota bool) {
+func (a *Agent) reserve(j *job.Job, capacity executor.Capacity, pq map[string]*api.ProjectQuota) (ok, overQuota bool, windowed string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.quotaReasonLocked(j) != "" {
-		return false, true
+	if r, w := a.quotaReasonLocked(j, pq, time.Now()); r != "" {
+		if w {
+			windowed = r
+		}
+		return false, true, windowed
 	}
 	// A small epsilon keeps float sums of fractions like 0.1 from refusing
 	// a job that exactly fits.
 	if a.used.CPU+j.CPU > capacity.CPU+1e-9 || a.used.Memory+j.Memory > capacity.Memory {
-		return false, false
+		return false, false, ""
 	}
 	a.bookLocked(j)
-	return true, false
+	return true, false, ""
 }
 
 // userUse is what one user runs (or is starting) now.
@@ -225,22 +232,46 @@ type userUse struct {
 	jobs   int
 }
 
-// quotaReasonLocked says how j would take its owner past the site's
-// running quota, or "" if it would not.
-func (a *Agent) quotaReasonLocked(j *job.Job) string {
-	q, u := a.cfg.Quota, a.userUse[j.User.UID]
-	if q == nil {
-		return ""
+// quotaReasonLocked says how j would take its owner or its project past a
+// quota, or "" if it would not; windowed tells a cpu_hours quota (which
+// only time frees) from a running one (which a job's end frees).
+func (a *Agent) quotaReasonLocked(j *job.Job, pq map[string]*api.ProjectQuota, now time.Time) (reason string, windowed bool) {
+	if q := a.cfg.Quota; q != nil {
+		u := a.userUse[j.User.UID]
+		switch {
+		case q.RunningJobs > 0 && u.jobs+1 > q.RunningJobs:
+			return fmt.Sprintf("%s runs %d job(s), the quota of %d at once (quota.running_jobs)", j.User.Name, u.jobs, q.RunningJobs), false
+		case q.RunningCPU > 0 && u.cpu+j.CPU > q.RunningCPU+1e-9:
+			return fmt.Sprintf("%s runs %g cpu; with this job's %g that passes the quota of %g (quota.running_cpu)", j.User.Name, u.cpu, j.CPU, q.RunningCPU), false
+		case q.RunningMemoryBytes > 0 && u.memory+j.Memory > q.RunningMemoryBytes:
+			return fmt.Sprintf("%s runs %s; with this job's %s that passes the quota of %s (quota.running_memory)", j.User.Name, api.FormatSize(u.memory), api.FormatSize(j.Memory), api.FormatSize(q.RunningMemoryBytes)), false
+		}
+		if q.CPUHours > 0 {
+			if used := a.window.hours(userKey(j.User.UID), now); used >= q.CPUHours {
+				return fmt.Sprintf("quota reached: %s used %.1f of %g core-hours in the last %s (quota.cpu_hours)", j.User.Name, used, q.CPUHours, q.Window), true
+			}
+		}
 	}
+	name := projectOf(j)
+	q := pq[name]
+	if q == nil {
+		return "", false
+	}
+	u := a.projectUse[name]
 	switch {
 	case q.RunningJobs > 0 && u.jobs+1 > q.RunningJobs:
-		return fmt.Sprintf("%s runs %d job(s), the quota of %d at once (quota.running_jobs)", j.User.Name, u.jobs, q.RunningJobs)
+		return fmt.Sprintf("project %s runs %d job(s), its quota of %d at once", name, u.jobs, q.RunningJobs), false
 	case q.RunningCPU > 0 && u.cpu+j.CPU > q.RunningCPU+1e-9:
-		return fmt.Sprintf("%s runs %g cpu; with this job's %g that passes the quota of %g (quota.running_cpu)", j.User.Name, u.cpu, j.CPU, q.RunningCPU)
-	case q.RunningMemoryBytes > 0 && u.memory+j.Memory > q.RunningMemoryBytes:
-		return fmt.Sprintf("%s runs %s; with this job's %s that passes the quota of %s (quota.running_memory)", j.User.Name, api.FormatSize(u.memory), api.FormatSize(j.Memory), api.FormatSize(q.RunningMemoryBytes))
+		return fmt.Sprintf("project %s runs %g cpu; with this job's %g that passes its quota of %g", name, u.cpu, j.CPU, q.RunningCPU), false
+	case q.RunningMemory > 0 && u.memory+j.Memory > q.RunningMemory:
+		return fmt.Sprintf("project %s runs %s; with this job's %s that passes its quota of %s", name, api.FormatSize(u.memory), api.FormatSize(j.Memory), api.FormatSize(q.RunningMemory)), false
 	}
-	return ""
+	if q.CPUHours > 0 {
+		if used := a.window.hours(projectKey(name), now); used >= q.CPUHours {
+			return fmt.Sprintf("quota reached: project %s used %.1f of %g core-hours in the last %s", name, used, q.CPUHours, a.cfg.Quota.Window), true
+		}
+	}
+	return "", false
 }
 
 // book records the resources of a running job (adopted or reconciled).
@@ -252,12 +283,14 @@ func (a *Agent) book(j *job.Job) {
 
 func (a *Agent) bookLocked(j *job.Job) {
 	if _, ok := a.reserved[j.ID]; !ok {
-		r := reservation{Capacity: executor.Capacity{CPU: j.CPU, Memory: j.Memory}, parent: j.ParentID, uid: j.User.UID, user: j.User.Name}
+		r := reservation{Capacity: executor.Capacity{CPU: j.CPU, Memory: j.Memory}, parent: j.ParentID, uid: j.User.UID, user: j.User.Name, project: projectOf(j)}
 		a.reserved[j.ID] = r
 		a.used.CPU += r.CPU
 		a.used.Memory += r.Memory
 		u := a.userUse[r.uid]
 		a.userUse[r.uid] = userUse{cpu: u.cpu + r.CPU, memory: u.memory + r.Memory, jobs: u.jobs + 1}
+		p := a.projectUse[r.project]
+		a.projectUse[r.project] = userUse{cpu: p.cpu + r.CPU, memory: p.memory + r.Memory, jobs: p.jobs + 1}
 		if j.ParentID != 0 {
 			a.arrayActive[j.ParentID]++
 		}
@@ -270,9 +303,10 @@ func (a *Agent) bookLocked(j *job.Job) {
 // reservation is what a running or dispatching job holds.
 type reservation struct {
 	executor.Capacity
-	parent int64  // array parent, for throttles
-	uid    int    // owner, for fair share
-	user   string // owner's name, for the usage ledger's view
+	parent  int64  // array parent, for throttles
+	uid     int    // owner, for fair share
+	user    string // owner's name, for the usage ledger's view
+	project string // for project quotas
 }
 
 func (a *Agent) release(id int64) {
@@ -285,6 +319,11 @@ func (a *Agent) release(id int64) {
 			delete(a.userUse, r.uid)
 		} else {
 			a.userUse[r.uid] = userUse{cpu: u.cpu - r.CPU, memory: u.memory - r.Memory, jobs: u.jobs - 1}
+		}
+		if p := a.projectUse[r.project]; p.jobs <= 1 {
+			delete(a.projectUse, r.project)
+		} else {
+			a.projectUse[r.project] = userUse{cpu: p.cpu - r.CPU, memory: p.memory - r.Memory, jobs: p.jobs - 1}
 		}
 		if r.parent != 0 {
 			if a.arrayActive[r.parent]--; a.arrayActive[r.parent] <= 0 {
@@ -443,6 +482,7 @@ func (a *Agent) mutate(ctx context.Context, id int64, change func(*job.Job) bool
 func (a *Agent) ended(ctx context.Context, j *job.Job) {
 	a.mu.Lock()
 	a.ledger.charge(j)
+	a.window.charge(j)
 	a.mu.Unlock()
 	if j.ParentID != 0 {
 		a.taskOver(ctx, j.ParentID)

@@ -91,6 +91,7 @@ func (a *Agent) loadLedger(ctx context.Context) error {
 	defer a.mu.Unlock()
 	for _, j := range done {
 		a.ledger.charge(j)
+		a.window.charge(j)
 	}
 	return nil
 }

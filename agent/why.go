@@ -119,8 +119,9 @@ func (a *Agent) blocked(ctx context.Context, j *job.Job, all bool) ([]api.Reason
 	if err != nil {
 		return nil, err
 	}
+	pq := a.projectQuotas(ctx)
 	a.mu.Lock()
-	quota := a.quotaReasonLocked(j)
+	quota, windowed := a.quotaReasonLocked(j, pq, time.Now())
 	until, backingOff := a.backoff[j.ID]
 	active := a.arrayActive[j.ParentID]
 	used := a.used
@@ -129,7 +130,11 @@ func (a *Agent) blocked(ctx context.Context, j *job.Job, all bool) ([]api.Reason
 	if backingOff && time.Now().Before(until) && add(api.Reason{Kind: "retry", Message: fmt.Sprintf("its last start failed (%s); next try at %s", j.Status.Reason, until.Format(time.TimeOnly)), Fix: "if the reason names your job (image, volume), stop it and fix the spec"}) {
 		return out, nil
 	}
-	if quota != "" && add(api.Reason{Kind: "quota", Message: quota, Fix: "wait for your running jobs to end, or stop some (god job status -state running)"}) {
+	fix := "wait for your running jobs to end, or stop some (god job status -state running)"
+	if windowed {
+		fix = "wait for past usage to leave the quota window, or ask an admin for a larger quota"
+	}
+	if quota != "" && add(api.Reason{Kind: "quota", Message: quota, Fix: fix}) {
 		return out, nil
 	}
 	if j.ParentID != 0 {

@@ -77,14 +77,28 @@ type Project struct {
 	Description string    `json:"description,omitempty"`
 	Priority    int       `json:"priority"`
 	Members     []string  `json:"members"`
-	Created     time.Time `json:"created"`
-	Version     int64     `json:"version"`
+	// Quota caps what the project's jobs, all members together, may use.
+	Quota   *ProjectQuota `json:"quota,omitempty"`
+	Created time.Time     `json:"created"`
+	Version int64         `json:"version"`
 }
 
-// ProjectUpdate changes a project; nil fields stay.
+// ProjectQuota caps a project's jobs; 0 means no cap. CPUHours counts the
+// core-hours of the project's jobs that ended within the site's quota
+// window.
+type ProjectQuota struct {
+	RunningCPU    float64 `json:"running_cpu,omitempty"`
+	RunningMemory int64   `json:"running_memory,omitempty"`
+	RunningJobs   int     `json:"running_jobs,omitempty"`
+	CPUHours      float64 `json:"cpu_hours,omitempty"`
+}
+
+// ProjectUpdate changes a project; nil fields stay (a quota replaces the
+// whole quota; an empty one removes it).
 type ProjectUpdate struct {
-	Description *string `json:"description,omitempty"`
-	Priority    *int    `json:"priority,omitempty"`
+	Description *string       `json:"description,omitempty"`
+	Priority    *int          `json:"priority,omitempty"`
+	Quota       *ProjectQuota `json:"quota,omitempty"`
 }
 
 // LoginRequest asks for a token with a password or an API key.

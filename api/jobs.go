@@ -32,6 +32,9 @@ const (
 	SecondaryWaiting       = "waiting for dependencies"
 	SecondaryRescheduled   = "rescheduled"
 	SecondaryRescheduling  = "reschedule requested"
+	// SecondaryQuotaReached ends a job whose owner or project is past a
+	// cpu_hours quota, with quota.when_exceeded = "end" (Go-Docker's way).
+	SecondaryQuotaReached = "quota reached"
 )
 
 // ExitKilled is the exit code of a killed job, as Go-Docker reported it.

@@ -146,15 +146,26 @@ type Docker struct {
 	MemoryBytes int64
 }
 
-// Quota caps what each user may run at once; jobs beyond wait, pending,
-// with the reason. 0 or "" means no cap.
+// Quota caps what each user may run at once, and the core-hours each may
+// use over a sliding window; jobs beyond wait, pending, with the reason
+// (or end, as Go-Docker's "quota reached"). 0 or "" means no cap. Projects
+// carry quotas of their own (set by admins on the project).
 type Quota struct {
 	RunningCPU    float64 `hcl:"running_cpu,optional"`
 	RunningMemory string  `hcl:"running_memory,optional"`
 	RunningJobs   int     `hcl:"running_jobs,optional"`
+	// CPUHours caps the core-hours (cores times hours run) of a user's
+	// jobs that ended within the last Window.
+	CPUHours float64 `hcl:"cpu_hours,optional"`
+	Window   string  `hcl:"window,optional"`
+	// WhenExceeded is what happens to a job whose owner or project is past
+	// a cpu_hours quota: "hold" it pending until old usage leaves the
+	// window, or "end" it over/"quota reached" as Go-Docker did.
+	WhenExceeded string `hcl:"when_exceeded,optional"`
 
-	// RunningMemoryBytes is RunningMemory parsed by Finalize.
+	// Parsed by Finalize.
 	RunningMemoryBytes int64
+	WindowDuration     time.Duration
 }
 
 // Defaults apply to jobs that do not say.
@@ -511,11 +522,26 @@ func (c *Config) Finalize() error {
 	if c.Quota == nil {
 		c.Quota = &Quota{}
 	}
-	if q := c.Quota; q.RunningCPU < 0 || q.RunningJobs < 0 {
-		bad("quota: running_cpu and running_jobs must be 0 (no cap) or positive")
+	if q := c.Quota; q.RunningCPU < 0 || q.RunningJobs < 0 || q.CPUHours < 0 {
+		bad("quota: running_cpu, running_jobs and cpu_hours must be 0 (no cap) or positive")
 	} else if q.RunningMemory != "" {
 		if q.RunningMemoryBytes, err = jobspec.ParseMemory(q.RunningMemory); err != nil {
 			bad("quota.running_memory: %v", err)
+		}
+	}
+	if q := c.Quota; true {
+		if q.Window == "" {
+			q.Window = "30d"
+		}
+		if q.WindowDuration, err = jobspec.ParseLifespan(q.Window); err != nil {
+			bad("quota.window: %v", err)
+		}
+		switch q.WhenExceeded {
+		case "":
+			q.WhenExceeded = "hold"
+		case "hold", "end":
+		default:
+			bad(`quota.when_exceeded must be "hold" or "end", got %q`, q.WhenExceeded)
 		}
 	}
 	if c.Scheduler == nil {

@@ -1,0 +1,215 @@
+package agent
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shoenig/test/must"
+	"pgregory.net/rapid"
+
+	"github.com/godocker/god/agent/config"
+	"github.com/godocker/god/api"
+	"github.com/godocker/god/job"
+	"github.com/godocker/god/plugins/executor"
+	"github.com/godocker/god/plugins/executor/fake"
+)
+
+// pass runs one scheduling pass and waits for its dispatches.
+func pass(t testing.TB, a *Agent) {
+	t.Helper()
+	sem := make(chan struct{}, maxConcurrentDispatch)
+	_, err := a.cycle(context.Background(), sem)
+	must.NoError(t, err)
+	a.dispatching.Wait()
+}
+
+// used charges a finished job to the quota window, as if it had run
+// cores for d and ended at end.
+func used(a *Agent, u *api.Caller, project string, cores float64, d time.Duration, end time.Time) {
+	start := end.Add(-d)
+	j := &job.Job{User: u.User, CPU: cores, Spec: api.JobSpec{Project: project}}
+	j.Dates.Started, j.Dates.Ended = &start, &end
+	a.mu.Lock()
+	a.window.charge(j)
+	a.mu.Unlock()
+}
+
+// TestQuota_CPUHoursWindow: a user past their core-hours in the window
+// waits with the reason (hold) or has the job ended "quota reached" (end);
+// usage older than the window does not count.
+func TestQuota_CPUHoursWindow(t *testing.T) {
+	ctx := context.Background()
+	for _, mode := range []string{"hold", "end"} {
+		t.Run(mode, func(t *testing.T) {
+			ex := fake.New(executor.Capacity{CPU: 16, Memory: 16 << 30})
+			a := agentOn(t, ex, func(c *config.Config) {
+				c.Quota = &config.Quota{CPUHours: 10, Window: "7d", WhenExceeded: mode}
+			})
+			alice, bob := testUser(t, aliceUID), testUser(t, bobUID)
+			now := time.Now()
+			used(a, alice, "", 4, 3*time.Hour, now.Add(-time.Hour))     // 12 core-hours, in the window
+			used(a, bob, "", 8, 10*time.Hour, now.Add(-8*24*time.Hour)) // 80, but 8 days ago
+			ja, err := a.Submit(ctx, alice, &api.JobSpec{Name: "a", Command: "true"})
+			must.NoError(t, err)
+			jb, err := a.Submit(ctx, bob, &api.JobSpec{Name: "b", Command: "true"})
+			must.NoError(t, err)
+			pass(t, a)
+			must.Eq(t, 1, ex.Starts(), must.Sprint("bob's old usage left the window; alice is past her quota"))
+			got, err := a.Job(ctx, bob, jb.ID, 0, 0)
+			must.NoError(t, err)
+			must.Eq(t, api.StateRunning, got.Status.Primary)
+			got, err = a.Job(ctx, alice, ja.ID, 0, 0)
+			must.NoError(t, err)
+			if mode == "end" {
+				must.Eq(t, api.StateOver, got.Status.Primary)
+				must.Eq(t, api.SecondaryQuotaReached, got.Status.Secondary)
+				must.StrContains(t, got.Status.Reason, "god-alice used 12.0 of 10 core-hours in the last 7d")
+				return
+			}
+			must.Eq(t, api.StatePending, got.Status.Primary)
+			why, err := a.Why(ctx, alice, ja.ID)
+			must.NoError(t, err)
+			must.Eq(t, "quota", why.Reasons[0].Kind)
+			must.StrContains(t, why.Reasons[0].Message, "quota reached: god-alice used 12.0 of 10 core-hours in the last 7d (quota.cpu_hours)")
+			must.StrContains(t, why.Reasons[0].Fix, "leave the quota window")
+		})
+	}
+}
+
+// TestQuota_Project: a project's quotas cap its jobs, all members
+// together; the same users' jobs elsewhere go on.
+func TestQuota_Project(t *testing.T) {
+	ctx := context.Background()
+	ex := fake.New(executor.Capacity{CPU: 16, Memory: 16 << 30})
+	a := agentOn(t, ex, nil)
+	alice, bob, root := testUser(t, aliceUID), testUser(t, bobUID), testUser(t, 0)
+	for _, u := range []*api.Caller{alice, bob} { // accounts exist once users have called
+		_, err := a.upsertAccount(ctx, api.AccountLocal, u.User, nil, "")
+		must.NoError(t, err)
+	}
+	_, err := a.CreateProject(ctx, root, &api.Project{Name: "lab", Members: []string{alice.Login, bob.Login}, Quota: &api.ProjectQuota{RunningJobs: 2, CPUHours: 100}})
+	must.NoError(t, err)
+	_, err = a.CreateProject(ctx, root, &api.Project{Name: "bad", Quota: &api.ProjectQuota{RunningJobs: -1}})
+	must.Error(t, err)
+	must.Eq(t, "quota values are 0 (no cap) or positive", err.(*Error).Fields[0].Message)
+	var inLab []int64
+	for _, u := range []*api.Caller{alice, bob, alice} {
+		j, err := a.Submit(ctx, u, &api.JobSpec{Name: "p", Command: "true", Project: "lab"})
+		must.NoError(t, err)
+		inLab = append(inLab, j.ID)
+	}
+	other, err := a.Submit(ctx, alice, &api.JobSpec{Name: "d", Command: "true"})
+	must.NoError(t, err)
+	pass(t, a)
+	must.Eq(t, 3, ex.Starts(), must.Sprint("two of the project's and alice's default-project job"))
+	got, err := a.Job(ctx, alice, other.ID, 0, 0)
+	must.NoError(t, err)
+	must.Eq(t, api.StateRunning, got.Status.Primary)
+	why, err := a.Why(ctx, alice, inLab[2])
+	must.NoError(t, err)
+	must.StrContains(t, why.Reasons[0].Message, "project lab runs 2 job(s), its quota of 2 at once")
+
+	// Past its core-hours, the project waits; an admin lifting the quota
+	// lets it go.
+	ex.Finish(inLab[0], 0)
+	a.finalize(ctx, inLab[0])
+	used(a, alice, "lab", 50, 3*time.Hour, time.Now())
+	pass(t, a)
+	must.Eq(t, 3, ex.Starts())
+	why, err = a.Why(ctx, alice, inLab[2])
+	must.NoError(t, err)
+	must.StrContains(t, why.Reasons[0].Message, "quota reached: project lab used 150.0 of 100 core-hours")
+	_, err = a.UpdateProject(ctx, root, "lab", &api.ProjectUpdate{Quota: &api.ProjectQuota{}})
+	must.NoError(t, err)
+	a.forgetProjects()
+	pass(t, a)
+	must.Eq(t, 4, ex.Starts())
+}
+
+// TestQuota_NeverExceededUnderBursts (property): whatever users submit,
+// concurrently, while passes run and jobs end, no user ever runs more than
+// the running quotas and no project more than its quota.
+func TestQuota_NeverExceededUnderBursts(t *testing.T) {
+	alice, bob, root := testUser(t, aliceUID), testUser(t, bobUID), testUser(t, 0)
+	users := []*api.Caller{alice, bob}
+	rapid.Check(t, func(rt *rapid.T) {
+		ctx := context.Background()
+		perUser := rapid.IntRange(1, 4).Draw(rt, "running_jobs")
+		perUserCPU := float64(rapid.IntRange(1, 6).Draw(rt, "running_cpu"))
+		projJobs := rapid.IntRange(1, 3).Draw(rt, "project_jobs")
+		ex := fake.New(executor.Capacity{CPU: 64, Memory: 64 << 30})
+		a := agentOn(t, ex, func(c *config.Config) {
+			c.Quota = &config.Quota{RunningJobs: perUser, RunningCPU: perUserCPU}
+		})
+		for _, u := range users {
+			_, err := a.upsertAccount(ctx, api.AccountLocal, u.User, nil, "")
+			must.NoError(t, err)
+		}
+		_, err := a.CreateProject(ctx, root, &api.Project{Name: "lab", Members: []string{alice.Login, bob.Login}, Quota: &api.ProjectQuota{RunningJobs: projJobs}})
+		must.NoError(t, err)
+		type sub struct {
+			user    int
+			cpu     float64
+			project string
+		}
+		subs := rapid.SliceOfN(rapid.Custom(func(rt *rapid.T) sub {
+			return sub{rapid.IntRange(0, 1).Draw(rt, "user"), float64(rapid.IntRange(1, 3).Draw(rt, "cpu")), rapid.SampledFrom([]string{"", "lab"}).Draw(rt, "project")}
+		}), 1, 24).Draw(rt, "submits")
+		finishes := rapid.IntRange(0, 10).Draw(rt, "finishes")
+
+		check := func() {
+			a.mu.Lock()
+			defer a.mu.Unlock()
+			for uid, u := range a.userUse {
+				if u.jobs > perUser || u.cpu > perUserCPU+1e-9 {
+					rt.Fatalf("user %d runs %d jobs / %g cpu, quota %d / %g", uid, u.jobs, u.cpu, perUser, perUserCPU)
+				}
+			}
+			if p := a.projectUse["lab"]; p.jobs > projJobs {
+				rt.Fatalf("project lab runs %d jobs, quota %d", p.jobs, projJobs)
+			}
+		}
+		// A burst: every submit at once, while passes run.
+		var wg sync.WaitGroup
+		for _, s := range subs {
+			wg.Go(func() {
+				_, err := a.Submit(ctx, users[s.user], &api.JobSpec{Name: "b", Command: "true", Project: s.project, Resources: &api.Resources{CPU: s.cpu}})
+				if err != nil {
+					rt.Errorf("submit: %v", err)
+				}
+			})
+		}
+		wg.Go(func() {
+			for range 5 {
+				pass(t, a)
+				check()
+			}
+		})
+		wg.Wait()
+		// Jobs end one by one; each end lets the queue move, within quotas.
+		for i := 0; i < finishes; i++ {
+			pass(t, a)
+			check()
+			running, err := ex.List(ctx)
+			must.NoError(t, err)
+			if len(running) == 0 {
+				break
+			}
+			id := running[0].JobID
+			ex.Finish(id, 0)
+			a.finalize(ctx, id)
+			_ = ex.Remove(ctx, id)
+		}
+		pass(t, a)
+		check()
+		// Nothing was lost: every job is pending, running or over.
+		all, err := a.Jobs(ctx, root, &api.JobListOptions{Limit: 1000})
+		must.NoError(t, err)
+		if len(all) != len(subs) {
+			rt.Fatalf("%d jobs stored, %d submitted", len(all), len(subs))
+		}
+	})
+}
+
