@@ -2,6 +2,7 @@ package command
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -29,6 +30,7 @@ type fakeAgent struct {
 	tokens  map[string]string // valid token -> login
 	auth    []string          // Authorization header of each authenticated request
 	queries []string          // raw query of each GET /v1/jobs and /v1/audit
+	calls   []string          // account and project changes, as "METHOD PATH BODY"
 	polls   int               // guest login polls before it is done
 	guest   api.GuestLoginResult
 }
@@ -92,6 +94,28 @@ func newFakeAgent(t *testing.T) *fakeAgent {
 		f.queries = append(f.queries, r.URL.RawQuery)
 		f.mu.Unlock()
 		f.reply(w, []*api.AuditEntry{{Time: time.Now(), Actor: login, Action: "job.stop", Target: "job 3", Outcome: api.OutcomeRefused, Reason: "job 3 belongs\nto bob | really", From: "10.0.0.2"}})
+	}))
+	// Account and project changes: recorded as "METHOD PATH BODY", answered
+	// with what the route returns.
+	mux.HandleFunc("/v1/", f.authed(func(w http.ResponseWriter, r *http.Request, login string) {
+		body, _ := io.ReadAll(r.Body)
+		f.mu.Lock()
+		f.calls = append(f.calls, strings.TrimSpace(r.Method+" "+r.URL.Path+" "+strings.TrimSpace(string(body))))
+		f.mu.Unlock()
+		switch {
+		case r.URL.Path == "/v1/users":
+			f.reply(w, []*api.Account{account("alice", api.AccountLocal, true), account("guest:ab12", api.AccountGuest, false)})
+		case strings.HasSuffix(r.URL.Path, "/apikey"):
+			f.reply(w, &api.APIKeyResponse{APIKey: "key-new"})
+		case strings.HasPrefix(r.URL.Path, "/v1/user/"):
+			f.reply(w, account(strings.TrimPrefix(r.URL.Path, "/v1/user/"), api.AccountGuest, true))
+		case r.URL.Path == "/v1/projects" && r.Method == http.MethodGet:
+			f.reply(w, []*api.Project{{Name: "default", Priority: 50, Members: []string{}}, {Name: "physics", Priority: 70, Members: []string{"alice", "bob"}, Description: "Detector | simulations"}})
+		case r.Method == http.MethodDelete && !strings.Contains(r.URL.Path, "/member/"):
+			f.reply(w, struct{}{})
+		default:
+			f.reply(w, &api.Project{Name: "physics", Priority: 70, Members: []string{"alice"}})
+		}
 	}))
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
@@ -396,4 +420,90 @@ func TestLogin_GuestInterrupted(t *testing.T) {
 	must.StrContains(t, errOut, "Guest login stopped: nothing was saved")
 	_, err := os.Stat(path)
 	must.True(t, os.IsNotExist(err))
+}
+
+// A token file left open to others is still revoked by logout: the token
+// may have leaked. One that is not the caller's is only deleted.
+func TestLogout_ExposedTokenRevoked(t *testing.T) {
+	path := useConfigDir(t)
+	f := newFakeAgent(t)
+	tok := f.issue("alice", api.AccountLocal, true)
+	must.NoError(t, saveToken(path, &savedToken{Address: f.srv.URL, Login: "alice", Token: tok.Token, Expires: tok.Expires}))
+	must.NoError(t, os.Chmod(path, 0o644))
+
+	out, errOut, code := run(t, "logout")
+	must.Eq(t, 0, code, must.Sprint(errOut))
+	must.StrContains(t, errOut, "was open to others (mode 0644): revoking the token")
+	must.StrContains(t, out, "after revoking the login as alice")
+	must.Eq(t, "Bearer "+tok.Token, f.lastAuth())
+	f.mu.Lock()
+	must.MapLen(t, 0, f.tokens)
+	f.mu.Unlock()
+
+	if os.Getuid() != 0 {
+		t.Log("skipping the ownership case: giving a file to another user needs root")
+		return
+	}
+	tok = f.issue("alice", api.AccountLocal, true)
+	must.NoError(t, saveToken(path, &savedToken{Address: f.srv.URL, Login: "alice", Token: tok.Token, Expires: tok.Expires}))
+	must.NoError(t, os.Chown(path, 65534, 65534))
+	n := len(f.auth)
+	_, errOut, code = run(t, "logout")
+	must.Eq(t, 1, code)
+	must.StrContains(t, errOut, "belongs to uid 65534")
+	must.StrContains(t, errOut, "without revoking it")
+	must.Eq(t, n, len(f.auth)) // nothing sent
+	_, err := os.Stat(path)
+	must.True(t, os.IsNotExist(err))
+}
+
+// The user and project commands send what their flags say, and nothing
+// for flags not given.
+func TestUserAndProjectCommandsOnTheWire(t *testing.T) {
+	useConfigDir(t)
+	f := newFakeAgent(t)
+	t.Setenv("GOD_ADDR", f.srv.URL)
+	t.Setenv("GOD_TOKEN", f.issue("alice", api.AccountLocal, true).Token)
+
+	cases := []struct {
+		args []string
+		call string // "" when the command only reads
+		out  string
+	}{
+		{[]string{"user", "list"}, "GET /v1/users", "guest:ab12  guest  23001  false"},
+		{[]string{"user", "show", "guest:ab12"}, "GET /v1/user/guest:ab12", "Login      = guest:ab12"},
+		{[]string{"user", "update", "-active", "guest:ab12"}, `PATCH /v1/user/guest:ab12 {"active":true}`, "Account guest:ab12 updated: active true, priority 50"},
+		{[]string{"user", "update", "-active=false", "-priority", "0", "bob"}, `PATCH /v1/user/bob {"priority":0,"active":false}`, "updated"},
+		{[]string{"user", "apikey"}, "POST /v1/user/self/apikey", "key-new"},
+		{[]string{"user", "apikey", "bob"}, "POST /v1/user/bob/apikey", "key-new"},
+		{[]string{"project", "list"}, "GET /v1/projects", "physics  70        alice, bob  Detector / simulations"},
+		{[]string{"project", "show", "physics"}, "GET /v1/project/physics", "Members     = alice"},
+		{[]string{"project", "create", "-members", "alice, bob", "-priority", "70", "physics"}, `POST /v1/projects {"name":"physics","priority":70,"members":["alice","bob"],"created":"0001-01-01T00:00:00Z","version":0}`, "Project physics created"},
+		{[]string{"project", "update", "-description", "", "physics"}, `PATCH /v1/project/physics {"description":""}`, "Project physics updated"},
+		{[]string{"project", "update", "-priority", "0", "physics"}, `PATCH /v1/project/physics {"priority":0}`, "Project physics updated"},
+		{[]string{"project", "delete", "physics"}, "DELETE /v1/project/physics", "Project physics deleted"},
+		{[]string{"project", "add-member", "physics", "bob"}, "PUT /v1/project/physics/member/bob", "Project physics members: alice"},
+		{[]string{"project", "remove-member", "physics", "bob"}, "DELETE /v1/project/physics/member/bob", "Project physics members: alice"},
+	}
+	for _, tc := range cases {
+		out, errOut, code := run(t, tc.args...)
+		must.Eq(t, 0, code, must.Sprintf("%v: %s", tc.args, errOut))
+		must.StrContains(t, out, tc.out, must.Sprint(tc.args))
+		f.mu.Lock()
+		last := f.calls[len(f.calls)-1]
+		f.mu.Unlock()
+		must.Eq(t, tc.call, last, must.Sprint(tc.args))
+	}
+
+	// The new key alone is on standard output, the warning on standard error.
+	out, errOut, _ := run(t, "user", "apikey", "bob")
+	must.Eq(t, "key-new\n", out)
+	must.StrContains(t, errOut, "This is bob's new API key, shown only this once")
+
+	// -json prints the API's answer.
+	out, _, code := run(t, "project", "show", "-json", "physics")
+	must.Eq(t, 0, code)
+	var p api.Project
+	must.NoError(t, json.Unmarshal([]byte(out), &p))
+	must.Eq(t, "physics", p.Name)
 }

@@ -35,9 +35,10 @@ func (c *LoginCommand) Help() string {
 Usage: god login [options]
 
   Log in to the agent and save the token it gives, so that later commands
-  to the same address send it. By default it asks for your password (the
-  agent checks it against its directory: the system's users, LDAP); with
-  -apikey-stdin it reads an API key from standard input instead; with
+  to the same address send it. By default it asks for your password, which
+  the site's directory (LDAP) checks. With -apikey-stdin it reads an API key
+  from standard input instead: accounts of the agent host's own users log
+  in this way (make the key with "god user apikey" on that host). With
   -guest it starts a guest login in your browser.
 
   The token is saved with its address in $XDG_CONFIG_HOME/god/token.json
@@ -170,8 +171,8 @@ func (c *LoginCommand) guestLogin(client *api.Client) (*api.LoginResponse, bool)
 		c.Ui.Error(fmt.Sprintf("Error starting a guest login at %s: %s", client.Address(), err))
 		return nil, false
 	}
-	c.Ui.Output("Open this address in a browser to log in as a guest:\n\n    " + start.URL + "\n")
-	c.Ui.Output("Waiting for the login to complete (Ctrl-C to stop)...")
+	c.Ui.Output("Open this URL in a browser to log in:\n\n    " + start.URL + "\n")
+	c.Ui.Output("Waiting for the login to finish (Ctrl-C to stop)...")
 	tick := time.NewTicker(guestPollInterval)
 	defer tick.Stop()
 	for {

@@ -63,8 +63,14 @@ func (c *LogoutCommand) logout(path string) int {
 		c.Ui.Output(fmt.Sprintf("Not logged in: there is no saved token (%s).", path))
 		return 0
 	}
-	if err != nil {
-		// Not safe to send anywhere, but still to be gone.
+	var exposed *exposedError
+	switch {
+	case t != nil && errors.As(err, &exposed):
+		// The caller's own token, open to others: revoke it, it may have
+		// leaked.
+		c.Ui.Warn(fmt.Sprintf("Warning: the token file %s was open to others (mode %#o): revoking the token, which may have leaked.", path, exposed.perm))
+	case err != nil:
+		// Maybe not the caller's: not to be sent anywhere, but to be gone.
 		c.Ui.Warn(fmt.Sprintf("Warning: %s", err))
 		return c.remove(path, "without revoking it", 1)
 	}

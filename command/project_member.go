@@ -55,7 +55,11 @@ func (c *ProjectMemberCommand) Run(args []string) int {
 		p, err = client.Accounts().RemoveMember(context.Background(), name, login)
 	}
 	if err != nil {
-		c.Ui.Error(fmt.Sprintf("Error: cannot %s %s in project %s: %s", strings.ReplaceAll(c.verb(), "-", " "), login, name, err))
+		how := "add %s to"
+		if !c.add {
+			how = "remove %s from"
+		}
+		c.Ui.Error(fmt.Sprintf("Error: cannot "+how+" project %s: %s", login, name, err))
 		return 1
 	}
 	if c.json {

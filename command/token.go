@@ -65,7 +65,7 @@ func loadToken(path string) (*savedToken, error) {
 	if err != nil {
 		return nil, err
 	}
-	unsafe := checkPrivate(path, fi, "file")
+	unsafe := checkPrivate(path, fi)
 	if !fi.Mode().IsRegular() {
 		return nil, unsafe
 	}
@@ -86,25 +86,28 @@ func loadToken(path string) (*savedToken, error) {
 	return &t, nil
 }
 
-// checkPrivate refuses a file or directory that is not a plain one owned
-// by the caller and closed to group and others.
-func checkPrivate(path string, fi os.FileInfo, what string) error {
-	wantType := fi.Mode().IsRegular()
-	if what == "directory" {
-		wantType = fi.IsDir()
-	}
-	if !wantType {
-		return fmt.Errorf("refusing to use the token %s %s: it is not a plain %s; delete it and run `god login` again", what, path, what)
+// exposedError refuses the caller's own token file for being open to
+// others. `god logout` still revokes such a token: it may have leaked.
+type exposedError struct {
+	path string
+	perm os.FileMode
+}
+
+func (e *exposedError) Error() string {
+	return fmt.Sprintf("refusing to use the token file %s: group or others may access it (mode %#o); run `chmod 600 %s`, or delete it and run `god login` again", e.path, e.perm, e.path)
+}
+
+// checkPrivate refuses a token file that is not a plain file owned by the
+// caller and closed to group and others.
+func checkPrivate(path string, fi os.FileInfo) error {
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("refusing to use the token file %s: it is not a plain file; delete it and run `god login` again", path)
 	}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
-		return fmt.Errorf("refusing to use the token %s %s: it belongs to uid %d, not to you (uid %d); delete it and run `god login` again", what, path, st.Uid, os.Getuid())
+		return fmt.Errorf("refusing to use the token file %s: it belongs to uid %d, not to you (uid %d); delete it and run `god login` again", path, st.Uid, os.Getuid())
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		fix := "chmod 600"
-		if what == "directory" {
-			fix = "chmod 700"
-		}
-		return fmt.Errorf("refusing to use the token %s %s: group or others may access it (mode %#o); run `%s %s`, or delete it and run `god login` again", what, path, perm, fix, path)
+		return &exposedError{path: path, perm: perm}
 	}
 	return nil
 }
