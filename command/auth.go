@@ -45,7 +45,9 @@ func (m *Meta) authenticate(cfg *api.Config) error {
 	}
 	t, err := loadToken(path)
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission):
+		// None saved, or none of the caller's: a file they may not read is
+		// another user's (su keeps XDG_CONFIG_HOME) and cannot be sent.
 		return nil
 	case err != nil && (t == nil || sameAddress(t.Address, cfg.Address)):
 		return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -49,13 +50,23 @@ func tokenPath() (string, error) {
 // When it refuses a file it could read, it returns the token too, so that
 // a caller talking to another agent can tell the refusal is not its
 // concern (root under sudo, with the user's HOME, say); the token must not
-// be used.
+// be used. A file the caller may not read is an error satisfying
+// errors.Is(err, fs.ErrPermission).
 func loadToken(path string) (*savedToken, error) {
 	// O_NONBLOCK: opening a FIFO planted there must not hang; it changes
 	// nothing for a regular file.
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if errors.Is(err, syscall.ELOOP) {
 		return nil, fmt.Errorf("refusing to use the token file %s: it is a symbolic link; delete it and run `god login` again", path)
+	}
+	if errors.Is(err, fs.ErrPermission) {
+		why := ""
+		if fi, lerr := os.Lstat(path); lerr == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
+				why = fmt.Sprintf(" (it belongs to uid %d, not to you: are HOME or XDG_CONFIG_HOME another user's?)", st.Uid)
+			}
+		}
+		return nil, fmt.Errorf("cannot read the token file %s: %w%s", path, fs.ErrPermission, why)
 	}
 	if err != nil {
 		return nil, err
