@@ -507,3 +507,11 @@ func TestUserAndProjectCommandsOnTheWire(t *testing.T) {
 	must.NoError(t, json.Unmarshal([]byte(out), &p))
 	must.Eq(t, "physics", p.Name)
 }
+
+// A job's project shows in its details, when it has one.
+func TestFormatJob_Project(t *testing.T) {
+	j := &api.Job{ID: 7, Spec: api.JobSpec{Name: "fit", Project: "physics"}}
+	must.StrContains(t, formatJob(j), "Project       = physics")
+	j.Spec.Project = ""
+	must.StrNotContains(t, formatJob(j), "Project")
+}

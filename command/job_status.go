@@ -135,6 +135,9 @@ func formatJob(j *api.Job) string {
 	if j.Container != nil {
 		rows = append(rows, fmt.Sprintf("Container|%s %s (%s)", j.Container.Executor, j.Container.Name, shortID(j.Container.ID)))
 	}
+	if j.Spec.Project != "" {
+		rows = append(rows, "Project|"+j.Spec.Project)
+	}
 	if j.ParentID != 0 && j.TaskID != nil {
 		rows = append(rows, fmt.Sprintf("Array Task|%d of array %d", *j.TaskID, j.ParentID))
 	}
