@@ -37,7 +37,7 @@ func (c *ProjectMemberCommand) Help() string {
 		what = `
   Remove a user from a project. Admins only. Their jobs in it go on.`
 	}
-	return strings.TrimSpace(fmt.Sprintf("Usage: god project %s [options] <NAME> <LOGIN>\n%s\n%s\n\n%s", c.verb(), what, jsonOptionUsage, generalOptionsUsage))
+	return strings.TrimSpace(fmt.Sprintf("Usage: god project %s [options] <NAME> <LOGIN>\n%s\n\nOptions:\n%s\n\n%s", c.verb(), what, jsonOptionUsage, generalOptionsUsage))
 }
 
 func (c *ProjectMemberCommand) Run(args []string) int {
