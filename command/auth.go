@@ -27,9 +27,6 @@ type authSource struct {
 	expired bool
 }
 
-// sent reports whether the client sends a token.
-func (a authSource) sent() bool { return a.env || (a.saved != nil && !a.expired) }
-
 // authenticate puts the caller's token into cfg: GOD_TOKEN, else the saved
 // token if it was issued by cfg.Address and has not expired.
 func (m *Meta) authenticate(cfg *api.Config) error {
