@@ -22,6 +22,7 @@ require (
 	github.com/zclconf/go-cty v1.20.0
 	golang.org/x/oauth2 v0.38.0
 	golang.org/x/sys v0.50.0
+	golang.org/x/term v0.45.0
 	modernc.org/sqlite v1.62.0
 	pgregory.net/rapid v1.3.0
 )

@@ -20,6 +20,11 @@ var (
 	_ cli.Command = (*JobLogsCommand)(nil)
 	_ cli.Command = (*JobStopCommand)(nil)
 	_ cli.Command = (*VersionCommand)(nil)
+	_ cli.Command = (*LoginCommand)(nil)
+	_ cli.Command = (*LogoutCommand)(nil)
+	_ cli.Command = (*UserWhoamiCommand)(nil)
+	_ cli.Command = (*ProjectMemberCommand)(nil)
+	_ cli.Command = (*OperatorAuditCommand)(nil)
 )
 
 func run(t *testing.T, args ...string) (out, errOut string, code int) {
@@ -75,6 +80,29 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"job", "status", "1", "2"}, "at most one argument"},
 		{[]string{"job", "status", "-address", "ftp://x"}, "scheme must be unix, http or https"},
 		{[]string{"agent", "extra"}, "takes no arguments"},
+		{[]string{"job", "status", "-project", "physics", "1"}, "-project selects among many jobs"},
+		{[]string{"login", "extra"}, "takes no arguments"},
+		{[]string{"login", "-user"}, "flag needs an argument: -user"},
+		{[]string{"login", "-guest", "-apikey-stdin"}, "-guest takes neither -user nor -apikey-stdin"},
+		{[]string{"login", "-guest", "-user", "alice"}, "-guest takes neither"},
+		{[]string{"login", "-apikey", "k"}, "flag provided but not defined: -apikey"},
+		{[]string{"login", "-token", "t"}, "flag provided but not defined: -token"},
+		{[]string{"logout", "x"}, "takes no arguments"},
+		{[]string{"user", "whoami", "x"}, "takes no arguments"},
+		{[]string{"user", "show"}, "takes one argument: a login"},
+		{[]string{"user", "update", "alice"}, "Nothing to update: give -priority or -active"},
+		{[]string{"user", "update", "-priority", "high", "alice"}, "priority must be a whole number from 0 to 100"},
+		{[]string{"user", "update", "-active=maybe", "alice"}, "active must be true or false"},
+		{[]string{"user", "apikey", "a", "b"}, "at most one argument"},
+		{[]string{"project", "show"}, "takes one argument: a project name"},
+		{[]string{"project", "create", "-priority", "x", "p"}, "priority must be a whole number"},
+		{[]string{"project", "update", "p"}, "Nothing to update: give -description or -priority"},
+		{[]string{"project", "delete", "a", "b"}, "takes one argument: a project name"},
+		{[]string{"project", "add-member", "p"}, "takes two arguments: a project name and a login"},
+		{[]string{"project", "remove-member", "p", "a", "b"}, "takes two arguments"},
+		{[]string{"operator", "audit", "-since", "yesterday"}, "since must be a duration such as 24h or 7d"},
+		{[]string{"operator", "audit", "-limit", "0"}, "limit must be a positive number"},
+		{[]string{"operator", "audit", "x"}, "takes no arguments"},
 	}
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -117,7 +145,7 @@ func flagsOf(name string) []string {
 	case "job run":
 		return append(common, "wait", "json")
 	case "job status":
-		return append(common, "state", "limit", "json")
+		return append(common, "state", "limit", "project", "json")
 	case "job logs":
 		return append(common, "f", "stderr")
 	case "job stop":
@@ -132,6 +160,21 @@ func flagsOf(name string) []string {
 		return append(common, "older-than", "tag", "purge", "json")
 	case "job hold", "job release", "job suspend", "job resume", "job reschedule":
 		return append(common, "json")
+	case "login":
+		return append(common, "user", "apikey-stdin", "guest")
+	case "logout", "user apikey", "project delete":
+		return common
+	case "user whoami", "user list", "user show", "project list", "project show",
+		"project add-member", "project remove-member":
+		return append(common, "json")
+	case "user update":
+		return append(common, "priority", "active", "json")
+	case "project create":
+		return append(common, "description", "priority", "members", "json")
+	case "project update":
+		return append(common, "description", "priority", "json")
+	case "operator audit":
+		return append(common, "actor", "action", "since", "limit", "json")
 	}
 	return nil
 }

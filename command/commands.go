@@ -61,6 +61,25 @@ func Commands(m Meta) map[string]cli.CommandFactory {
 		"version":     func() (cli.Command, error) { return &VersionCommand{Meta: m}, nil },
 		"volume":      func() (cli.Command, error) { return &VolumeCommand{Meta: m}, nil },
 		"volume list": func() (cli.Command, error) { return &VolumeListCommand{Meta: m}, nil },
+
+		"login":                 func() (cli.Command, error) { return &LoginCommand{Meta: m}, nil },
+		"logout":                func() (cli.Command, error) { return &LogoutCommand{Meta: m}, nil },
+		"user":                  func() (cli.Command, error) { return &UserCommand{Meta: m}, nil },
+		"user whoami":           func() (cli.Command, error) { return &UserWhoamiCommand{Meta: m}, nil },
+		"user list":             func() (cli.Command, error) { return &UserListCommand{Meta: m}, nil },
+		"user show":             func() (cli.Command, error) { return &UserShowCommand{Meta: m}, nil },
+		"user update":           func() (cli.Command, error) { return &UserUpdateCommand{Meta: m}, nil },
+		"user apikey":           func() (cli.Command, error) { return &UserAPIKeyCommand{Meta: m}, nil },
+		"project":               func() (cli.Command, error) { return &ProjectCommand{Meta: m}, nil },
+		"project list":          func() (cli.Command, error) { return &ProjectListCommand{Meta: m}, nil },
+		"project show":          func() (cli.Command, error) { return &ProjectShowCommand{Meta: m}, nil },
+		"project create":        func() (cli.Command, error) { return &ProjectCreateCommand{Meta: m}, nil },
+		"project update":        func() (cli.Command, error) { return &ProjectUpdateCommand{Meta: m}, nil },
+		"project delete":        func() (cli.Command, error) { return &ProjectDeleteCommand{Meta: m}, nil },
+		"project add-member":    func() (cli.Command, error) { return &ProjectMemberCommand{Meta: m, add: true}, nil },
+		"project remove-member": func() (cli.Command, error) { return &ProjectMemberCommand{Meta: m}, nil },
+		"operator":              func() (cli.Command, error) { return &OperatorCommand{Meta: m}, nil },
+		"operator audit":        func() (cli.Command, error) { return &OperatorAuditCommand{Meta: m}, nil },
 	}
 	for verb, c := range jobActions(m) {
 		cmds["job "+verb] = func() (cli.Command, error) { return c, nil }

@@ -34,6 +34,7 @@ job "hello" {
     memory = "256MiB" # binary units: MiB, GiB
   }
 
+  # project = "myteam"          # count it for a project (god project list)
   # volumes = ["home"]          # mount your home directory at its own path
   # env     = { SAMPLE = "s1" }
   # tags    = ["example"]

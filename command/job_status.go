@@ -32,6 +32,10 @@ Status Options:
 
   -limit=<n>
     List at most n jobs (default 100).
+
+  -project=<name>
+    List only jobs of this project. Where the site shares project jobs,
+    members see every member's jobs of the project.
 ` + jsonOptionUsage + "\n\n" + generalOptionsUsage)
 }
 
@@ -40,6 +44,7 @@ func (c *JobStatusCommand) Run(args []string) int {
 	var states stringSlice
 	fs.Var(&states, "state", "")
 	limit := fs.Int("limit", 0, "")
+	project := fs.String("project", "", "")
 	if !c.parseFlags(fs, args, c.Help()) {
 		return 1
 	}
@@ -54,6 +59,10 @@ func (c *JobStatusCommand) Run(args []string) int {
 	}
 	ctx := context.Background()
 	if fs.NArg() == 1 {
+		if *project != "" {
+			c.Ui.Error("-project selects among many jobs: give it without a job id")
+			return 1
+		}
 		id, err := parseJobID(fs.Arg(0))
 		if err != nil {
 			c.Ui.Error(fmt.Sprintf("Error: %s", err))
@@ -70,7 +79,7 @@ func (c *JobStatusCommand) Run(args []string) int {
 		c.Ui.Output(formatJob(j))
 		return 0
 	}
-	jobs, err := client.Jobs().List(ctx, &api.JobListOptions{States: states, Limit: *limit})
+	jobs, err := client.Jobs().List(ctx, &api.JobListOptions{States: states, Limit: *limit, Project: *project})
 	if err != nil {
 		c.Ui.Error(fmt.Sprintf("Error listing jobs: %s", err))
 		return 1
@@ -125,6 +134,9 @@ func formatJob(j *api.Job) string {
 	}
 	if j.Container != nil {
 		rows = append(rows, fmt.Sprintf("Container|%s %s (%s)", j.Container.Executor, j.Container.Name, shortID(j.Container.ID)))
+	}
+	if j.Spec.Project != "" {
+		rows = append(rows, "Project|"+j.Spec.Project)
 	}
 	if j.ParentID != 0 && j.TaskID != nil {
 		rows = append(rows, fmt.Sprintf("Array Task|%d of array %d", *j.TaskID, j.ParentID))

@@ -19,6 +19,10 @@ type Meta struct {
 
 	address string
 	json    bool
+
+	// auth is how Client authenticated: set by Client, read by commands
+	// that explain it (whoami).
+	auth authSource
 }
 
 // FlagSet returns a flag set with the shared flags; withJSON adds -json.
@@ -32,11 +36,25 @@ func (m *Meta) FlagSet(name string, withJSON bool) *flag.FlagSet {
 	return fs
 }
 
-// Client returns an API client from GOD_ADDR, GOD_TOKEN and -address.
-func (m *Meta) Client() (*api.Client, error) {
+// config is the client configuration without any token: the address from
+// -address, else GOD_ADDR, else the default socket.
+func (m *Meta) config() *api.Config {
 	cfg := api.DefaultConfig()
+	cfg.Token = ""
 	if m.address != "" {
 		cfg.Address = m.address
+	}
+	return cfg
+}
+
+// Client returns an API client for the agent's address with the caller's
+// token: GOD_TOKEN, else the token `god login` saved for that very address
+// (never for another one). Without either, the agent identifies the caller
+// on its Unix socket.
+func (m *Meta) Client() (*api.Client, error) {
+	cfg := m.config()
+	if err := m.authenticate(cfg); err != nil {
+		return nil, err
 	}
 	return api.NewClient(cfg)
 }
@@ -112,6 +130,26 @@ func (m *Meta) noArgs(fs *flag.FlagSet, args []string, help string) (*api.Client
 	}
 	if fs.NArg() != 0 {
 		m.Ui.Error("This command takes no arguments")
+		return nil, false
+	}
+	client, err := m.Client()
+	if err != nil {
+		m.Ui.Error(fmt.Sprintf("Error: %s", err))
+		return nil, false
+	}
+	return client, true
+}
+
+// exactArgs parses flags for a command taking exactly n arguments, which
+// want names (for the error: "a project name and a login"), and builds a
+// client.
+func (m *Meta) exactArgs(fs *flag.FlagSet, args []string, help string, n int, want string) (*api.Client, bool) {
+	if !m.parseFlags(fs, args, help) {
+		return nil, false
+	}
+	if fs.NArg() != n {
+		count := map[int]string{1: "one argument", 2: "two arguments"}[n]
+		m.Ui.Error(fmt.Sprintf("This command takes %s: %s", count, want))
 		return nil, false
 	}
 	client, err := m.Client()
