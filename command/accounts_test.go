@@ -515,3 +515,16 @@ func TestFormatJob_Project(t *testing.T) {
 	j.Spec.Project = ""
 	must.StrNotContains(t, formatJob(j), "Project")
 }
+
+func TestParseProjectQuota(t *testing.T) {
+	q, err := parseProjectQuota("running_jobs=4, cpu_hours=1000,running_memory=2GiB,running_cpu=1.5")
+	must.NoError(t, err)
+	must.Eq(t, api.ProjectQuota{RunningJobs: 4, CPUHours: 1000, RunningMemory: 2 << 30, RunningCPU: 1.5}, *q)
+	q, err = parseProjectQuota("none")
+	must.NoError(t, err)
+	must.Eq(t, api.ProjectQuota{}, *q)
+	for _, bad := range []string{"jobs=4", "running_jobs=-1", "running_jobs", "cpu_hours=x", "running_memory=lots"} {
+		_, err := parseProjectQuota(bad)
+		must.Error(t, err, must.Sprint(bad))
+	}
+}

@@ -96,7 +96,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"user", "apikey", "a", "b"}, "at most one argument"},
 		{[]string{"project", "show"}, "takes one argument: a project name"},
 		{[]string{"project", "create", "-priority", "x", "p"}, "priority must be a whole number"},
-		{[]string{"project", "update", "p"}, "Nothing to update: give -description or -priority"},
+		{[]string{"project", "update", "p"}, "Nothing to update: give -description, -priority or -quota"},
 		{[]string{"project", "delete", "a", "b"}, "takes one argument: a project name"},
 		{[]string{"project", "add-member", "p"}, "takes two arguments: a project name and a login"},
 		{[]string{"project", "remove-member", "p", "a", "b"}, "takes two arguments"},
@@ -172,7 +172,7 @@ func flagsOf(name string) []string {
 	case "project create":
 		return append(common, "description", "priority", "members", "json")
 	case "project update":
-		return append(common, "description", "priority", "json")
+		return append(common, "description", "priority", "quota", "json")
 	case "operator audit":
 		return append(common, "actor", "action", "since", "limit", "json")
 	}

@@ -70,6 +70,7 @@ func Commands(m Meta) map[string]cli.CommandFactory {
 		"user show":             func() (cli.Command, error) { return &UserShowCommand{Meta: m}, nil },
 		"user update":           func() (cli.Command, error) { return &UserUpdateCommand{Meta: m}, nil },
 		"user apikey":           func() (cli.Command, error) { return &UserAPIKeyCommand{Meta: m}, nil },
+		"user delete":           func() (cli.Command, error) { return &UserDeleteCommand{Meta: m}, nil },
 		"project":               func() (cli.Command, error) { return &ProjectCommand{Meta: m}, nil },
 		"project list":          func() (cli.Command, error) { return &ProjectListCommand{Meta: m}, nil },
 		"project show":          func() (cli.Command, error) { return &ProjectShowCommand{Meta: m}, nil },

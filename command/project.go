@@ -46,8 +46,30 @@ func projectRows(p *api.Project) []string {
 		"Description|" + orDash(p.Description),
 		fmt.Sprintf("Priority|%d", p.Priority),
 		"Members|" + orDash(strings.Join(p.Members, ", ")),
+		"Quota|" + quotaText(p.Quota),
 		"Created|" + formatTime(&p.Created),
 	}
+}
+
+// quotaText describes a project quota, "-" for none.
+func quotaText(q *api.ProjectQuota) string {
+	if q == nil {
+		return "-"
+	}
+	var parts []string
+	if q.RunningJobs > 0 {
+		parts = append(parts, fmt.Sprintf("%d jobs at once", q.RunningJobs))
+	}
+	if q.RunningCPU > 0 {
+		parts = append(parts, fmt.Sprintf("%g cpu at once", q.RunningCPU))
+	}
+	if q.RunningMemory > 0 {
+		parts = append(parts, api.FormatSize(q.RunningMemory)+" at once")
+	}
+	if q.CPUHours > 0 {
+		parts = append(parts, fmt.Sprintf("%g core-hours per window", q.CPUHours))
+	}
+	return orDash(strings.Join(parts, ", "))
 }
 
 // priorityFlag parses -priority into *dst.
