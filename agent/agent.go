@@ -69,6 +69,7 @@ type Agent struct {
 	userUse    map[int]userUse
 	projectUse map[string]userUse
 	window     *usageWindow
+	runtimes   runtimes // for start-time estimates
 	// ledger is the decayed usage per user, for fair share.
 	ledger *ledger
 	// deadlines are when running jobs reach their max lifespan.
@@ -117,6 +118,7 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 		userUse:      map[int]userUse{},
 		projectUse:   map[string]userUse{},
 		window:       newUsageWindow(cfg.Quota.WindowDuration),
+		runtimes:     runtimes{byUID: map[int]float64{}},
 		ledger:       newLedger(cfg.Scheduler.HalfLifeDuration, *cfg.Scheduler.MemoryWeight),
 		backoff:      map[int64]time.Time{},
 		startedAt:    time.Now(),

@@ -213,3 +213,57 @@ func TestQuota_NeverExceededUnderBursts(t *testing.T) {
 	})
 }
 
+// TestEstimateStarts: the queue is simulated with each job running as long
+// as its owner's recent jobs did: a job starts when what it asks for frees
+// up, never before the job ahead of it.
+func TestEstimateStarts(t *testing.T) {
+	ctx := context.Background()
+	ex := fake.New(executor.Capacity{CPU: 2, Memory: 8 << 30})
+	a := agentOn(t, ex, nil)
+	alice := testUser(t, aliceUID)
+	now := time.Now()
+	// alice's jobs have run 30 minutes each.
+	for range 3 {
+		start, end := now.Add(-2*time.Hour), now.Add(-90*time.Minute)
+		j := &job.Job{User: alice.User, CPU: 1}
+		j.Dates.Started, j.Dates.Ended = &start, &end
+		a.mu.Lock()
+		a.runtimes.observe(j)
+		a.mu.Unlock()
+	}
+	submit := func(cpu float64) int64 {
+		j, err := a.Submit(ctx, alice, &api.JobSpec{Name: "e", Command: "true", Resources: &api.Resources{CPU: cpu}})
+		must.NoError(t, err)
+		return j.ID
+	}
+	running := submit(1)
+	pass(t, a)
+	must.Eq(t, 1, ex.Starts())
+	a.mu.Lock()
+	r := a.reserved[running]
+	r.started = now.Add(-10 * time.Minute) // it has run 10 of its 30 minutes
+	a.reserved[running] = r
+	a.mu.Unlock()
+	ja, jb, jc := submit(1), submit(2), submit(1)
+	held, err := a.Submit(ctx, alice, &api.JobSpec{Name: "h", Command: "true", Hold: true})
+	must.NoError(t, err)
+	order, err := a.order(ctx)
+	must.NoError(t, err)
+	got := a.estimateStarts(order, executor.Capacity{CPU: 2, Memory: 8 << 30}, now)
+	near := func(id int64, want time.Duration) {
+		t.Helper()
+		d := got[id].Sub(now)
+		must.True(t, d > want-time.Second && d < want+time.Second, must.Sprintf("job %d starts in %s, want %s", id, d, want))
+	}
+	near(ja, 0)              // a core is free
+	near(jb, 30*time.Minute) // both cores: the running job ends at 20m, ja at 30m
+	near(jc, 60*time.Minute) // after jb, which holds both cores for 30m
+	_, ok := got[held.ID]
+	must.False(t, ok, must.Sprint("a held job has no estimate"))
+	q, err := a.Queue(ctx, alice)
+	must.NoError(t, err)
+	must.NotNil(t, q[0].EstimatedStart)
+	ex2, err := a.Why(ctx, alice, jc)
+	must.NoError(t, err)
+	must.NotNil(t, ex2.EstimatedStart)
+}

@@ -283,7 +283,10 @@ func (a *Agent) book(j *job.Job) {
 
 func (a *Agent) bookLocked(j *job.Job) {
 	if _, ok := a.reserved[j.ID]; !ok {
-		r := reservation{Capacity: executor.Capacity{CPU: j.CPU, Memory: j.Memory}, parent: j.ParentID, uid: j.User.UID, user: j.User.Name, project: projectOf(j)}
+		r := reservation{Capacity: executor.Capacity{CPU: j.CPU, Memory: j.Memory}, parent: j.ParentID, uid: j.User.UID, user: j.User.Name, project: projectOf(j), started: time.Now(), owner: j.User, lifespan: j.MaxLifespan}
+		if j.Dates.Started != nil {
+			r.started = *j.Dates.Started
+		}
 		a.reserved[j.ID] = r
 		a.used.CPU += r.CPU
 		a.used.Memory += r.Memory
@@ -307,6 +310,10 @@ type reservation struct {
 	uid     int    // owner, for fair share
 	user    string // owner's name, for the usage ledger's view
 	project string // for project quotas
+	// started, owner and lifespan feed start-time estimates.
+	started  time.Time
+	owner    api.User
+	lifespan time.Duration
 }
 
 func (a *Agent) release(id int64) {
@@ -483,6 +490,7 @@ func (a *Agent) ended(ctx context.Context, j *job.Job) {
 	a.mu.Lock()
 	a.ledger.charge(j)
 	a.window.charge(j)
+	a.runtimes.observe(j)
 	a.mu.Unlock()
 	if j.ParentID != 0 {
 		a.taskOver(ctx, j.ParentID)

@@ -92,6 +92,7 @@ func (a *Agent) loadLedger(ctx context.Context) error {
 	for _, j := range done {
 		a.ledger.charge(j)
 		a.window.charge(j)
+		a.runtimes.observe(j)
 	}
 	return nil
 }

@@ -88,6 +88,11 @@ func (a *Agent) Why(ctx context.Context, caller *api.Caller, id int64) (*api.Exp
 	if len(ex.Reasons) == 0 {
 		ex.Reasons = []api.Reason{{Kind: "queue", Message: "nothing blocks it: it starts at the next scheduling cycle"}}
 	}
+	if capacity, err := a.currentCapacity(ctx); err == nil {
+		if t, ok := a.estimateStarts(order, capacity, time.Now())[id]; ok {
+			ex.EstimatedStart = &t
+		}
+	}
 	return ex, nil
 }
 
@@ -163,12 +168,19 @@ func (a *Agent) Queue(ctx context.Context, caller *api.Caller) ([]*api.QueueEntr
 	if err != nil {
 		return nil, err
 	}
+	var starts map[int64]time.Time
+	if capacity, err := a.currentCapacity(ctx); err == nil {
+		starts = a.estimateStarts(order, capacity, time.Now())
+	}
 	out := []*api.QueueEntry{}
 	for i, j := range order {
 		if !owns(caller, j) && !caller.Admin {
 			continue
 		}
 		e := &api.QueueEntry{Position: i + 1, Job: j.API()}
+		if t, ok := starts[j.ID]; ok {
+			e.EstimatedStart = &t
+		}
 		if r, err := a.blocked(ctx, j, false); err == nil && len(r) > 0 {
 			e.Blocked = &r[0]
 		}

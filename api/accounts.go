@@ -73,10 +73,10 @@ type AccountUpdate struct {
 // Project groups users: jobs submitted to it share its priority and
 // quotas, and with share_project_jobs members see each other's jobs.
 type Project struct {
-	Name        string    `json:"name"`
-	Description string    `json:"description,omitempty"`
-	Priority    int       `json:"priority"`
-	Members     []string  `json:"members"`
+	Name        string   `json:"name"`
+	Description string   `json:"description,omitempty"`
+	Priority    int      `json:"priority"`
+	Members     []string `json:"members"`
 	// Quota caps what the project's jobs, all members together, may use.
 	Quota   *ProjectQuota `json:"quota,omitempty"`
 	Created time.Time     `json:"created"`

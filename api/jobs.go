@@ -374,6 +374,10 @@ type Explanation struct {
 	Pending      int `json:"pending"`
 	// Reasons are what keeps the job from starting, most decisive first.
 	Reasons []Reason `json:"reasons"`
+	// EstimatedStart is when the job should start, from a simulation of the
+	// queue with each job running as long as its owner's recent jobs did
+	// (an hour before any has finished; never past a job's max lifespan).
+	EstimatedStart *time.Time `json:"estimated_start,omitempty"`
 }
 
 // Reason is one thing that keeps a job from starting, with numbers and
@@ -391,6 +395,10 @@ type QueueEntry struct {
 	Position int     `json:"position"`
 	Job      *Job    `json:"job"`
 	Blocked  *Reason `json:"blocked,omitempty"`
+	// EstimatedStart is when the job should start if jobs run as long as
+	// their owners' recent ones did; absent for held jobs and jobs waiting
+	// for dependencies.
+	EstimatedStart *time.Time `json:"estimated_start,omitempty"`
 }
 
 // Why explains what keeps a job from starting.

@@ -48,5 +48,8 @@ func (c *JobWhyCommand) Run(args []string) int {
 			c.Ui.Output("   fix: " + r.Fix)
 		}
 	}
+	if ex.EstimatedStart != nil {
+		c.Ui.Output("Estimated start: " + estimate(*ex.EstimatedStart) + " (if jobs run as long as their owners' recent ones)")
+	}
 	return 0
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/godocker/god/api"
 )
@@ -43,14 +44,27 @@ func (c *QueueCommand) Run(args []string) int {
 		c.Ui.Output("No pending jobs")
 		return 0
 	}
-	rows := []string{"Position|ID|Name|User|Resources|Blocked By"}
+	rows := []string{"Position|ID|Name|User|Resources|Est. Start|Blocked By"}
 	for _, e := range q {
 		blocked := "-"
 		if e.Blocked != nil {
 			blocked = e.Blocked.Kind + ": " + e.Blocked.Message
 		}
-		rows = append(rows, fmt.Sprintf("%d|%d|%s|%s|cpu %g, %s|%s", e.Position, e.Job.ID, jobName(e.Job), e.Job.User.Name, e.Job.CPU, api.FormatSize(e.Job.Memory), blocked))
+		est := "-"
+		if e.EstimatedStart != nil {
+			est = estimate(*e.EstimatedStart)
+		}
+		rows = append(rows, fmt.Sprintf("%d|%d|%s|%s|cpu %g, %s|%s|%s", e.Position, e.Job.ID, jobName(e.Job), e.Job.User.Name, e.Job.CPU, api.FormatSize(e.Job.Memory), est, blocked))
 	}
 	c.Ui.Output(formatList(rows))
 	return 0
+}
+
+// estimate shows an estimated start: "now", or the time and how far off.
+func estimate(t time.Time) string {
+	d := time.Until(t).Round(time.Minute)
+	if d < time.Minute {
+		return "now"
+	}
+	return fmt.Sprintf("%s (in %s)", t.Local().Format("2006-01-02 15:04"), strings.TrimSuffix(d.String(), "0s"))
 }
