@@ -324,29 +324,11 @@ func (p *process) stop(force bool) {
 
 // checkOrder checks that ds has each pending job exactly once.
 func checkOrder(pending []scheduler.Job, ds []scheduler.Decision) error {
-	seen := make(map[int64]bool, len(pending))
-	for _, j := range pending {
-		seen[j.ID] = false
-	}
-	var unknown, twice []int64
-	for _, d := range ds {
-		done, ok := seen[d.JobID]
-		switch {
-		case !ok:
-			unknown = append(unknown, d.JobID)
-		case done:
-			twice = append(twice, d.JobID)
-		default:
-			seen[d.JobID] = true
-		}
-	}
-	var missing []int64
-	if n := len(ds) - len(unknown) - len(twice); n != len(pending) {
-		for _, j := range pending {
-			if !seen[j.ID] {
-				missing = append(missing, j.ID)
-			}
-		}
+	var unknown, twice, missing []int64
+	if len(pending) == 0 {
+		unknown = idsOf(ds)
+	} else {
+		unknown, twice, missing = newIDSet(pending).check(ds)
 	}
 	var problems []string
 	add := func(what string, ids []int64) {
@@ -361,6 +343,81 @@ func checkOrder(pending []scheduler.Job, ds []scheduler.Decision) error {
 		return errors.New(strings.Join(problems, ", "))
 	}
 	return nil
+}
+
+// idSet marks the pending jobs as they are ordered. Job ids are allocated
+// in sequence, so the pending ones usually span a range not much larger
+// than their number: a slice over the range is then much cheaper than a
+// map.
+type idSet struct {
+	pending []scheduler.Job
+	min     int64
+	dense   []uint8 // by id-min: 0 not pending, 1 pending, 2 ordered
+	byID    map[int64]bool
+}
+
+func newIDSet(pending []scheduler.Job) *idSet {
+	s := &idSet{pending: pending, min: pending[0].ID}
+	hi := pending[0].ID
+	for _, j := range pending {
+		s.min, hi = min(s.min, j.ID), max(hi, j.ID)
+	}
+	if span := uint64(hi - s.min); span < 4*uint64(len(pending))+64 {
+		s.dense = make([]uint8, span+1)
+		for _, j := range pending {
+			s.dense[j.ID-s.min] = 1
+		}
+		return s
+	}
+	s.byID = make(map[int64]bool, len(pending))
+	for _, j := range pending {
+		s.byID[j.ID] = false
+	}
+	return s
+}
+
+func (s *idSet) check(ds []scheduler.Decision) (unknown, twice, missing []int64) {
+	ordered := 0
+	for _, d := range ds {
+		var state uint8 // as in dense
+		if s.dense != nil {
+			if off := uint64(d.JobID - s.min); off < uint64(len(s.dense)) {
+				state = s.dense[off]
+				s.dense[off] = 2
+			}
+		} else if done, ok := s.byID[d.JobID]; ok {
+			state = 1
+			if done {
+				state = 2
+			}
+			s.byID[d.JobID] = true
+		}
+		switch state {
+		case 0:
+			unknown = append(unknown, d.JobID)
+		case 1:
+			ordered++
+		case 2:
+			twice = append(twice, d.JobID)
+		}
+	}
+	if ordered == len(s.pending) {
+		return unknown, twice, nil
+	}
+	for _, j := range s.pending {
+		if s.dense != nil && s.dense[j.ID-s.min] == 1 || s.dense == nil && !s.byID[j.ID] {
+			missing = append(missing, j.ID)
+		}
+	}
+	return unknown, twice, missing
+}
+
+func idsOf(ds []scheduler.Decision) []int64 {
+	out := make([]int64, len(ds))
+	for i, d := range ds {
+		out[i] = d.JobID
+	}
+	return out
 }
 
 // someIDs lists the first few ids.

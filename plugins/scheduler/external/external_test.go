@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/shoenig/test/must"
 	"github.com/shoenig/test/wait"
+	"pgregory.net/rapid"
 
 	"github.com/godocker/god/plugins/scheduler"
 	"github.com/godocker/god/plugins/scheduler/fifo"
@@ -341,4 +343,32 @@ func TestCheckOrder(t *testing.T) {
 		"1 unknown job id(s) (7), 1 job id(s) given twice (100), 1 pending job(s) left out (101)")
 	must.EqError(t, checkOrder(nil, d(1, 2, 3, 4, 5, 6, 7)), "7 unknown job id(s) (1, 2, 3, 4, 5 and 2 more)")
 	must.NoError(t, checkOrder(nil, nil))
+}
+
+// checkOrder agrees with the obvious count of each id, over dense and
+// sparse ids alike.
+func TestCheckOrder_property(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		base := rapid.SampledFrom([]int64{0, 1, -5, 1 << 40, math.MaxInt64 - 1000, math.MinInt64}).Draw(t, "base")
+		spread := rapid.SampledFrom([]int64{1, 3, 1 << 20}).Draw(t, "spread")
+		id := rapid.Custom(func(t *rapid.T) int64 { return base + spread*rapid.Int64Range(0, 200).Draw(t, "off") })
+		var pending []scheduler.Job
+		for _, v := range rapid.SliceOfDistinct(id, func(v int64) int64 { return v }).Draw(t, "pending") {
+			pending = append(pending, scheduler.Job{ID: v})
+		}
+		var ds []scheduler.Decision
+		for _, v := range rapid.SliceOf(id).Draw(t, "order") {
+			ds = append(ds, scheduler.Decision{JobID: v})
+		}
+		count := map[int64]int{}
+		for _, d := range ds {
+			count[d.JobID]++
+		}
+		valid := len(ds) == len(pending)
+		for _, j := range pending {
+			valid = valid && count[j.ID] == 1
+		}
+		err := checkOrder(pending, ds)
+		must.Eq(t, valid, err == nil, must.Sprint(err))
+	})
 }

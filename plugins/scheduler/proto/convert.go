@@ -26,16 +26,25 @@ func EncodeSnapshot(s *scheduler.Snapshot) *Snapshot {
 		Priority:          make([]int32, n),
 	}
 	strs := newStringTable()
-	for i, j := range s.Pending {
+	// Looking users up by uid spares hashing their names.
+	userByUID := map[int]uint32{}
+	var project, group lastString
+	for i := range s.Pending {
+		j := &s.Pending[i] // a Job is too big to copy 100,000 times
 		jobs.Id[i] = j.ID
 		jobs.Uid[i] = int64(j.UID)
-		jobs.User[i] = strs.index(j.User)
+		u, ok := userByUID[j.UID]
+		if !ok || strs.list[u] != j.User {
+			u = strs.index(j.User)
+			userByUID[j.UID] = u
+		}
+		jobs.User[i] = u
 		jobs.SubmittedUnixNano[i] = unixNano(j.Submitted)
 		jobs.Cpu[i] = j.CPU
 		jobs.Memory[i] = j.Memory
 		jobs.Gpu[i] = int32(j.GPU)
-		jobs.Project[i] = strs.index(j.Project)
-		jobs.Group[i] = strs.index(j.Group)
+		jobs.Project[i] = project.index(strs, j.Project)
+		jobs.Group[i] = group.index(strs, j.Group)
 		jobs.Priority[i] = int32(j.Priority)
 	}
 	return &Snapshot{
@@ -112,9 +121,10 @@ func DecodeSnapshot(m *Snapshot) (*scheduler.Snapshot, error) {
 func EncodeDecisions(ds []scheduler.Decision) *Decisions {
 	m := &Decisions{JobId: make([]int64, len(ds)), Reason: make([]uint32, len(ds))}
 	strs := newStringTable()
+	var reason lastString
 	for i, d := range ds {
 		m.JobId[i] = d.JobID
-		m.Reason[i] = strs.index(d.Reason)
+		m.Reason[i] = reason.index(strs, d.Reason)
 	}
 	m.Reasons = strs.list
 	return m
@@ -145,10 +155,6 @@ func DecodeDecisions(m *Decisions) ([]scheduler.Decision, error) {
 type stringTable struct {
 	list []string
 	idx  map[string]uint32
-	// last short-cuts runs of the same string (one user's jobs, one
-	// policy's reason), which are most of them.
-	last    string
-	lastIdx uint32
 }
 
 func newStringTable() *stringTable {
@@ -156,17 +162,27 @@ func newStringTable() *stringTable {
 }
 
 func (t *stringTable) index(s string) uint32 {
-	if s == t.last {
-		return t.lastIdx
-	}
 	i, ok := t.idx[s]
 	if !ok {
 		i = uint32(len(t.list))
 		t.list = append(t.list, s)
 		t.idx[s] = i
 	}
-	t.last, t.lastIdx = s, i
 	return i
+}
+
+// lastString short-cuts one field's runs of the same string (one group,
+// one policy's reason), which are most of them.
+type lastString struct {
+	s   string
+	idx uint32
+}
+
+func (l *lastString) index(t *stringTable, s string) uint32 {
+	if s != l.s {
+		l.s, l.idx = s, t.index(s)
+	}
+	return l.idx
 }
 
 // unixNano keeps the zero time distinct: time.Time{}.UnixNano() is not
