@@ -21,7 +21,6 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -251,8 +250,7 @@ func (s *Scheduler) start() (*process, error) {
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		StartTimeout:     startTimeout,
 		Logger:           s.log.Named("plugin").With("path", s.path),
-		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
-			grpc.MaxCallRecvMsgSize(plugin.MaxMessageSize), grpc.MaxCallSendMsgSize(plugin.MaxMessageSize))},
+		GRPCDialOptions:  plugin.DialOptions,
 	})
 	p := &process{client: client, cmd: cmd}
 	fail := func(format string, a ...any) (*process, error) {
@@ -287,14 +285,19 @@ func (s *Scheduler) start() (*process, error) {
 	return p, nil
 }
 
-// pluginEnv is the agent's PATH, TMPDIR, TZ and locale, nothing else.
+// pluginEnv is the agent's PATH, TMPDIR, TZ, locale and Go runtime
+// settings (GOGC, GOMEMLIMIT, GOMAXPROCS, GODEBUG), nothing else.
 func pluginEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		switch {
-		case k == "PATH", k == "TMPDIR", k == "TZ", k == "LANG", strings.HasPrefix(k, "LC_"):
+		switch k {
+		case "PATH", "TMPDIR", "TZ", "LANG", "GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GODEBUG":
 			env = append(env, kv)
+		default:
+			if strings.HasPrefix(k, "LC_") {
+				env = append(env, kv)
+			}
 		}
 	}
 	return env

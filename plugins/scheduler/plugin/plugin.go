@@ -38,6 +38,29 @@ const Name = "scheduler"
 // of 4 MiB holds about 100,000 jobs; this holds millions.
 const MaxMessageSize = 512 << 20
 
+// windowSize is gRPC's flow-control window. The default (64 KiB, grown
+// by estimates) makes a 5 MB snapshot cross in dozens of round trips, each
+// waiting for the other process to be scheduled: on a busy machine that
+// cost more than all the encoding.
+const windowSize = 64 << 20
+
+// bufferSize is gRPC's read and write buffers (default 32 KiB).
+const bufferSize = 1 << 20
+
+// ServerOptions and DialOptions are the gRPC settings of both ends.
+var (
+	ServerOptions = []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(MaxMessageSize), grpc.MaxSendMsgSize(MaxMessageSize),
+		grpc.InitialWindowSize(windowSize), grpc.InitialConnWindowSize(windowSize),
+		grpc.ReadBufferSize(bufferSize), grpc.WriteBufferSize(bufferSize),
+	}
+	DialOptions = []grpc.DialOption{
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageSize), grpc.MaxCallSendMsgSize(MaxMessageSize)),
+		grpc.WithInitialWindowSize(windowSize), grpc.WithInitialConnWindowSize(windowSize),
+		grpc.WithReadBufferSize(bufferSize), grpc.WithWriteBufferSize(bufferSize),
+	}
+)
+
 // Configurable is implemented by policies that take the scheduler block's
 // config map. Configure is called once, before the first Order; an error
 // stops the agent with the message. A policy that is not Configurable
@@ -53,7 +76,7 @@ func Serve(s scheduler.Scheduler) {
 		HandshakeConfig: Handshake,
 		Plugins:         goplugin.PluginSet{Name: &GRPCPlugin{Impl: s}},
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
-			return grpc.NewServer(append(opts, grpc.MaxRecvMsgSize(MaxMessageSize), grpc.MaxSendMsgSize(MaxMessageSize))...)
+			return grpc.NewServer(append(opts, ServerOptions...)...)
 		},
 	})
 }
