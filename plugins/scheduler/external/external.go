@@ -11,6 +11,7 @@ package external
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -54,6 +55,12 @@ func WithTimeout(d time.Duration) Option {
 	}
 }
 
+// WithSHA256 makes every start of the plugin check that the binary's
+// SHA-256 is sum, so that a replaced binary is refused.
+func WithSHA256(sum []byte) Option {
+	return func(s *Scheduler) { s.checksum = sum }
+}
+
 // Scheduler is a policy served by a plugin binary. It is safe for
 // concurrent use.
 type Scheduler struct {
@@ -62,6 +69,7 @@ type Scheduler struct {
 	config   map[string]string
 	fallback scheduler.Scheduler
 	timeout  time.Duration
+	checksum []byte // SHA-256 of the binary, if checked
 	name     string // as the plugin's Info said at the first start
 
 	mu       sync.Mutex
@@ -242,7 +250,12 @@ func (s *Scheduler) start() (*process, error) {
 	// The agent's environment may hold secrets; a plugin gets what a
 	// program needs to run and its configuration through Configure.
 	cmd.Env = pluginEnv()
+	var secure *goplugin.SecureConfig
+	if s.checksum != nil {
+		secure = &goplugin.SecureConfig{Checksum: s.checksum, Hash: sha256.New()}
+	}
 	client := goplugin.NewClient(&goplugin.ClientConfig{
+		SecureConfig:     secure,
 		HandshakeConfig:  plugin.Handshake,
 		Plugins:          goplugin.PluginSet{plugin.Name: &plugin.GRPCPlugin{}},
 		Cmd:              cmd,

@@ -3,6 +3,7 @@ package external
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"math"
 	"os"
@@ -307,6 +308,22 @@ func TestNew_errors(t *testing.T) {
 
 	_, err = New(log, plugin, nil, nil)
 	must.ErrorContains(t, err, "fallback")
+}
+
+// With a checksum, a binary that is not the expected one does not start.
+func TestNew_checksum(t *testing.T) {
+	log, _ := newLogger()
+	path := buildPlugin(t, "./testdata/testplugin")
+	bin, err := os.ReadFile(path)
+	must.NoError(t, err)
+	sum := sha256.Sum256(bin)
+	s, err := New(log, path, nil, fifo.Scheduler{}, WithSHA256(sum[:]))
+	must.NoError(t, err)
+	must.NoError(t, s.Close())
+
+	sum[0]++
+	_, err = New(log, path, nil, fifo.Scheduler{}, WithSHA256(sum[:]))
+	must.ErrorContains(t, err, "checksums did not match")
 }
 
 // A plugin that takes no configuration refuses a config map rather than
