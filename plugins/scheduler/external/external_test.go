@@ -389,3 +389,32 @@ func TestCheckOrder_property(t *testing.T) {
 		must.Eq(t, valid, err == nil, must.Sprint(err))
 	})
 }
+
+// Concurrent cycles (a scheduling pass and `god job why`) while the plugin
+// crashes and restarts each get a complete order.
+func TestOrder_concurrentCallsAcrossACrash(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "crashed")
+	s, _ := startTest(t, map[string]string{"fail": "exit-once", "marker": marker})
+	snap := snapshot(50)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8*5)
+	for range 8 {
+		wg.Go(func() {
+			for range 5 {
+				ds, err := s.Order(context.Background(), snap)
+				if err == nil {
+					err = checkOrder(snap.Pending, ds)
+				}
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		must.NoError(t, err)
+	}
+	ds, err := s.Order(context.Background(), snap)
+	must.NoError(t, err)
+	must.Eq(t, reverseIDs(snap), ids(ds), must.Sprint("the restarted plugin answers"))
+}
