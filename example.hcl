@@ -170,6 +170,12 @@ images {
   allowed           = ["debian:bookworm-slim", "registry.example.org/*"]
   allow_user_images = false
 }
+# Directory of plugin binaries. A scheduler block naming a policy that is
+# not built in runs <plugin_dir>/god-scheduler-<name>; the agent refuses to
+# start if the file is missing, or if it or the directory is writable by
+# anyone but its owner (it runs with the agent's privileges).
+# Default: "<data_dir>/plugins".
+plugin_dir = "/var/lib/god/plugins"
 
 # The scheduling policy: "fifo" (default: jobs start in the order they were
 # accepted) or "fairshare": the user with the least past usage goes first,
@@ -178,11 +184,25 @@ images {
 # fading by half every half_life. `god usage` shows it. Without this block
 # the policy is fifo. A scheduler block in a later -config file replaces
 # this one whole. Not yet: priorities, projects, quotas.
+#
+# Any other name is a plugin in plugin_dir (see
+# website/content/docs/scheduler-plugins.md), for example:
+#
+#   scheduler "smallest-first" {
+#     timeout = "2s"
+#     config  = { weights = "1,2" }
+#   }
 scheduler "fairshare" {
   # How fast past usage fades: max_lifespan's syntax, at most "365d".
   half_life     = "7d"
   # Core-seconds per GiB-second (0.25: 4 GiB weigh like a core); 0 or more.
   memory_weight = 0.25
+  # Plugins only: how long one call to the plugin may take before the agent
+  # kills it, uses fifo's order for that cycle and restarts it. Default "5s".
+  timeout       = "5s"
+  # Plugins only: settings passed to the plugin when it starts (strings).
+  # The built-in policies take none. Default: none.
+  config        = {}
 }
 
 # What each user may run at once. Jobs beyond wait, pending, and

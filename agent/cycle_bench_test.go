@@ -12,6 +12,7 @@ import (
 	"github.com/godocker/god/job"
 	"github.com/godocker/god/plugins/executor"
 	"github.com/godocker/god/plugins/executor/fake"
+	"github.com/godocker/god/plugins/scheduler"
 )
 
 // BenchmarkCycle measures one full scheduling pass over a large queue: the
@@ -29,8 +30,12 @@ func BenchmarkCycle(b *testing.B) {
 }
 
 func benchCycle(b *testing.B, policy string, n int) {
-	a := agentOn(b, fake.New(executor.Capacity{CPU: 1, Memory: 1 << 30}), func(c *config.Config) { c.Scheduler = &config.Scheduler{Name: policy} })
-	a.policy = Policy(a.cfg.Scheduler)
+	benchCycleWith(b, Policy(&config.Scheduler{Name: policy}), n)
+}
+
+func benchCycleWith(b *testing.B, policy scheduler.Scheduler, n int) {
+	a := agentOn(b, fake.New(executor.Capacity{CPU: 1, Memory: 1 << 30}), nil)
+	a.policy = policy
 	blocker := &job.Job{ID: 1 << 40, CPU: 1, Memory: 1 << 30, Status: api.Status{Primary: api.StateRunning}}
 	a.book(blocker)
 	now := time.Now()

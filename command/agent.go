@@ -126,7 +126,13 @@ func (c *AgentCommand) Run(args []string) int {
 		return 1
 	}
 	defer ex.Close()
-	a, err := agent.New(cfg, agent.Options{Store: st, Executor: ex, Scheduler: agent.Policy(cfg.Scheduler), Logger: log})
+	policy, stopPolicy, err := agent.OpenPolicy(cfg, log)
+	if err != nil {
+		c.Ui.Error(fmt.Sprintf("Error starting the scheduler: %s", err))
+		return 1
+	}
+	defer stopPolicy()
+	a, err := agent.New(cfg, agent.Options{Store: st, Executor: ex, Scheduler: policy, Logger: log})
 	if err != nil {
 		c.Ui.Error(fmt.Sprintf("Error starting the agent: %s", err))
 		return 1

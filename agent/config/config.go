@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -54,6 +55,9 @@ type Config struct {
 	// UpdatableFields lists the job fields users may change on pending or
 	// running jobs (Go-Docker's dynamic_fields): max_lifespan, throttle.
 	UpdatableFields []string `hcl:"updatable_fields,optional"`
+	// PluginDir holds plugin binaries: a scheduler named "x" that is not
+	// built in runs <plugin_dir>/god-scheduler-x.
+	PluginDir string `hcl:"plugin_dir,optional"`
 
 	// Admins may see and manage every job, user and project; AdminGroups
 	// makes every member of these groups (system or LDAP) an admin. root on
@@ -123,9 +127,14 @@ type Images struct {
 }
 
 // Scheduler chooses the policy that orders pending jobs: "fifo" (the
-// default) or "fairshare".
+// default), "fairshare", or the name of a plugin in plugin_dir.
 type Scheduler struct {
 	Name string `hcl:"name,label"`
+	// Config is passed to a plugin when it starts.
+	Config map[string]string `hcl:"config,optional"`
+	// Timeout bounds each call to a plugin ("5s"); one that does not
+	// answer in time is killed and restarted.
+	Timeout string `hcl:"timeout,optional"`
 	// HalfLife is how fast past usage fades for fair share ("7d").
 	HalfLife string `hcl:"half_life,optional"`
 	// MemoryWeight converts memory into cores for usage: core-seconds per
@@ -134,7 +143,16 @@ type Scheduler struct {
 
 	// HalfLifeDuration is HalfLife parsed by Finalize.
 	HalfLifeDuration time.Duration
+	// TimeoutDuration is Timeout parsed by Finalize.
+	TimeoutDuration time.Duration
 }
+
+// BuiltinSchedulers are the policies compiled into the agent; any other
+// scheduler name is a plugin's.
+var BuiltinSchedulers = []string{"fifo", "fairshare"}
+
+// schedulerName is a plugin's name: it becomes part of a file name.
+var schedulerName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
 
 // Docker configures the local Docker executor.
 type Docker struct {
@@ -316,6 +334,7 @@ func merge(base, f *Config, explicit setBools) *Config {
 	set(&c.LogLevel, f.LogLevel)
 	set(&c.UnsatisfiableDependencies, f.UnsatisfiableDependencies)
 	set(&c.ArchiveAfter, f.ArchiveAfter)
+	set(&c.PluginDir, f.PluginDir)
 	if explicit.avoidFailedNodes {
 		c.AvoidFailedNodes = f.AvoidFailedNodes
 	}
@@ -547,22 +566,38 @@ func (c *Config) Finalize() error {
 	if c.Scheduler == nil {
 		c.Scheduler = &Scheduler{Name: "fifo"}
 	}
-	switch sc := c.Scheduler; sc.Name {
-	case "fifo", "fairshare":
-		if sc.HalfLife == "" {
-			sc.HalfLife = "7d"
+	if c.PluginDir == "" {
+		c.PluginDir = filepath.Join(c.DataDir, "plugins")
+	} else if !filepath.IsAbs(c.PluginDir) {
+		bad("plugin_dir must be an absolute path, got %q", c.PluginDir)
+	}
+	// The ledger behind `god usage` runs under every policy.
+	sc := c.Scheduler
+	if sc.HalfLife == "" {
+		sc.HalfLife = "7d"
+	}
+	if sc.HalfLifeDuration, err = jobspec.ParseLifespan(sc.HalfLife); err != nil {
+		bad("scheduler.half_life: %v", err)
+	}
+	if sc.MemoryWeight == nil {
+		sc.MemoryWeight = new(0.25)
+	}
+	if *sc.MemoryWeight < 0 {
+		bad("scheduler.memory_weight must be 0 or more, got %g", *sc.MemoryWeight)
+	}
+	if sc.Timeout == "" {
+		sc.Timeout = "5s"
+	}
+	if sc.TimeoutDuration, err = time.ParseDuration(sc.Timeout); err != nil || sc.TimeoutDuration <= 0 {
+		bad(`scheduler.timeout must be a positive duration such as "5s" or "500ms", got %q`, sc.Timeout)
+	}
+	switch {
+	case slices.Contains(BuiltinSchedulers, sc.Name):
+		if len(sc.Config) > 0 {
+			bad("scheduler %q: config is for plugins; the built-in policies take none", sc.Name)
 		}
-		if sc.HalfLifeDuration, err = jobspec.ParseLifespan(sc.HalfLife); err != nil {
-			bad("scheduler.half_life: %v", err)
-		}
-		if sc.MemoryWeight == nil {
-			sc.MemoryWeight = new(0.25)
-		}
-		if *sc.MemoryWeight < 0 {
-			bad("scheduler.memory_weight must be 0 or more, got %g", *sc.MemoryWeight)
-		}
-	default:
-		bad(`scheduler %q: the policies are "fifo" and "fairshare"`, sc.Name)
+	case !schedulerName.MatchString(sc.Name):
+		bad(`scheduler %q: the built-in policies are "fifo" and "fairshare"; a plugin's name uses lower-case letters, digits, '-' and '_' (no path: the plugin is <plugin_dir>/god-scheduler-<name>)`, sc.Name)
 	}
 	switch c.UnsatisfiableDependencies {
 	case "end", "hold":

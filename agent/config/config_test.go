@@ -245,6 +245,26 @@ func TestFinalize_errors(t *testing.T) {
 			want: "defaults.max_lifespan:",
 		},
 		{
+			name: "scheduler name with a path",
+			hcl:  "scheduler \"../../bin/sh\" {}",
+			want: `scheduler "../../bin/sh": the built-in policies are "fifo" and "fairshare"; a plugin's name uses lower-case letters`,
+		},
+		{
+			name: "config for a built-in scheduler",
+			hcl:  "scheduler \"fairshare\" {\n  config = { weights = \"1\" }\n}",
+			want: `scheduler "fairshare": config is for plugins; the built-in policies take none`,
+		},
+		{
+			name: "bad scheduler timeout",
+			hcl:  "scheduler \"lottery\" {\n  timeout = \"5\"\n}",
+			want: `scheduler.timeout must be a positive duration such as "5s" or "500ms", got "5"`,
+		},
+		{
+			name: "relative plugin_dir",
+			hcl:  `plugin_dir = "plugins"`,
+			want: `plugin_dir must be an absolute path, got "plugins"`,
+		},
+		{
 			name: "tiny default memory",
 			hcl:  "defaults {\n  memory = \"1MiB\"\n}",
 			want: "defaults.memory must be at least 6 MiB",
@@ -278,6 +298,30 @@ func TestFinalize_derivedValues(t *testing.T) {
 	must.Eq(t, "/srv/god/shared", cfg.SharedDir)
 	must.Eq(t, DefaultSocket, cfg.Socket) // the system socket does not follow data_dir
 	must.Eq(t, 1<<30, cfg.Defaults.MemoryBytes)
+	must.Eq(t, "/srv/god/plugins", cfg.PluginDir)
+	must.Eq(t, "fifo", cfg.Scheduler.Name)
+	must.Eq(t, 5*time.Second, cfg.Scheduler.TimeoutDuration)
+}
+
+// A scheduler that is not built in is a plugin's, with its config map and
+// timeout.
+func TestFinalize_pluginScheduler(t *testing.T) {
+	cfg, err := Parse("agent.hcl", []byte(`
+plugin_dir = "/opt/god/plugins"
+scheduler "smallest-first" {
+  timeout = "750ms"
+  config = {
+    weights = "1,2"
+    mode    = "strict"
+  }
+}`), nil)
+	must.NoError(t, err)
+	must.NoError(t, cfg.Finalize())
+	must.Eq(t, "/opt/god/plugins", cfg.PluginDir)
+	must.Eq(t, "smallest-first", cfg.Scheduler.Name)
+	must.Eq(t, map[string]string{"weights": "1,2", "mode": "strict"}, cfg.Scheduler.Config)
+	must.Eq(t, 750*time.Millisecond, cfg.Scheduler.TimeoutDuration)
+	must.Eq(t, 0.25, *cfg.Scheduler.MemoryWeight) // the usage ledger still runs
 }
 
 func TestLoad_unknownAttribute(t *testing.T) {

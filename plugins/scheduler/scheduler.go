@@ -16,6 +16,21 @@ type Job struct {
 	Submitted time.Time
 	CPU       float64
 	Memory    int64
+	GPU       int
+	// Project is the project the job is accounted to ("" when none).
+	Project string
+	// Group is the owner's group the job runs as ("" when unknown).
+	Group string
+	// Priority is the job's priority within its owner's jobs, 0 to 100;
+	// jobs that do not say get 50.
+	Priority int
+}
+
+// Resources is an amount of cores, memory bytes and gpus.
+type Resources struct {
+	CPU    float64
+	Memory int64
+	GPU    int
 }
 
 // Snapshot is the state a policy orders.
@@ -27,6 +42,10 @@ type Snapshot struct {
 	Usage map[int]float64
 	// Running is the cores each user's jobs hold now, by uid.
 	Running map[int]float64
+	// ProjectUsage is each project's past usage, decayed like Usage.
+	ProjectUsage map[string]float64
+	// Free is what the cluster has free now.
+	Free Resources
 }
 
 // Decision is one job in the order the policy wants them tried, with the
