@@ -607,6 +607,9 @@ func (a *Agent) UpdateAccount(ctx context.Context, caller *api.Caller, login str
 	if err != nil {
 		return nil, err
 	}
+	a.prios.mu.Lock()
+	delete(a.prios.m, login) // the next pass uses the new priority
+	a.prios.mu.Unlock()
 	return a.accountView(acc), nil
 }
 

@@ -46,6 +46,7 @@ type Agent struct {
 	authenticators []auth.Authenticator
 	accts          accountCache
 	projs          projectCache
+	prios          priorityCache
 	logins         loginLimiter
 	guests         *guestSettings // nil unless guests may log in
 	guestLogins    guestLogins
@@ -123,6 +124,7 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 		backoff:      map[int64]time.Time{},
 		startedAt:    time.Now(),
 		accts:        accountCache{m: map[string]cachedAccount{}},
+		prios:        priorityCache{m: map[string]cachedPriority{}},
 		logins:       loginLimiter{m: map[string]loginFailures{}},
 	}
 	rec, ok := o.Store.(store.Records)

@@ -267,3 +267,64 @@ func TestEstimateStarts(t *testing.T) {
 	must.NoError(t, err)
 	must.NotNil(t, ex2.EstimatedStart)
 }
+
+// TestFairShare_Priorities: with fair share, an admin's priorities give
+// users starts in proportion to their weights (75 against 25: 3 to 1), and
+// a project's priority weighs its jobs the same way.
+func TestFairShare_Priorities(t *testing.T) {
+	ctx := context.Background()
+	a := agentOnWith(t, fake.New(executor.Capacity{CPU: 1, Memory: 8 << 30}), func(c *config.Config) {
+		c.Scheduler = &config.Scheduler{Name: "fairshare"}
+	}, nil)
+	a.policy = Policy(a.cfg.Scheduler)
+	alice, bob, root := testUser(t, aliceUID), testUser(t, bobUID), testUser(t, 0)
+	for _, u := range []*api.Caller{alice, bob} {
+		_, err := a.upsertAccount(ctx, api.AccountLocal, u.User, nil, "")
+		must.NoError(t, err)
+	}
+	_, err := a.UpdateAccount(ctx, root, alice.Login, &api.AccountUpdate{Priority: new(75)})
+	must.NoError(t, err)
+	_, err = a.UpdateAccount(ctx, root, bob.Login, &api.AccountUpdate{Priority: new(25)})
+	must.NoError(t, err)
+	owner := map[int64]string{}
+	for range 40 {
+		for _, u := range []*api.Caller{alice, bob} {
+			j, err := a.Submit(ctx, u, &api.JobSpec{Name: "f", Command: "true"})
+			must.NoError(t, err)
+			owner[j.ID] = u.Login
+		}
+	}
+	order, err := a.order(ctx)
+	must.NoError(t, err)
+	count := func(n int) int {
+		c := 0
+		for _, j := range order[:n] {
+			if owner[j.ID] == alice.Login {
+				c++
+			}
+		}
+		return c
+	}
+	must.Eq(t, 30, count(40), must.Sprint("alice gets 3 of every 4 starts"))
+
+	// Equal users, one in a project of priority 100: 2 to 1.
+	_, err = a.UpdateAccount(ctx, root, bob.Login, &api.AccountUpdate{Priority: new(75)})
+	must.NoError(t, err)
+	_, err = a.CreateProject(ctx, root, &api.Project{Name: "urgent", Priority: 100, Members: []string{bob.Login}})
+	must.NoError(t, err)
+	for id := range owner {
+		_, _ = a.Stop(ctx, root, id)
+	}
+	owner = map[int64]string{}
+	for range 30 {
+		ja, err := a.Submit(ctx, alice, &api.JobSpec{Name: "f", Command: "true"})
+		must.NoError(t, err)
+		owner[ja.ID] = alice.Login
+		jb, err := a.Submit(ctx, bob, &api.JobSpec{Name: "f", Command: "true", Project: "urgent"})
+		must.NoError(t, err)
+		owner[jb.ID] = bob.Login
+	}
+	order, err = a.order(ctx)
+	must.NoError(t, err)
+	must.Eq(t, 10, count(30), must.Sprint("bob's project weighs twice: alice gets 1 of every 3 starts"))
+}

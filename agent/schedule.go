@@ -78,6 +78,7 @@ func (a *Agent) cycle(ctx context.Context, sem chan struct{}) (time.Duration, er
 
 	byID := make(map[int64]*job.Job, len(cands))
 	snap := a.snapshot(now, len(cands))
+	prio := a.priorities(ctx)
 	for _, j := range cands {
 		if len(j.Deps) > 0 && !j.DepsMet {
 			ready, never, waiting, err := a.depState(ctx, j)
@@ -94,7 +95,7 @@ func (a *Agent) cycle(ctx context.Context, sem chan struct{}) (time.Duration, er
 			}
 		}
 		byID[j.ID] = j
-		snap.Pending = append(snap.Pending, scheduler.Job{ID: j.ID, UID: j.User.UID, User: j.User.Name, Submitted: j.Dates.Submitted, CPU: j.CPU, Memory: j.Memory})
+		snap.Pending = append(snap.Pending, prio.job(j))
 	}
 
 	order, err := a.policy.Order(ctx, snap)

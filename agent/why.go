@@ -7,7 +7,6 @@ import (
 
 	"github.com/godocker/god/api"
 	"github.com/godocker/god/job"
-	"github.com/godocker/god/plugins/scheduler"
 )
 
 // order returns the pending jobs in the order the scheduler policy would
@@ -17,6 +16,7 @@ func (a *Agent) order(ctx context.Context) ([]*job.Job, error) {
 	n := len(a.queue)
 	a.mu.Unlock()
 	snap := a.snapshot(time.Now(), n)
+	prio := a.priorities(ctx)
 	a.mu.Lock()
 	byID := make(map[int64]*job.Job, len(a.queue))
 	for _, j := range a.queue {
@@ -24,7 +24,7 @@ func (a *Agent) order(ctx context.Context) ([]*job.Job, error) {
 			continue // being dispatched, as the scheduling pass leaves it out
 		}
 		byID[j.ID] = j
-		snap.Pending = append(snap.Pending, scheduler.Job{ID: j.ID, UID: j.User.UID, User: j.User.Name, Submitted: j.Dates.Submitted, CPU: j.CPU, Memory: j.Memory})
+		snap.Pending = append(snap.Pending, prio.job(j))
 	}
 	a.mu.Unlock()
 	decisions, err := a.policy.Order(ctx, snap)

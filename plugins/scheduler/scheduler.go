@@ -21,9 +21,10 @@ type Job struct {
 	Project string
 	// Group is the owner's group the job runs as ("" when unknown).
 	Group string
-	// Priority is the job's priority within its owner's jobs, 0 to 100;
-	// jobs that do not say get 50.
-	Priority int
+	// Priority is the owner's priority, 0 to 100 (50 unless an admin set
+	// another); ProjectPriority the project's, likewise.
+	Priority        int
+	ProjectPriority int
 }
 
 // Resources is an amount of cores, memory bytes and gpus.

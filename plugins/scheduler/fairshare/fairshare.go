@@ -2,6 +2,12 @@
 // the user with the least decayed past usage goes first, and the jobs
 // planned in one pass count against their user as they are planned, so
 // users' jobs interleave instead of one user's whole backlog going first.
+//
+// Priorities weigh usage: a job's turn comes by its owner's projected
+// usage divided by its weight, (user priority / 50) x (project priority /
+// 50). Over time each user gets a share of the machine in proportion to
+// their weight: a user at 75 gets three times what a user at 25 gets when
+// both keep the queue full.
 package fairshare
 
 import (
@@ -35,28 +41,48 @@ func (s Scheduler) Order(_ context.Context, snap *scheduler.Snapshot) ([]schedul
 	if plan <= 0 {
 		plan = DefaultPlanSeconds
 	}
-	// Each user's jobs get an exact run of one backing array: growing
-	// per-user slices (allocation, not ordering) dominated the pass.
-	counts := map[int]int{}
+	// Jobs queue per (user, weight): a user's jobs of equal weight keep
+	// their order. Each queue gets an exact run of one backing array:
+	// growing per-queue slices (allocation, not ordering) dominated the pass.
+	type key struct {
+		uid    int
+		weight float64
+	}
+	counts := map[key]int{}
 	for _, j := range snap.Pending {
-		counts[j.UID]++
+		counts[key{j.UID, Weight(j)}]++
 	}
 	backing := make([]scheduler.Job, len(snap.Pending))
-	runs := make(map[int][]scheduler.Job, len(counts))
+	runs := make(map[key][]scheduler.Job, len(counts))
 	off := 0
-	for uid, n := range counts {
-		runs[uid] = backing[off : off : off+n]
+	for k, n := range counts {
+		runs[k] = backing[off : off : off+n]
 		off += n
 	}
 	for _, j := range snap.Pending {
-		runs[j.UID] = append(runs[j.UID], j)
+		k := key{j.UID, Weight(j)}
+		runs[k] = append(runs[k], j)
 	}
-	q := make(users, 0, len(runs))
-	for uid, jobs := range runs {
+	// A user's projected usage is shared by their queues.
+	projected := map[int]*float64{}
+	q := make(queues, 0, len(runs))
+	for k, jobs := range runs {
 		slices.SortFunc(jobs, func(a, b scheduler.Job) int { return cmp.Compare(a.ID, b.ID) })
-		q = append(q, &user{uid: uid, jobs: jobs, projected: snap.Usage[uid] + snap.Running[uid]*plan})
+		p := projected[k.uid]
+		if p == nil {
+			p = new(snap.Usage[k.uid] + snap.Running[k.uid]*plan)
+			projected[k.uid] = p
+		}
+		q = append(q, &queue{uid: k.uid, weight: k.weight, jobs: jobs, projected: p})
+	}
+	for i, x := range q {
+		x.index = i
 	}
 	heap.Init(&q)
+	byUID := map[int][]*queue{}
+	for _, x := range q {
+		byUID[x.uid] = append(byUID[x.uid], x)
+	}
 	out := make([]scheduler.Decision, 0, len(snap.Pending))
 	for q.Len() > 0 {
 		u := q[0]
@@ -65,40 +91,75 @@ func (s Scheduler) Order(_ context.Context, snap *scheduler.Snapshot) ([]schedul
 		// than the ordering; `god usage` shows them.
 		out = append(out, scheduler.Decision{JobID: j.ID, Reason: reason})
 		u.jobs = u.jobs[1:]
-		u.projected += j.CPU * plan
+		*u.projected += j.CPU * plan
 		if len(u.jobs) == 0 {
-			heap.Pop(&q)
+			heap.Remove(&q, u.index)
 		} else {
-			heap.Fix(&q, 0)
+			heap.Fix(&q, u.index)
+		}
+		for _, other := range byUID[u.uid] {
+			if other != u && other.index >= 0 {
+				heap.Fix(&q, other.index)
+			}
 		}
 	}
 	return out, nil
 }
 
-const reason = "fair share: the user with the least usage (past, running and planned) first"
-
-type user struct {
-	uid       int
-	jobs      []scheduler.Job
-	projected float64
+// Weight is how much of the machine a job's owner is entitled to, from the
+// owner's and the project's priorities (0 to 100, 50 being 1; 0 counts as
+// 1 so that no one waits forever).
+func Weight(j scheduler.Job) float64 {
+	w := func(p int) float64 {
+		if p <= 0 {
+			p = 1
+		}
+		return float64(min(p, 100)) / 50
+	}
+	up, pp := j.Priority, j.ProjectPriority
+	if up == 0 && pp == 0 {
+		up, pp = 50, 50 // a snapshot without priorities: everyone equal
+	}
+	return w(up) * w(pp)
 }
 
-// users is a min-heap on projected usage, then on the head job's id (the
-// older job first), so equal users alternate.
-type users []*user
+const reason = "fair share: the user with the least usage (past, running and planned) for their priority first"
 
-func (u users) Len() int { return len(u) }
-func (u users) Less(i, j int) bool {
-	if u[i].projected != u[j].projected {
-		return u[i].projected < u[j].projected
+// queue is one user's pending jobs of one weight.
+type queue struct {
+	uid       int
+	weight    float64
+	jobs      []scheduler.Job
+	projected *float64 // the user's, shared by their queues
+	index     int      // in the heap; -1 once removed
+}
+
+func (x *queue) key() float64 { return *x.projected / x.weight }
+
+// queues is a min-heap on projected usage per weight, then on the head
+// job's id (the older job first), so equal users alternate.
+type queues []*queue
+
+func (u queues) Len() int { return len(u) }
+func (u queues) Less(i, j int) bool {
+	if ki, kj := u[i].key(), u[j].key(); ki != kj {
+		return ki < kj
 	}
 	return u[i].jobs[0].ID < u[j].jobs[0].ID
 }
-func (u users) Swap(i, j int) { u[i], u[j] = u[j], u[i] }
-func (u *users) Push(x any)   { *u = append(*u, x.(*user)) }
-func (u *users) Pop() any {
+func (u queues) Swap(i, j int) {
+	u[i], u[j] = u[j], u[i]
+	u[i].index, u[j].index = i, j
+}
+func (u *queues) Push(x any) {
+	q := x.(*queue)
+	q.index = len(*u)
+	*u = append(*u, q)
+}
+func (u *queues) Pop() any {
 	old := *u
 	x := old[len(old)-1]
+	x.index = -1
 	*u = old[:len(old)-1]
 	return x
 }

@@ -106,3 +106,49 @@ func hasLeft(got []int64, seen map[int64]bool, uidOf map[int64]int, uid int) boo
 	}
 	return false
 }
+
+// TestPriorityShares: two users who keep the queue full get the machine in
+// proportion to their weights: user priorities 75 and 25 give 3:1, project
+// priorities 100 and 50 give 2:1.
+func TestPriorityShares(t *testing.T) {
+	cases := []struct {
+		name       string
+		a, b       scheduler.Job // templates: priorities only
+		wantAShare float64
+	}{
+		{"user priorities", scheduler.Job{Priority: 75, ProjectPriority: 50}, scheduler.Job{Priority: 25, ProjectPriority: 50}, 0.75},
+		{"project priorities", scheduler.Job{Priority: 50, ProjectPriority: 100}, scheduler.Job{Priority: 50, ProjectPriority: 50}, 2.0 / 3},
+		{"equal", scheduler.Job{Priority: 50, ProjectPriority: 50}, scheduler.Job{Priority: 50, ProjectPriority: 50}, 0.5},
+		{"none given", scheduler.Job{}, scheduler.Job{}, 0.5},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			snap := &scheduler.Snapshot{Usage: map[int]float64{}, Running: map[int]float64{}}
+			for i := range 800 {
+				j := tc.a
+				j.UID = 1
+				if i%2 == 1 {
+					j = tc.b
+					j.UID = 2
+				}
+				j.ID, j.CPU = int64(i+1), 1
+				snap.Pending = append(snap.Pending, j)
+			}
+			order, err := Scheduler{}.Order(context.Background(), snap)
+			must.NoError(t, err)
+			must.SliceLen(t, 800, order)
+			uid := map[int64]int{}
+			for _, j := range snap.Pending {
+				uid[j.ID] = j.UID
+			}
+			a := 0
+			for _, d := range order[:300] {
+				if uid[d.JobID] == 1 {
+					a++
+				}
+			}
+			got := float64(a) / 300
+			must.True(t, got > tc.wantAShare-0.02 && got < tc.wantAShare+0.02, must.Sprintf("user 1 got %.3f of the first 300 starts, want %.3f", got, tc.wantAShare))
+		})
+	}
+}

@@ -24,6 +24,7 @@ func EncodeSnapshot(s *scheduler.Snapshot) *Snapshot {
 		Project:           make([]uint32, n),
 		Group:             make([]uint32, n),
 		Priority:          make([]int32, n),
+		ProjectPriority:   make([]int32, n),
 	}
 	strs := newStringTable()
 	// Looking users up by uid spares hashing their names.
@@ -46,6 +47,7 @@ func EncodeSnapshot(s *scheduler.Snapshot) *Snapshot {
 		jobs.Project[i] = project.index(strs, j.Project)
 		jobs.Group[i] = group.index(strs, j.Group)
 		jobs.Priority[i] = int32(j.Priority)
+		jobs.ProjectPriority[i] = int32(j.ProjectPriority)
 	}
 	return &Snapshot{
 		NowUnixNano:  unixNano(s.Now),
@@ -72,6 +74,7 @@ func DecodeSnapshot(m *Snapshot) (*scheduler.Snapshot, error) {
 		{"cpu", len(jobs.GetCpu())}, {"memory", len(jobs.GetMemory())},
 		{"gpu", len(jobs.GetGpu())}, {"project", len(jobs.GetProject())},
 		{"group", len(jobs.GetGroup())}, {"priority", len(jobs.GetPriority())},
+		{"project_priority", len(jobs.GetProjectPriority())},
 	} {
 		if col.len != n {
 			return nil, fmt.Errorf("snapshot: pending.%s has %d entries for %d jobs", col.name, col.len, n)
@@ -104,6 +107,7 @@ func DecodeSnapshot(m *Snapshot) (*scheduler.Snapshot, error) {
 			return nil, err
 		}
 		j.Priority = int(jobs.Priority[i])
+		j.ProjectPriority = int(jobs.ProjectPriority[i])
 	}
 	free := m.GetFree()
 	return &scheduler.Snapshot{

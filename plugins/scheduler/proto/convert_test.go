@@ -23,16 +23,17 @@ func genSnapshot(t *rapid.T) *scheduler.Snapshot {
 	names := rapid.SampledFrom([]string{"", "alice", "bob", "équipe-ü", "p1", "staff"})
 	job := rapid.Custom(func(t *rapid.T) scheduler.Job {
 		return scheduler.Job{
-			ID:        rapid.Int64().Draw(t, "id"),
-			UID:       rapid.IntRange(0, 1<<32-2).Draw(t, "uid"),
-			User:      names.Draw(t, "user"),
-			Submitted: genTime(t, "submitted"),
-			CPU:       rapid.Float64().Draw(t, "cpu"),
-			Memory:    rapid.Int64().Draw(t, "memory"),
-			GPU:       rapid.IntRange(0, 64).Draw(t, "gpu"),
-			Project:   names.Draw(t, "project"),
-			Group:     names.Draw(t, "group"),
-			Priority:  rapid.IntRange(0, 100).Draw(t, "priority"),
+			ID:              rapid.Int64().Draw(t, "id"),
+			UID:             rapid.IntRange(0, 1<<32-2).Draw(t, "uid"),
+			User:            names.Draw(t, "user"),
+			Submitted:       genTime(t, "submitted"),
+			CPU:             rapid.Float64().Draw(t, "cpu"),
+			Memory:          rapid.Int64().Draw(t, "memory"),
+			GPU:             rapid.IntRange(0, 64).Draw(t, "gpu"),
+			Project:         names.Draw(t, "project"),
+			Group:           names.Draw(t, "group"),
+			Priority:        rapid.IntRange(0, 100).Draw(t, "priority"),
+			ProjectPriority: rapid.IntRange(0, 100).Draw(t, "project_priority"),
 		}
 	})
 	usage := rapid.MapOf(rapid.IntRange(0, 1<<32-2), rapid.Float64())

@@ -311,6 +311,7 @@ type Jobs struct {
 	Project           []uint32               `protobuf:"varint,8,rep,packed,name=project,proto3" json:"project,omitempty"`
 	Group             []uint32               `protobuf:"varint,9,rep,packed,name=group,proto3" json:"group,omitempty"`
 	Priority          []int32                `protobuf:"varint,10,rep,packed,name=priority,proto3" json:"priority,omitempty"`
+	ProjectPriority   []int32                `protobuf:"varint,11,rep,packed,name=project_priority,json=projectPriority,proto3" json:"project_priority,omitempty"`
 	unknownFields     protoimpl.UnknownFields
 	sizeCache         protoimpl.SizeCache
 }
@@ -411,6 +412,13 @@ func (x *Jobs) GetGroup() []uint32 {
 func (x *Jobs) GetPriority() []int32 {
 	if x != nil {
 		return x.Priority
+	}
+	return nil
+}
+
+func (x *Jobs) GetProjectPriority() []int32 {
+	if x != nil {
+		return x.ProjectPriority
 	}
 	return nil
 }
@@ -569,7 +577,7 @@ const file_scheduler_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\x1a?\n" +
 	"\x11ProjectUsageEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xf4\x01\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\x9f\x02\n" +
 	"\x04Jobs\x12\x0e\n" +
 	"\x02id\x18\x01 \x03(\x03R\x02id\x12\x10\n" +
 	"\x03uid\x18\x02 \x03(\x03R\x03uid\x12\x12\n" +
@@ -581,7 +589,8 @@ const file_scheduler_proto_rawDesc = "" +
 	"\aproject\x18\b \x03(\rR\aproject\x12\x14\n" +
 	"\x05group\x18\t \x03(\rR\x05group\x12\x1a\n" +
 	"\bpriority\x18\n" +
-	" \x03(\x05R\bpriority\"G\n" +
+	" \x03(\x05R\bpriority\x12)\n" +
+	"\x10project_priority\x18\v \x03(\x05R\x0fprojectPriority\"G\n" +
 	"\tResources\x12\x10\n" +
 	"\x03cpu\x18\x01 \x01(\x01R\x03cpu\x12\x16\n" +
 	"\x06memory\x18\x02 \x01(\x03R\x06memory\x12\x10\n" +

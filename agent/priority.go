@@ -1,0 +1,89 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/godocker/god/job"
+	"github.com/godocker/god/plugins/scheduler"
+	"github.com/godocker/god/store"
+)
+
+// priorityCache remembers users' priorities for a scheduling pass and a
+// few seconds after: a pass over 100,000 jobs of 1,000 users must not read
+// 1,000 accounts from the store each time. Users without an account have
+// the default.
+type priorityCache struct {
+	mu sync.Mutex
+	m  map[string]cachedPriority
+}
+
+type cachedPriority struct {
+	prio int
+	at   time.Time
+}
+
+// passPriorities are the priorities one pass uses.
+type passPriorities struct {
+	a        *Agent
+	ctx      context.Context
+	users    map[string]int
+	projects map[string]int
+}
+
+// priorities returns a view of users' and projects' priorities for one pass.
+func (a *Agent) priorities(ctx context.Context) *passPriorities {
+	p := &passPriorities{a: a, ctx: ctx, users: map[string]int{}, projects: map[string]int{DefaultProject: defaultPriority}}
+	if ps, err := a.projects(ctx); err == nil {
+		for name, pr := range ps {
+			p.projects[name] = pr.Priority
+		}
+	}
+	return p
+}
+
+func (p *passPriorities) user(login string) int {
+	if v, ok := p.users[login]; ok {
+		return v
+	}
+	v := p.a.userPriority(p.ctx, login)
+	p.users[login] = v
+	return v
+}
+
+// job is the compact record a policy sees of j.
+func (p *passPriorities) job(j *job.Job) scheduler.Job {
+	proj := projectOf(j)
+	pp, ok := p.projects[proj]
+	if !ok {
+		pp = defaultPriority // a deleted project
+	}
+	return scheduler.Job{
+		ID: j.ID, UID: j.User.UID, User: j.User.Name, Submitted: j.Dates.Submitted, CPU: j.CPU, Memory: j.Memory,
+		Project: proj, Priority: p.user(j.User.Name), ProjectPriority: pp,
+	}
+}
+
+// userPriority is a user's priority, from their account, cached.
+func (a *Agent) userPriority(ctx context.Context, login string) int {
+	a.prios.mu.Lock()
+	c, ok := a.prios.m[login]
+	a.prios.mu.Unlock()
+	if ok && time.Since(c.at) < accountCacheTTL {
+		return c.prio
+	}
+	prio := defaultPriority
+	acc, err := a.loadAccount(ctx, login)
+	switch {
+	case err == nil:
+		prio = acc.Priority
+	case !errors.Is(err, store.ErrNoRecord):
+		a.schedLog.Warn("reading a user's priority", "user", login, "error", err)
+	}
+	a.prios.mu.Lock()
+	a.prios.m[login] = cachedPriority{prio: prio, at: time.Now()}
+	a.prios.mu.Unlock()
+	return prio
+}
