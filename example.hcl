@@ -170,6 +170,7 @@ images {
   allowed           = ["debian:bookworm-slim", "registry.example.org/*"]
   allow_user_images = false
 }
+
 # Directory of plugin binaries. A scheduler block naming a policy that is
 # not built in runs <plugin_dir>/god-scheduler-<name>; the agent refuses to
 # start if the file is missing, or if it or the directory is writable by
@@ -178,12 +179,24 @@ images {
 plugin_dir = "/var/lib/god/plugins"
 
 # The scheduling policy: "fifo" (default: jobs start in the order they were
-# accepted) or "fairshare": the user with the least past usage goes first,
-# and users' jobs interleave instead of one user's backlog going first.
-# Usage is cpu core-seconds plus memory GiB-seconds times memory_weight,
-# fading by half every half_life. `god usage` shows it. Without this block
-# the policy is fifo. A scheduler block in a later -config file replaces
-# this one whole. Not yet: priorities, projects, quotas.
+# accepted) or "fairshare": the user with the least past usage for their
+# priority goes first, and users' jobs interleave instead of one user's
+# backlog going first. Usage is cpu core-seconds plus memory GiB-seconds
+# times memory_weight, fading by half every half_life; a job's weight is
+# (owner's priority / 50) x (project's priority / 50). `god usage` shows it.
+# Without this block the policy is fifo. A scheduler block in a later
+# -config file replaces this one whole.
+#
+# "godocker" reproduces Go-Docker's FairShare score exactly, for sites that
+# migrate; its config sets the weights (Go-Docker's defaults shown):
+#
+#   scheduler "godocker" {
+#     config = {
+#       waiting_time = "0.1", user_time = "1", user_cpu = "0.2", user_ram = "0.2",
+#       project_time = "0.1", project_cpu = "0.01", project_ram = "0.01",
+#       user_priority = "1", project_priority = "1"
+#     }
+#   }
 #
 # Any other name is a plugin in plugin_dir (see
 # website/content/docs/scheduler-plugins.md), for example:
@@ -200,8 +213,8 @@ scheduler "fairshare" {
   # Plugins only: how long one call to the plugin may take before the agent
   # kills it, uses fifo's order for that cycle and restarts it. Default "5s".
   timeout       = "5s"
-  # Plugins only: settings passed to the plugin when it starts (strings).
-  # The built-in policies take none. Default: none.
+  # Settings passed to a plugin when it starts (strings), or godocker's
+  # weights; fifo and fairshare take none. Default: none.
   config        = {}
 }
 

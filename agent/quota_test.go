@@ -328,3 +328,29 @@ func TestFairShare_Priorities(t *testing.T) {
 	must.NoError(t, err)
 	must.Eq(t, 10, count(30), must.Sprint("bob's project weighs twice: alice gets 1 of every 3 starts"))
 }
+
+// TestGoDockerMode: the godocker policy orders by Go-Docker's score, with
+// the usage of the quota window: the user who used more waits.
+func TestGoDockerMode(t *testing.T) {
+	ctx := context.Background()
+	a := agentOn(t, fake.New(executor.Capacity{CPU: 1, Memory: 8 << 30}), func(c *config.Config) {
+		c.Scheduler = &config.Scheduler{Name: "godocker", Config: map[string]string{"waiting_time": "0"}}
+	})
+	a.policy = Policy(a.cfg.Scheduler)
+	must.Eq(t, "godocker", a.policy.Name())
+	alice, bob := testUser(t, aliceUID), testUser(t, bobUID)
+	used(a, alice, "", 2, 5*time.Hour, time.Now().Add(-time.Hour))
+	ja, err := a.Submit(ctx, alice, &api.JobSpec{Name: "a", Command: "true"})
+	must.NoError(t, err)
+	jb, err := a.Submit(ctx, bob, &api.JobSpec{Name: "b", Command: "true"})
+	must.NoError(t, err)
+	order, err := a.order(ctx)
+	must.NoError(t, err)
+	must.Eq(t, []int64{jb.ID, ja.ID}, []int64{order[0].ID, order[1].ID})
+
+	_, err = config.Parse("x.hcl", []byte(`scheduler "godocker" { config = { user_tim = "1" } }`), nil)
+	must.NoError(t, err)
+	bad := config.Default()
+	bad.Scheduler = &config.Scheduler{Name: "godocker", Config: map[string]string{"user_tim": "1"}}
+	must.ErrorContains(t, bad.Finalize(), `scheduler "godocker": config: unknown weight "user_tim"`)
+}

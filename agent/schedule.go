@@ -98,6 +98,9 @@ func (a *Agent) cycle(ctx context.Context, sem chan struct{}) (time.Duration, er
 		snap.Pending = append(snap.Pending, prio.job(j))
 	}
 
+	a.mu.Lock()
+	a.window.fill(snap, now)
+	a.mu.Unlock()
 	order, err := a.policy.Order(ctx, snap)
 	if err != nil {
 		return 0, fmt.Errorf("scheduler %s: %w", a.policy.Name(), err)

@@ -12,6 +12,7 @@ import (
 	"github.com/godocker/god/plugins/scheduler"
 	"github.com/godocker/god/plugins/scheduler/fairshare"
 	"github.com/godocker/god/plugins/scheduler/fifo"
+	"github.com/godocker/god/plugins/scheduler/godocker"
 	"github.com/godocker/god/store"
 )
 
@@ -138,10 +139,14 @@ func (a *Agent) Usage(_ context.Context, caller *api.Caller) ([]*api.UsageEntry,
 	return out, nil
 }
 
-// Policy returns the scheduling policy the configuration names.
+// Policy returns the built-in scheduling policy the configuration names.
 func Policy(c *config.Scheduler) scheduler.Scheduler {
-	if c != nil && c.Name == "fairshare" {
+	switch {
+	case c != nil && c.Name == "fairshare":
 		return fairshare.Scheduler{}
+	case c != nil && c.Name == "godocker":
+		w, _ := godocker.ParseWeights(c.Config) // checked by Finalize
+		return godocker.Scheduler{Weights: w}
 	}
 	return fifo.Scheduler{}
 }

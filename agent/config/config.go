@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclparse"
 
 	"github.com/godocker/god/jobspec"
+	"github.com/godocker/god/plugins/scheduler/godocker"
 )
 
 // Config is the agent configuration.
@@ -149,7 +150,7 @@ type Scheduler struct {
 
 // BuiltinSchedulers are the policies compiled into the agent; any other
 // scheduler name is a plugin's.
-var BuiltinSchedulers = []string{"fifo", "fairshare"}
+var BuiltinSchedulers = []string{"fifo", "fairshare", "godocker"}
 
 // schedulerName is a plugin's name: it becomes part of a file name.
 var schedulerName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
@@ -592,12 +593,16 @@ func (c *Config) Finalize() error {
 		bad(`scheduler.timeout must be a positive duration such as "5s" or "500ms", got %q`, sc.Timeout)
 	}
 	switch {
+	case sc.Name == "godocker":
+		if _, err := godocker.ParseWeights(sc.Config); err != nil {
+			bad(`scheduler "godocker": config: %v`, err)
+		}
 	case slices.Contains(BuiltinSchedulers, sc.Name):
 		if len(sc.Config) > 0 {
-			bad("scheduler %q: config is for plugins; the built-in policies take none", sc.Name)
+			bad("scheduler %q: config is for plugins and godocker's weights; fifo and fairshare take none", sc.Name)
 		}
 	case !schedulerName.MatchString(sc.Name):
-		bad(`scheduler %q: the built-in policies are "fifo" and "fairshare"; a plugin's name uses lower-case letters, digits, '-' and '_' (no path: the plugin is <plugin_dir>/god-scheduler-<name>)`, sc.Name)
+		bad(`scheduler %q: the built-in policies are "fifo", "fairshare" and "godocker"; a plugin's name uses lower-case letters, digits, '-' and '_' (no path: the plugin is <plugin_dir>/god-scheduler-<name>)`, sc.Name)
 	}
 	switch c.UnsatisfiableDependencies {
 	case "end", "hold":

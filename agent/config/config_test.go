@@ -247,12 +247,12 @@ func TestFinalize_errors(t *testing.T) {
 		{
 			name: "scheduler name with a path",
 			hcl:  "scheduler \"../../bin/sh\" {}",
-			want: `scheduler "../../bin/sh": the built-in policies are "fifo" and "fairshare"; a plugin's name uses lower-case letters`,
+			want: `scheduler "../../bin/sh": the built-in policies are "fifo", "fairshare" and "godocker"; a plugin's name uses lower-case letters`,
 		},
 		{
 			name: "config for a built-in scheduler",
 			hcl:  "scheduler \"fairshare\" {\n  config = { weights = \"1\" }\n}",
-			want: `scheduler "fairshare": config is for plugins; the built-in policies take none`,
+			want: `scheduler "fairshare": config is for plugins and godocker's weights; fifo and fairshare take none`,
 		},
 		{
 			name: "bad scheduler timeout",

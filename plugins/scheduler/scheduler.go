@@ -27,6 +27,14 @@ type Job struct {
 	ProjectPriority int
 }
 
+// WindowUsage sums finished jobs over a window: their run time in seconds,
+// the cores and the memory (GB) they asked for.
+type WindowUsage struct {
+	Seconds float64
+	CPU     float64
+	RAMGB   float64
+}
+
 // Resources is an amount of cores, memory bytes and gpus.
 type Resources struct {
 	CPU    float64
@@ -45,6 +53,11 @@ type Snapshot struct {
 	Running map[int]float64
 	// ProjectUsage is each project's past usage, decayed like Usage.
 	ProjectUsage map[string]float64
+	// UserWindow and ProjectWindow are what the pending jobs' owners and
+	// projects used over the site's quota window (Go-Docker's sliding
+	// window): the sums over their finished jobs.
+	UserWindow    map[int]WindowUsage
+	ProjectWindow map[string]WindowUsage
 	// Free is what the cluster has free now.
 	Free Resources
 }

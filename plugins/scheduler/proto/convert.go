@@ -50,14 +50,49 @@ func EncodeSnapshot(s *scheduler.Snapshot) *Snapshot {
 		jobs.ProjectPriority[i] = int32(j.ProjectPriority)
 	}
 	return &Snapshot{
-		NowUnixNano:  unixNano(s.Now),
-		Strings:      strs.list,
-		Pending:      jobs,
-		Usage:        byUID(s.Usage),
-		Running:      byUID(s.Running),
-		ProjectUsage: s.ProjectUsage,
-		Free:         &Resources{Cpu: s.Free.CPU, Memory: s.Free.Memory, Gpu: int32(s.Free.GPU)},
+		NowUnixNano:   unixNano(s.Now),
+		Strings:       strs.list,
+		Pending:       jobs,
+		Usage:         byUID(s.Usage),
+		Running:       byUID(s.Running),
+		ProjectUsage:  s.ProjectUsage,
+		Free:          &Resources{Cpu: s.Free.CPU, Memory: s.Free.Memory, Gpu: int32(s.Free.GPU)},
+		UserWindow:    encodeWindows(byUIDKey(s.UserWindow)),
+		ProjectWindow: encodeWindows(s.ProjectWindow),
 	}
+}
+
+func byUIDKey(m map[int]scheduler.WindowUsage) map[int64]scheduler.WindowUsage {
+	if m == nil {
+		return nil
+	}
+	out := make(map[int64]scheduler.WindowUsage, len(m))
+	for k, v := range m {
+		out[int64(k)] = v
+	}
+	return out
+}
+
+func encodeWindows[K comparable](m map[K]scheduler.WindowUsage) map[K]*WindowUsage {
+	if m == nil {
+		return nil
+	}
+	out := make(map[K]*WindowUsage, len(m))
+	for k, v := range m {
+		out[k] = &WindowUsage{Seconds: v.Seconds, Cpu: v.CPU, RamGb: v.RAMGB}
+	}
+	return out
+}
+
+func decodeWindows[K comparable](m map[K]*WindowUsage) map[K]scheduler.WindowUsage {
+	if m == nil {
+		return nil
+	}
+	out := make(map[K]scheduler.WindowUsage, len(m))
+	for k, v := range m {
+		out[k] = scheduler.WindowUsage{Seconds: v.GetSeconds(), CPU: v.GetCpu(), RAMGB: v.GetRamGb()}
+	}
+	return out
 }
 
 // DecodeSnapshot checks a snapshot's wire form and turns it back into a
@@ -111,12 +146,14 @@ func DecodeSnapshot(m *Snapshot) (*scheduler.Snapshot, error) {
 	}
 	free := m.GetFree()
 	return &scheduler.Snapshot{
-		Now:          fromUnixNano(m.GetNowUnixNano()),
-		Pending:      pending,
-		Usage:        fromUID(m.GetUsage()),
-		Running:      fromUID(m.GetRunning()),
-		ProjectUsage: m.GetProjectUsage(),
-		Free:         scheduler.Resources{CPU: free.GetCpu(), Memory: free.GetMemory(), GPU: int(free.GetGpu())},
+		Now:           fromUnixNano(m.GetNowUnixNano()),
+		Pending:       pending,
+		Usage:         fromUID(m.GetUsage()),
+		Running:       fromUID(m.GetRunning()),
+		ProjectUsage:  m.GetProjectUsage(),
+		Free:          scheduler.Resources{CPU: free.GetCpu(), Memory: free.GetMemory(), GPU: int(free.GetGpu())},
+		UserWindow:    userWindows(decodeWindows(m.GetUserWindow())),
+		ProjectWindow: decodeWindows(m.GetProjectWindow()),
 	}, nil
 }
 
@@ -221,6 +258,17 @@ func fromUID(m map[int64]float64) map[int]float64 {
 		return nil
 	}
 	out := make(map[int]float64, len(m))
+	for k, v := range m {
+		out[int(k)] = v
+	}
+	return out
+}
+
+func userWindows(m map[int64]scheduler.WindowUsage) map[int]scheduler.WindowUsage {
+	if m == nil {
+		return nil
+	}
+	out := make(map[int]scheduler.WindowUsage, len(m))
 	for k, v := range m {
 		out[int(k)] = v
 	}

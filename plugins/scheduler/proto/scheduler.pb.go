@@ -212,8 +212,12 @@ type Snapshot struct {
 	// Cores each uid's jobs hold now.
 	Running map[int64]float64 `protobuf:"bytes,5,rep,name=running,proto3" json:"running,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
 	// Decayed past usage per project, in core-seconds.
-	ProjectUsage  map[string]float64 `protobuf:"bytes,6,rep,name=project_usage,json=projectUsage,proto3" json:"project_usage,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
-	Free          *Resources         `protobuf:"bytes,7,opt,name=free,proto3" json:"free,omitempty"`
+	ProjectUsage map[string]float64 `protobuf:"bytes,6,rep,name=project_usage,json=projectUsage,proto3" json:"project_usage,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	Free         *Resources         `protobuf:"bytes,7,opt,name=free,proto3" json:"free,omitempty"`
+	// Sums over the site's quota window per uid and per project of the
+	// pending jobs (Go-Docker's sliding window).
+	UserWindow    map[int64]*WindowUsage  `protobuf:"bytes,8,rep,name=user_window,json=userWindow,proto3" json:"user_window,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	ProjectWindow map[string]*WindowUsage `protobuf:"bytes,9,rep,name=project_window,json=projectWindow,proto3" json:"project_window,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -297,6 +301,81 @@ func (x *Snapshot) GetFree() *Resources {
 	return nil
 }
 
+func (x *Snapshot) GetUserWindow() map[int64]*WindowUsage {
+	if x != nil {
+		return x.UserWindow
+	}
+	return nil
+}
+
+func (x *Snapshot) GetProjectWindow() map[string]*WindowUsage {
+	if x != nil {
+		return x.ProjectWindow
+	}
+	return nil
+}
+
+// WindowUsage sums finished jobs: run seconds, cores and GB asked for.
+type WindowUsage struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Seconds       float64                `protobuf:"fixed64,1,opt,name=seconds,proto3" json:"seconds,omitempty"`
+	Cpu           float64                `protobuf:"fixed64,2,opt,name=cpu,proto3" json:"cpu,omitempty"`
+	RamGb         float64                `protobuf:"fixed64,3,opt,name=ram_gb,json=ramGb,proto3" json:"ram_gb,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WindowUsage) Reset() {
+	*x = WindowUsage{}
+	mi := &file_scheduler_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WindowUsage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WindowUsage) ProtoMessage() {}
+
+func (x *WindowUsage) ProtoReflect() protoreflect.Message {
+	mi := &file_scheduler_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WindowUsage.ProtoReflect.Descriptor instead.
+func (*WindowUsage) Descriptor() ([]byte, []int) {
+	return file_scheduler_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *WindowUsage) GetSeconds() float64 {
+	if x != nil {
+		return x.Seconds
+	}
+	return 0
+}
+
+func (x *WindowUsage) GetCpu() float64 {
+	if x != nil {
+		return x.Cpu
+	}
+	return 0
+}
+
+func (x *WindowUsage) GetRamGb() float64 {
+	if x != nil {
+		return x.RamGb
+	}
+	return 0
+}
+
 // Jobs are the pending jobs as columns: job i is (id[i], uid[i], ...). Every
 // field has one entry per job.
 type Jobs struct {
@@ -318,7 +397,7 @@ type Jobs struct {
 
 func (x *Jobs) Reset() {
 	*x = Jobs{}
-	mi := &file_scheduler_proto_msgTypes[5]
+	mi := &file_scheduler_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -330,7 +409,7 @@ func (x *Jobs) String() string {
 func (*Jobs) ProtoMessage() {}
 
 func (x *Jobs) ProtoReflect() protoreflect.Message {
-	mi := &file_scheduler_proto_msgTypes[5]
+	mi := &file_scheduler_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -343,7 +422,7 @@ func (x *Jobs) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Jobs.ProtoReflect.Descriptor instead.
 func (*Jobs) Descriptor() ([]byte, []int) {
-	return file_scheduler_proto_rawDescGZIP(), []int{5}
+	return file_scheduler_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Jobs) GetId() []int64 {
@@ -434,7 +513,7 @@ type Resources struct {
 
 func (x *Resources) Reset() {
 	*x = Resources{}
-	mi := &file_scheduler_proto_msgTypes[6]
+	mi := &file_scheduler_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -446,7 +525,7 @@ func (x *Resources) String() string {
 func (*Resources) ProtoMessage() {}
 
 func (x *Resources) ProtoReflect() protoreflect.Message {
-	mi := &file_scheduler_proto_msgTypes[6]
+	mi := &file_scheduler_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -459,7 +538,7 @@ func (x *Resources) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Resources.ProtoReflect.Descriptor instead.
 func (*Resources) Descriptor() ([]byte, []int) {
-	return file_scheduler_proto_rawDescGZIP(), []int{6}
+	return file_scheduler_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Resources) GetCpu() float64 {
@@ -496,7 +575,7 @@ type Decisions struct {
 
 func (x *Decisions) Reset() {
 	*x = Decisions{}
-	mi := &file_scheduler_proto_msgTypes[7]
+	mi := &file_scheduler_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -508,7 +587,7 @@ func (x *Decisions) String() string {
 func (*Decisions) ProtoMessage() {}
 
 func (x *Decisions) ProtoReflect() protoreflect.Message {
-	mi := &file_scheduler_proto_msgTypes[7]
+	mi := &file_scheduler_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -521,7 +600,7 @@ func (x *Decisions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Decisions.ProtoReflect.Descriptor instead.
 func (*Decisions) Descriptor() ([]byte, []int) {
-	return file_scheduler_proto_rawDescGZIP(), []int{7}
+	return file_scheduler_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Decisions) GetJobId() []int64 {
@@ -559,7 +638,7 @@ const file_scheduler_proto_rawDesc = "" +
 	"\vConfigEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x13\n" +
-	"\x11ConfigureResponse\"\xb5\x04\n" +
+	"\x11ConfigureResponse\"\x97\a\n" +
 	"\bSnapshot\x12\"\n" +
 	"\rnow_unix_nano\x18\x01 \x01(\x03R\vnowUnixNano\x12\x18\n" +
 	"\astrings\x18\x02 \x03(\tR\astrings\x120\n" +
@@ -567,7 +646,10 @@ const file_scheduler_proto_rawDesc = "" +
 	"\x05usage\x18\x04 \x03(\v2%.god.scheduler.v1.Snapshot.UsageEntryR\x05usage\x12A\n" +
 	"\arunning\x18\x05 \x03(\v2'.god.scheduler.v1.Snapshot.RunningEntryR\arunning\x12Q\n" +
 	"\rproject_usage\x18\x06 \x03(\v2,.god.scheduler.v1.Snapshot.ProjectUsageEntryR\fprojectUsage\x12/\n" +
-	"\x04free\x18\a \x01(\v2\x1b.god.scheduler.v1.ResourcesR\x04free\x1a8\n" +
+	"\x04free\x18\a \x01(\v2\x1b.god.scheduler.v1.ResourcesR\x04free\x12K\n" +
+	"\vuser_window\x18\b \x03(\v2*.god.scheduler.v1.Snapshot.UserWindowEntryR\n" +
+	"userWindow\x12T\n" +
+	"\x0eproject_window\x18\t \x03(\v2-.god.scheduler.v1.Snapshot.ProjectWindowEntryR\rprojectWindow\x1a8\n" +
 	"\n" +
 	"UsageEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\x03R\x03key\x12\x14\n" +
@@ -577,7 +659,17 @@ const file_scheduler_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\x1a?\n" +
 	"\x11ProjectUsageEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\x9f\x02\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\x1a\\\n" +
+	"\x0fUserWindowEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\x03R\x03key\x123\n" +
+	"\x05value\x18\x02 \x01(\v2\x1d.god.scheduler.v1.WindowUsageR\x05value:\x028\x01\x1a_\n" +
+	"\x12ProjectWindowEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x123\n" +
+	"\x05value\x18\x02 \x01(\v2\x1d.god.scheduler.v1.WindowUsageR\x05value:\x028\x01\"P\n" +
+	"\vWindowUsage\x12\x18\n" +
+	"\aseconds\x18\x01 \x01(\x01R\aseconds\x12\x10\n" +
+	"\x03cpu\x18\x02 \x01(\x01R\x03cpu\x12\x15\n" +
+	"\x06ram_gb\x18\x03 \x01(\x01R\x05ramGb\"\x9f\x02\n" +
 	"\x04Jobs\x12\x0e\n" +
 	"\x02id\x18\x01 \x03(\x03R\x02id\x12\x10\n" +
 	"\x03uid\x18\x02 \x03(\x03R\x03uid\x12\x12\n" +
@@ -616,39 +708,46 @@ func file_scheduler_proto_rawDescGZIP() []byte {
 	return file_scheduler_proto_rawDescData
 }
 
-var file_scheduler_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_scheduler_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_scheduler_proto_goTypes = []any{
 	(*InfoRequest)(nil),       // 0: god.scheduler.v1.InfoRequest
 	(*InfoResponse)(nil),      // 1: god.scheduler.v1.InfoResponse
 	(*ConfigureRequest)(nil),  // 2: god.scheduler.v1.ConfigureRequest
 	(*ConfigureResponse)(nil), // 3: god.scheduler.v1.ConfigureResponse
 	(*Snapshot)(nil),          // 4: god.scheduler.v1.Snapshot
-	(*Jobs)(nil),              // 5: god.scheduler.v1.Jobs
-	(*Resources)(nil),         // 6: god.scheduler.v1.Resources
-	(*Decisions)(nil),         // 7: god.scheduler.v1.Decisions
-	nil,                       // 8: god.scheduler.v1.ConfigureRequest.ConfigEntry
-	nil,                       // 9: god.scheduler.v1.Snapshot.UsageEntry
-	nil,                       // 10: god.scheduler.v1.Snapshot.RunningEntry
-	nil,                       // 11: god.scheduler.v1.Snapshot.ProjectUsageEntry
+	(*WindowUsage)(nil),       // 5: god.scheduler.v1.WindowUsage
+	(*Jobs)(nil),              // 6: god.scheduler.v1.Jobs
+	(*Resources)(nil),         // 7: god.scheduler.v1.Resources
+	(*Decisions)(nil),         // 8: god.scheduler.v1.Decisions
+	nil,                       // 9: god.scheduler.v1.ConfigureRequest.ConfigEntry
+	nil,                       // 10: god.scheduler.v1.Snapshot.UsageEntry
+	nil,                       // 11: god.scheduler.v1.Snapshot.RunningEntry
+	nil,                       // 12: god.scheduler.v1.Snapshot.ProjectUsageEntry
+	nil,                       // 13: god.scheduler.v1.Snapshot.UserWindowEntry
+	nil,                       // 14: god.scheduler.v1.Snapshot.ProjectWindowEntry
 }
 var file_scheduler_proto_depIdxs = []int32{
-	8,  // 0: god.scheduler.v1.ConfigureRequest.config:type_name -> god.scheduler.v1.ConfigureRequest.ConfigEntry
-	5,  // 1: god.scheduler.v1.Snapshot.pending:type_name -> god.scheduler.v1.Jobs
-	9,  // 2: god.scheduler.v1.Snapshot.usage:type_name -> god.scheduler.v1.Snapshot.UsageEntry
-	10, // 3: god.scheduler.v1.Snapshot.running:type_name -> god.scheduler.v1.Snapshot.RunningEntry
-	11, // 4: god.scheduler.v1.Snapshot.project_usage:type_name -> god.scheduler.v1.Snapshot.ProjectUsageEntry
-	6,  // 5: god.scheduler.v1.Snapshot.free:type_name -> god.scheduler.v1.Resources
-	0,  // 6: god.scheduler.v1.Scheduler.Info:input_type -> god.scheduler.v1.InfoRequest
-	2,  // 7: god.scheduler.v1.Scheduler.Configure:input_type -> god.scheduler.v1.ConfigureRequest
-	4,  // 8: god.scheduler.v1.Scheduler.Order:input_type -> god.scheduler.v1.Snapshot
-	1,  // 9: god.scheduler.v1.Scheduler.Info:output_type -> god.scheduler.v1.InfoResponse
-	3,  // 10: god.scheduler.v1.Scheduler.Configure:output_type -> god.scheduler.v1.ConfigureResponse
-	7,  // 11: god.scheduler.v1.Scheduler.Order:output_type -> god.scheduler.v1.Decisions
-	9,  // [9:12] is the sub-list for method output_type
-	6,  // [6:9] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	9,  // 0: god.scheduler.v1.ConfigureRequest.config:type_name -> god.scheduler.v1.ConfigureRequest.ConfigEntry
+	6,  // 1: god.scheduler.v1.Snapshot.pending:type_name -> god.scheduler.v1.Jobs
+	10, // 2: god.scheduler.v1.Snapshot.usage:type_name -> god.scheduler.v1.Snapshot.UsageEntry
+	11, // 3: god.scheduler.v1.Snapshot.running:type_name -> god.scheduler.v1.Snapshot.RunningEntry
+	12, // 4: god.scheduler.v1.Snapshot.project_usage:type_name -> god.scheduler.v1.Snapshot.ProjectUsageEntry
+	7,  // 5: god.scheduler.v1.Snapshot.free:type_name -> god.scheduler.v1.Resources
+	13, // 6: god.scheduler.v1.Snapshot.user_window:type_name -> god.scheduler.v1.Snapshot.UserWindowEntry
+	14, // 7: god.scheduler.v1.Snapshot.project_window:type_name -> god.scheduler.v1.Snapshot.ProjectWindowEntry
+	5,  // 8: god.scheduler.v1.Snapshot.UserWindowEntry.value:type_name -> god.scheduler.v1.WindowUsage
+	5,  // 9: god.scheduler.v1.Snapshot.ProjectWindowEntry.value:type_name -> god.scheduler.v1.WindowUsage
+	0,  // 10: god.scheduler.v1.Scheduler.Info:input_type -> god.scheduler.v1.InfoRequest
+	2,  // 11: god.scheduler.v1.Scheduler.Configure:input_type -> god.scheduler.v1.ConfigureRequest
+	4,  // 12: god.scheduler.v1.Scheduler.Order:input_type -> god.scheduler.v1.Snapshot
+	1,  // 13: god.scheduler.v1.Scheduler.Info:output_type -> god.scheduler.v1.InfoResponse
+	3,  // 14: god.scheduler.v1.Scheduler.Configure:output_type -> god.scheduler.v1.ConfigureResponse
+	8,  // 15: god.scheduler.v1.Scheduler.Order:output_type -> god.scheduler.v1.Decisions
+	13, // [13:16] is the sub-list for method output_type
+	10, // [10:13] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_scheduler_proto_init() }
@@ -662,7 +761,7 @@ func file_scheduler_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_scheduler_proto_rawDesc), len(file_scheduler_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
