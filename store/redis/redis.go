@@ -437,7 +437,7 @@ func (r record) matches(f store.Filter) bool {
 			return false
 		}
 	}
-	return true
+	return f.BeforeID == 0 || r.id < f.BeforeID
 }
 
 func (s *Store) key(parts ...string) string { return s.prefix + strings.Join(parts, ":") }
@@ -479,9 +479,10 @@ func (s *Store) read(ctx context.Context, ids []int64, fields []string) ([]recor
 
 // List implements store.Store. It picks one index to walk (the array's
 // tasks, else the user's jobs, else the ended index, else the states', else
-// every job), checks the other conditions on each job's indexed fields, and
-// only then reads the records. A job changed while listing is listed as it
-// is when its record is read, if it still matches.
+// every job), below f.BeforeID when set, checks the other conditions on each
+// job's indexed fields, and only then reads the records. A job changed
+// while listing is listed as it is when its record is read, if it still
+// matches.
 func (s *Store) List(ctx context.Context, f store.Filter) ([]*job.Job, error) {
 	if s.closed.Load() {
 		return nil, errClosed
@@ -559,6 +560,9 @@ func (s *Store) indexedIDs(ctx context.Context, f store.Filter) ([]int64, error)
 func (s *Store) walk(ctx context.Context, key string, f store.Filter, exact bool) ([]int64, error) {
 	var out []int64
 	start, stop := "-inf", "+inf"
+	if f.BeforeID != 0 {
+		stop = "(" + strconv.FormatInt(f.BeforeID, 10)
+	}
 	if !f.Ascending {
 		start, stop = stop, start
 	}
