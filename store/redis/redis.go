@@ -18,6 +18,19 @@
 //	<prefix>uid:<uid>      zset: ids of a submitter, scored by id
 //	<prefix>parent:<id>    zset: task ids of an array job, scored by id
 //	<prefix>ended          zset: ids of ended jobs, scored by end time in unix seconds
+//
+// Records (users, projects...) and the audit log (records.go):
+//
+//	<prefix>rec:<kind>:<key>       hash: v (version), data
+//	<prefix>recs:<kind>            zset: the kind's keys, all scored 0 (so by key)
+//	<prefix>audit:next_id          string: the last audit id assigned
+//	<prefix>audit:entries          hash: audit id -> the entry as JSON
+//	<prefix>audit:ids              zset: every audit id, scored by id
+//	<prefix>audit:time             zset: audit ids, scored by time in unix seconds
+//	<prefix>audit:actor:<actor>    zset: audit ids of an actor, scored by id
+//	<prefix>audit:action:<action>  zset: audit ids of an action, scored by id
+//
+// and the agent lock (lock.go): <prefix>agent:lock, a string with a TTL.
 package redis
 
 import (
@@ -72,9 +85,11 @@ type Config struct {
 	AllowNonDurable bool
 }
 
-// Store is the Redis implementation of store.Store and store.Fencer.
+// Store is the Redis implementation of store.Store, store.Records and
+// store.Fencer.
 type Store struct {
 	client *goredis.Client
+	addr   string
 	prefix string
 	// epoch fences the writes of a view made by Fence; 0: not fenced.
 	epoch uint64
@@ -84,8 +99,9 @@ type Store struct {
 }
 
 var (
-	_ store.Store  = (*Store)(nil)
-	_ store.Fencer = (*Store)(nil)
+	_ store.Store   = (*Store)(nil)
+	_ store.Records = (*Store)(nil)
+	_ store.Fencer  = (*Store)(nil)
 )
 
 var errClosed = errors.New("job store is closed")
@@ -138,7 +154,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			opts.TLSConfig.RootCAs = roots
 		}
 	}
-	s := &Store{client: goredis.NewClient(opts), prefix: cfg.Prefix, owner: true}
+	s := &Store{client: goredis.NewClient(opts), addr: cfg.Address, prefix: cfg.Prefix, owner: true}
 	if err := s.check(ctx, cfg); err != nil {
 		s.client.Close()
 		return nil, err
@@ -256,7 +272,7 @@ func (s *Store) Fence(ctx context.Context, epoch uint64) (store.Store, error) {
 	if epoch == 0 || epoch > maxEpoch {
 		return nil, fmt.Errorf("redis store: fencing epoch %d out of range 1 to 2^53", epoch)
 	}
-	view := &Store{client: s.client, prefix: s.prefix, epoch: epoch}
+	view := &Store{client: s.client, addr: s.addr, prefix: s.prefix, epoch: epoch}
 	if _, err := view.write(ctx, fenceScript); err != nil {
 		return nil, err
 	}
@@ -284,6 +300,10 @@ func (s *Store) write(ctx context.Context, script *goredis.Script, args ...any) 
 		return 0, store.ErrConflict
 	case n == codeFenced:
 		return 0, store.ErrFenced
+	case n == codeNoRecord:
+		return 0, store.ErrNoRecord
+	case n == codeLocked:
+		return 0, errLocked
 	}
 	return n, nil
 }
