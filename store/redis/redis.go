@@ -216,7 +216,7 @@ func (s *Store) checkDurable(ctx context.Context) error {
 	}
 	// An allkeys-* policy evicts any key when memory is full, jobs included.
 	// The others (noeviction, volatile-*) never evict keys without a TTL,
-	// and the store sets none.
+	// and only the agent lock has one (evicted, its holder stops).
 	got, err := s.client.ConfigGet(ctx, "maxmemory-policy").Result()
 	if err != nil {
 		return fmt.Errorf("cannot read its maxmemory-policy (CONFIG GET maxmemory-policy: %v): make sure it is noeviction", err)
