@@ -135,7 +135,11 @@ func (c *AgentCommand) Run(args []string) int {
 		c.Ui.Error(fmt.Sprintf("Error starting the agent: %s", err))
 		return 1
 	}
-	c.Ui.Output(fmt.Sprintf("==> GoDocker agent started (data dir %s, socket %s, store %s)", cfg.DataDir, cfg.Socket, st))
+	where := fmt.Sprintf("data dir %s, socket %s", cfg.DataDir, cfg.Socket)
+	if cfg.Store.Backend != "sqlite" {
+		where += ", store " + st.String()
+	}
+	c.Ui.Output(fmt.Sprintf("==> GoDocker agent started (%s)", where))
 	if cfg.Dev {
 		c.Ui.Output("    dev mode: try `god job init && god job run task.hcl`")
 	}

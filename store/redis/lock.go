@@ -78,10 +78,14 @@ type LockedError struct {
 }
 
 func (e *LockedError) Error() string {
+	expiry := fmt.Sprintf("its lock expires by itself within %s", e.Expires.Round(time.Millisecond))
+	if e.Expires <= 0 {
+		// Set by hand without a TTL: it would never expire.
+		expiry = fmt.Sprintf("its lock has no expiry: delete the key %s%s once you are sure that agent is gone", e.Prefix, lockKey)
+	}
 	return fmt.Sprintf("redis store: another agent uses the store at %s (prefix %q): %s. "+
-		"Only one agent may run on a store until leader election is supported: stop that agent first; "+
-		"if it died, its lock expires by itself within %s",
-		e.Addr, e.Prefix, e.Holder, e.Expires.Round(time.Millisecond))
+		"Only one agent may run on a store until leader election is supported: stop that agent first; if it died, %s",
+		e.Addr, e.Prefix, e.Holder, expiry)
 }
 
 // Lock is the agent lock, held and refreshed until Release or until lost.

@@ -101,6 +101,10 @@ func TestLockExpires(t *testing.T) {
 	_, err = s.Lock(ctx, holder(os.Getpid()), lockTTL)
 	must.ErrorContains(t, err, "pid 404 on host node-404")
 	must.ErrorContains(t, err, "if it died, its lock expires by itself within")
+	must.NoError(t, c.Persist(ctx, "god:agent:lock").Err())
+	_, err = s.Lock(ctx, holder(os.Getpid()), lockTTL)
+	must.ErrorContains(t, err, "if it died, its lock has no expiry: delete the key god:agent:lock once you are sure that agent is gone")
+	must.NoError(t, c.PExpire(ctx, "god:agent:lock", 2*lockTTL).Err())
 	deadline := time.Now().Add(10 * lockTTL)
 	for {
 		l, err := s.Lock(ctx, holder(os.Getpid()), lockTTL)
