@@ -19,6 +19,53 @@
 # Change it to put the store on a disk that survives reboots and is backed up.
 data_dir = "/var/lib/god"
 
+# Where the agent keeps jobs, users, projects and the audit log. Without
+# this block: store "sqlite", the embedded database in <data_dir>/store,
+# which only this agent can open; it takes no settings.
+#
+# store "redis" keeps them in a Redis server (6.2 or later, standalone, not
+# Cluster), which several agents can share. Leader election is not there
+# yet, so only ONE agent may use a store at a time: the agent holds a lock
+# in Redis (<prefix>agent:lock, refreshed every 5s, expiring 15s after an
+# agent stops refreshing it) and refuses to start while another agent holds
+# it, naming that agent's host and pid. A stopped agent releases it at
+# once; a killed one leaves it to expire. An agent that loses its lock
+# (Redis unreachable for 15s) stops rather than risk two schedulers.
+# See website/content/docs/redis-store.md to configure Redis durably.
+store "redis" {
+  # host:port of the server; required.
+  address = "redis.example.org:6379"
+
+  # ACL user; empty for the default user.
+  username = "god"
+
+  # Password (AUTH), or password_file: an absolute path to a file holding
+  # it (one trailing newline is ignored), so that this file can be
+  # readable. Set one, not both. Never logged.
+  password      = ""
+  password_file = "/etc/god/redis-password"
+
+  # Logical database (SELECT). Default 0.
+  db = 0
+
+  # Start of every key the store writes: agents with different prefixes
+  # are separate installations on one server. Letters, digits and "_.:/-".
+  # Default "god:".
+  prefix = "god:"
+
+  # Connect with TLS (1.2 or later), checking the server's certificate
+  # against tls_ca_file (an absolute path to PEM CA certificates), or the
+  # system roots when it is empty. Default false.
+  tls         = true
+  tls_ca_file = "/etc/god/redis-ca.pem"
+
+  # The agent refuses a server that can lose acknowledged writes (AOF off,
+  # appendfsync other than always, an allkeys-* eviction policy, or
+  # settings it cannot read). true skips that check: for tests and
+  # throwaway setups only. Default false.
+  allow_non_durable = false
+}
+
 # Directory of the job directories: <shared_dir>/jobs/<id> is mounted in the
 # job's container at /mnt/go-docker and holds cmd.sh, god.log, god.err and
 # god.info, until the job is archived (see archive_after). The agent also

@@ -16,10 +16,10 @@ import (
 
 	"github.com/godocker/god/agent/config"
 	"github.com/godocker/god/agent/identity"
+	"github.com/godocker/god/agent/jobstore"
 	"github.com/godocker/god/api"
 	"github.com/godocker/god/plugins/executor"
 	"github.com/godocker/god/plugins/executor/docker"
-	"github.com/godocker/god/store/sqlite"
 )
 
 // testImage is built by scripts/testenv.sh (busybox + bash).
@@ -32,6 +32,7 @@ var instanceSeq atomic.Int64
 type testAgent struct {
 	*Agent
 	t        *testing.T
+	opened   *jobstore.Store
 	exec     *docker.Executor
 	instance string
 	cancel   context.CancelFunc
@@ -99,15 +100,15 @@ func testConfig(t *testing.T) *config.Config {
 
 func runAgent(t *testing.T, cfg *config.Config) *testAgent {
 	t.Helper()
-	st, err := sqlite.Open(filepath.Join(cfg.DataDir, "store"))
+	st, err := jobstore.Open(context.Background(), cfg)
 	must.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	ex, err := docker.New(ctx, docker.Config{Instance: cfg.Docker.Instance, CPU: cfg.Docker.CPU, Memory: cfg.Docker.MemoryBytes})
 	must.NoError(t, err)
 	log := hclog.New(&hclog.LoggerOptions{Name: t.Name(), Level: hclog.Debug, Output: testWriter{t}})
-	a, err := New(cfg, Options{Store: st, Executor: ex, Scheduler: Policy(cfg.Scheduler), Logger: log})
+	a, err := New(cfg, Options{Store: st.Store, Executor: ex, Scheduler: Policy(cfg.Scheduler), Logger: log})
 	must.NoError(t, err)
-	ta := &testAgent{Agent: a, t: t, exec: ex, instance: cfg.Docker.Instance, cancel: cancel, done: make(chan error, 1)}
+	ta := &testAgent{Agent: a, t: t, opened: st, exec: ex, instance: cfg.Docker.Instance, cancel: cancel, done: make(chan error, 1)}
 	go func() { ta.done <- a.Run(ctx) }()
 	// Ready once the API answers a request: the agent serves only after
 	// loading its queue and ledger and reconciling with the engine.
@@ -243,7 +244,7 @@ func (ta *testAgent) restart() *testAgent {
 	ta.t.Helper()
 	cfg := ta.cfg
 	ta.stop()
-	ta.store.Close()
+	must.NoError(ta.t, ta.opened.Close())
 	return runAgent(ta.t, cfg)
 }
 

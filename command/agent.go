@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -15,8 +14,8 @@ import (
 
 	"github.com/godocker/god/agent"
 	"github.com/godocker/god/agent/config"
+	"github.com/godocker/god/agent/jobstore"
 	"github.com/godocker/god/plugins/executor/docker"
-	"github.com/godocker/god/store/sqlite"
 )
 
 // AgentCommand runs the daemon.
@@ -48,8 +47,9 @@ Agent Options:
     later files override earlier ones. With -dev, files override dev defaults.
 
   -data-dir=<path>
-    Directory of the job store (and of the shared job directories unless
-    shared_dir is set). Overrides data_dir.
+    Directory of the job store (unless a store "redis" block is set) and of
+    the shared job directories (unless shared_dir is set). Overrides
+    data_dir.
 `)
 }
 
@@ -109,12 +109,16 @@ func (c *AgentCommand) Run(args []string) int {
 	if cfg.Dev {
 		_ = os.Chmod(cfg.DataDir, 0o755)
 	}
-	st, err := sqlite.Open(filepath.Join(cfg.DataDir, "store"))
+	st, err := jobstore.Open(ctx, cfg)
 	if err != nil {
 		c.Ui.Error(fmt.Sprintf("Error opening the job store: %s", err))
 		return 1
 	}
-	defer st.Close()
+	defer func() {
+		if err := st.Close(); err != nil {
+			log.Error("closing the job store", "error", err)
+		}
+	}()
 	ex, err := docker.New(ctx, docker.Config{
 		Address:  cfg.Docker.Address,
 		Instance: cfg.Docker.Instance,
@@ -132,19 +136,40 @@ func (c *AgentCommand) Run(args []string) int {
 		return 1
 	}
 	defer stopPolicy()
-	a, err := agent.New(cfg, agent.Options{Store: st, Executor: ex, Scheduler: policy, Logger: log})
+	a, err := agent.New(cfg, agent.Options{Store: st.Store, Executor: ex, Scheduler: policy, Logger: log})
 	if err != nil {
 		c.Ui.Error(fmt.Sprintf("Error starting the agent: %s", err))
 		return 1
 	}
-	c.Ui.Output(fmt.Sprintf("==> GoDocker agent started (data dir %s, socket %s)", cfg.DataDir, cfg.Socket))
+	where := fmt.Sprintf("data dir %s, socket %s", cfg.DataDir, cfg.Socket)
+	if cfg.Store.Backend != "sqlite" {
+		where += ", store " + st.String()
+	}
+	c.Ui.Output(fmt.Sprintf("==> GoDocker agent started (%s)", where))
 	if cfg.Dev {
 		c.Ui.Output("    dev mode: try `god job init && god job run task.hcl`")
 	}
 	if cfg.HTTP.Enabled {
 		c.Ui.Output(fmt.Sprintf("    HTTP API on http://%s:%d", cfg.HTTP.Address, cfg.HTTP.Port))
 	}
-	if err := a.Run(ctx); err != nil {
+	// An agent that lost the lock of a shared store stops: another agent
+	// may be starting on it.
+	runCtx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
+	go func() {
+		select {
+		case <-st.Lost():
+			log.Error("lost the job store's agent lock: stopping", "error", st.LostErr())
+			cancelRun()
+		case <-runCtx.Done():
+		}
+	}()
+	err = a.Run(runCtx)
+	if lost := st.LostErr(); lost != nil {
+		c.Ui.Error(fmt.Sprintf("Error: %s; the agent stopped so that two agents never schedule on one store", lost))
+		return 1
+	}
+	if err != nil {
 		c.Ui.Error(fmt.Sprintf("Error: %s", err))
 		return 1
 	}

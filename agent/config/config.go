@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -82,6 +83,7 @@ type Config struct {
 	Docker    *Docker    `hcl:"docker,block"`
 	Defaults  *Defaults  `hcl:"defaults,block"`
 	Volumes   []*Volume  `hcl:"volume,block"`
+	Store     *Store     `hcl:"store,block"`
 
 	// Dev is set by `god agent -dev`, not by files.
 	Dev bool
@@ -154,6 +156,28 @@ var BuiltinSchedulers = []string{"fifo", "fairshare", "godocker"}
 
 // schedulerName is a plugin's name: it becomes part of a file name.
 var schedulerName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+
+// Store says where the agent keeps jobs, accounts and the audit log:
+// "sqlite" (the default: an embedded database in <data_dir>/store) or
+// "redis" (a server several agents can share). The other fields are the
+// Redis store's.
+type Store struct {
+	Backend  string `hcl:"backend,label"`
+	Address  string `hcl:"address,optional"`
+	Username string `hcl:"username,optional"`
+	// Password, or PasswordFile naming a file that holds it; never logged.
+	Password        string `hcl:"password,optional"`
+	PasswordFile    string `hcl:"password_file,optional"`
+	DB              int    `hcl:"db,optional"`
+	Prefix          string `hcl:"prefix,optional"`
+	TLS             bool   `hcl:"tls,optional"`
+	TLSCAFile       string `hcl:"tls_ca_file,optional"`
+	AllowNonDurable bool   `hcl:"allow_non_durable,optional"`
+
+	// LockTTL is how long the agent lock of a Redis store outlives an agent
+	// that stopped refreshing it; 0 is the default. Set by tests, not files.
+	LockTTL time.Duration
+}
 
 // Docker configures the local Docker executor.
 type Docker struct {
@@ -380,6 +404,10 @@ func merge(base, f *Config, explicit setBools) *Config {
 	if f.Scheduler != nil {
 		sc := *f.Scheduler
 		c.Scheduler = &sc
+	}
+	if f.Store != nil {
+		st := *f.Store
+		c.Store = &st
 	}
 	if f.HTTP != nil {
 		h := *c.HTTP
@@ -609,6 +637,7 @@ func (c *Config) Finalize() error {
 	default:
 		bad(`unsatisfiable_dependencies must be "end" or "hold", got %q`, c.UnsatisfiableDependencies)
 	}
+	errs = append(errs, c.finalizeStore()...)
 	seen := map[string]bool{"home": true}
 	for _, v := range c.Volumes {
 		switch {
@@ -641,6 +670,62 @@ func (c *Config) Finalize() error {
 		return fmt.Errorf("invalid agent config:\n  * %s", strings.Join(errs, "\n  * "))
 	}
 	return nil
+}
+
+// storePrefix is what a Redis key prefix may hold: printable, no spaces,
+// so that keys stay easy to read and to select with redis-cli --scan.
+var storePrefix = regexp.MustCompile(`^[A-Za-z0-9_.:/-]{1,64}$`)
+
+// finalizeStore checks the store block, defaulting to SQLite.
+func (c *Config) finalizeStore() []string {
+	if c.Store == nil {
+		c.Store = &Store{Backend: "sqlite"}
+	}
+	s := c.Store
+	var errs []string
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Sprintf(format, a...)) }
+	switch s.Backend {
+	case "sqlite":
+		if s.Address != "" || s.Username != "" || s.Password != "" || s.PasswordFile != "" || s.DB != 0 ||
+			s.Prefix != "" || s.TLS || s.TLSCAFile != "" || s.AllowNonDurable {
+			bad(`store "sqlite" has no settings (it is <data_dir>/store): remove them, or write store "redis" to use Redis`)
+		}
+		return errs
+	case "redis":
+	default:
+		bad(`store %q: the backends are "sqlite" (the default) and "redis"`, s.Backend)
+		return errs
+	}
+	if s.Address == "" {
+		bad(`store "redis": address is required, e.g. address = "10.0.0.5:6379"`)
+	} else if host, port, err := net.SplitHostPort(s.Address); err != nil || host == "" {
+		bad(`store "redis": address %q must be host:port, e.g. "10.0.0.5:6379"`, s.Address)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		bad(`store "redis": address %q: the port must be 1 to 65535`, s.Address)
+	}
+	if s.Password != "" && s.PasswordFile != "" {
+		bad(`store "redis": set password or password_file, not both`)
+	}
+	if s.PasswordFile != "" && !filepath.IsAbs(s.PasswordFile) {
+		bad(`store "redis": password_file must be an absolute path, got %q`, s.PasswordFile)
+	}
+	if s.DB < 0 {
+		bad(`store "redis": db must be 0 or more, got %d`, s.DB)
+	}
+	if s.Prefix == "" {
+		s.Prefix = "god:"
+	} else if !storePrefix.MatchString(s.Prefix) {
+		bad(`store "redis": prefix %q must be 1 to 64 letters, digits and "_.:/-"`, s.Prefix)
+	}
+	if s.TLSCAFile != "" {
+		if !s.TLS {
+			bad(`store "redis": tls_ca_file is set but tls is not: set tls = true`)
+		}
+		if !filepath.IsAbs(s.TLSCAFile) {
+			bad(`store "redis": tls_ca_file must be an absolute path, got %q`, s.TLSCAFile)
+		}
+	}
+	return errs
 }
 
 func isLoopback(addr string) bool {

@@ -56,6 +56,8 @@ func TestExampleHCL(t *testing.T) {
 	must.SliceLen(t, 3, cfg.Auth)
 	must.Eq(t, "god-guest", cfg.Guests.User)
 	must.False(t, *cfg.Images.AllowUserImages)
+	must.Eq(t, &Store{Backend: "redis", Address: "redis.example.org:6379", Username: "god", PasswordFile: "/etc/god/redis-password",
+		Prefix: "god:", TLS: true, TLSCAFile: "/etc/god/redis-ca.pem"}, cfg.Store)
 }
 
 // Every attribute and block of Config appears in example.hcl, so that a new
@@ -269,6 +271,56 @@ func TestFinalize_errors(t *testing.T) {
 			hcl:  "defaults {\n  memory = \"1MiB\"\n}",
 			want: "defaults.memory must be at least 6 MiB",
 		},
+		{
+			name: "unknown store",
+			hcl:  `store "mongodb" {}`,
+			want: `store "mongodb": the backends are "sqlite" (the default) and "redis"`,
+		},
+		{
+			name: "sqlite store with redis settings",
+			hcl:  "store \"sqlite\" {\n  address = \"127.0.0.1:6379\"\n}",
+			want: `store "sqlite" has no settings`,
+		},
+		{
+			name: "redis store without address",
+			hcl:  `store "redis" {}`,
+			want: `store "redis": address is required`,
+		},
+		{
+			name: "redis address without port",
+			hcl:  "store \"redis\" {\n  address = \"redis.example.org\"\n}",
+			want: `store "redis": address "redis.example.org" must be host:port`,
+		},
+		{
+			name: "redis address with a bad port",
+			hcl:  "store \"redis\" {\n  address = \"redis:70000\"\n}",
+			want: `store "redis": address "redis:70000": the port must be 1 to 65535`,
+		},
+		{
+			name: "redis password twice",
+			hcl:  "store \"redis\" {\n  address = \"r:6379\"\n  password = \"x\"\n  password_file = \"/etc/pw\"\n}",
+			want: `store "redis": set password or password_file, not both`,
+		},
+		{
+			name: "redis relative password file",
+			hcl:  "store \"redis\" {\n  address = \"r:6379\"\n  password_file = \"pw\"\n}",
+			want: `store "redis": password_file must be an absolute path, got "pw"`,
+		},
+		{
+			name: "redis negative db",
+			hcl:  "store \"redis\" {\n  address = \"r:6379\"\n  db = -1\n}",
+			want: `store "redis": db must be 0 or more, got -1`,
+		},
+		{
+			name: "redis prefix with a space",
+			hcl:  "store \"redis\" {\n  address = \"r:6379\"\n  prefix = \"god \"\n}",
+			want: `store "redis": prefix "god " must be 1 to 64 letters`,
+		},
+		{
+			name: "redis CA without tls",
+			hcl:  "store \"redis\" {\n  address = \"r:6379\"\n  tls_ca_file = \"/ca.pem\"\n}",
+			want: `store "redis": tls_ca_file is set but tls is not: set tls = true`,
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -301,6 +353,15 @@ func TestFinalize_derivedValues(t *testing.T) {
 	must.Eq(t, "/srv/god/plugins", cfg.PluginDir)
 	must.Eq(t, "fifo", cfg.Scheduler.Name)
 	must.Eq(t, 5*time.Second, cfg.Scheduler.TimeoutDuration)
+	must.Eq(t, &Store{Backend: "sqlite"}, cfg.Store, must.Sprint("the store defaults to SQLite"))
+
+	// A later file's store block replaces an earlier one's whole.
+	cfg, err = Parse("a.hcl", []byte("store \"redis\" {\n  address = \"r:6379\"\n  db = 2\n}"), nil)
+	must.NoError(t, err)
+	cfg, err = Parse("b.hcl", []byte("store \"redis\" {\n  address = \"s:6380\"\n}"), cfg)
+	must.NoError(t, err)
+	must.NoError(t, cfg.Finalize())
+	must.Eq(t, &Store{Backend: "redis", Address: "s:6380", Prefix: "god:"}, cfg.Store)
 }
 
 // A scheduler that is not built in is a plugin's, with its config map and

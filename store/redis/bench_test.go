@@ -18,7 +18,7 @@ import (
 func BenchmarkCreate(b *testing.B) {
 	b.Run("redis", func(b *testing.B) {
 		srv := startServer(b)
-		s := open(b, srv.addr, "")
+		s := open(b, srv.Addr, "")
 		defer s.Close()
 		benchmarkCreate(b, s)
 	})
@@ -63,7 +63,7 @@ func BenchmarkCreateArray10000(b *testing.B) {
 	}
 	b.Run("redis", func(b *testing.B) {
 		srv := startServer(b)
-		s := open(b, srv.addr, "")
+		s := open(b, srv.Addr, "")
 		defer s.Close()
 		run(b, s)
 	})

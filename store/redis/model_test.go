@@ -42,11 +42,11 @@ var modelStates = []string{api.StatePending, api.StateRunning, api.StateOver, ap
 // the records say.
 func TestModel(t *testing.T) {
 	srv := startServer(t)
-	c := srv.client(t)
+	c := srv.Client(t)
 	var run atomic.Int64
 	rapid.Check(t, func(rt *rapid.T) {
 		prefix := fmt.Sprintf("model%d:", run.Add(1))
-		s := open(t, srv.addr, prefix)
+		s := open(t, srv.Addr, prefix)
 		defer s.Close()
 		ctx := t.Context()
 		model := map[int64]*job.Job{}
@@ -131,6 +131,10 @@ func drawFilter(rt *rapid.T, model map[int64]*job.Job) store.Filter {
 	if rapid.Bool().Draw(rt, "by end") {
 		f.EndedBefore = rapid.SampledFrom(instants).Draw(rt, "ended before")
 	}
+	if len(model) > 0 && rapid.Bool().Draw(rt, "before id") {
+		ids := slices.Sorted(maps.Keys(model))
+		f.BeforeID = rapid.SampledFrom(ids).Draw(rt, "before")
+	}
 	return f
 }
 
@@ -143,6 +147,7 @@ func requireListed(rt *rapid.T, s store.Store, model map[int64]*job.Job, f store
 		case len(f.States) > 0 && !slices.Contains(f.States, j.Status.Primary):
 		case f.ParentID != 0 && j.ParentID != f.ParentID:
 		case !f.EndedBefore.IsZero() && (j.Dates.Ended == nil || !j.Dates.Ended.Before(f.EndedBefore)):
+		case f.BeforeID != 0 && id >= f.BeforeID:
 		default:
 			want = append(want, id)
 		}

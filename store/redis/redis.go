@@ -18,6 +18,19 @@
 //	<prefix>uid:<uid>      zset: ids of a submitter, scored by id
 //	<prefix>parent:<id>    zset: task ids of an array job, scored by id
 //	<prefix>ended          zset: ids of ended jobs, scored by end time in unix seconds
+//
+// Records (users, projects...) and the audit log (records.go):
+//
+//	<prefix>rec:<kind>:<key>       hash: v (version), data
+//	<prefix>recs:<kind>            zset: the kind's keys, all scored 0 (so by key)
+//	<prefix>audit:next_id          string: the last audit id assigned
+//	<prefix>audit:entries          hash: audit id -> the entry as JSON
+//	<prefix>audit:ids              zset: every audit id, scored by id
+//	<prefix>audit:time             zset: audit ids, scored by time in unix seconds
+//	<prefix>audit:actor:<actor>    zset: audit ids of an actor, scored by id
+//	<prefix>audit:action:<action>  zset: audit ids of an action, scored by id
+//
+// and the agent lock (lock.go): <prefix>agent:lock, a string with a TTL.
 package redis
 
 import (
@@ -72,9 +85,11 @@ type Config struct {
 	AllowNonDurable bool
 }
 
-// Store is the Redis implementation of store.Store and store.Fencer.
+// Store is the Redis implementation of store.Store, store.Records and
+// store.Fencer.
 type Store struct {
 	client *goredis.Client
+	addr   string
 	prefix string
 	// epoch fences the writes of a view made by Fence; 0: not fenced.
 	epoch uint64
@@ -84,8 +99,9 @@ type Store struct {
 }
 
 var (
-	_ store.Store  = (*Store)(nil)
-	_ store.Fencer = (*Store)(nil)
+	_ store.Store   = (*Store)(nil)
+	_ store.Records = (*Store)(nil)
+	_ store.Fencer  = (*Store)(nil)
 )
 
 var errClosed = errors.New("job store is closed")
@@ -138,7 +154,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			opts.TLSConfig.RootCAs = roots
 		}
 	}
-	s := &Store{client: goredis.NewClient(opts), prefix: cfg.Prefix, owner: true}
+	s := &Store{client: goredis.NewClient(opts), addr: cfg.Address, prefix: cfg.Prefix, owner: true}
 	if err := s.check(ctx, cfg); err != nil {
 		s.client.Close()
 		return nil, err
@@ -200,7 +216,7 @@ func (s *Store) checkDurable(ctx context.Context) error {
 	}
 	// An allkeys-* policy evicts any key when memory is full, jobs included.
 	// The others (noeviction, volatile-*) never evict keys without a TTL,
-	// and the store sets none.
+	// and only the agent lock has one (evicted, its holder stops).
 	got, err := s.client.ConfigGet(ctx, "maxmemory-policy").Result()
 	if err != nil {
 		return fmt.Errorf("cannot read its maxmemory-policy (CONFIG GET maxmemory-policy: %v): make sure it is noeviction", err)
@@ -256,7 +272,7 @@ func (s *Store) Fence(ctx context.Context, epoch uint64) (store.Store, error) {
 	if epoch == 0 || epoch > maxEpoch {
 		return nil, fmt.Errorf("redis store: fencing epoch %d out of range 1 to 2^53", epoch)
 	}
-	view := &Store{client: s.client, prefix: s.prefix, epoch: epoch}
+	view := &Store{client: s.client, addr: s.addr, prefix: s.prefix, epoch: epoch}
 	if _, err := view.write(ctx, fenceScript); err != nil {
 		return nil, err
 	}
@@ -284,6 +300,10 @@ func (s *Store) write(ctx context.Context, script *goredis.Script, args ...any) 
 		return 0, store.ErrConflict
 	case n == codeFenced:
 		return 0, store.ErrFenced
+	case n == codeNoRecord:
+		return 0, store.ErrNoRecord
+	case n == codeLocked:
+		return 0, errLocked
 	}
 	return n, nil
 }
@@ -437,7 +457,7 @@ func (r record) matches(f store.Filter) bool {
 			return false
 		}
 	}
-	return true
+	return f.BeforeID == 0 || r.id < f.BeforeID
 }
 
 func (s *Store) key(parts ...string) string { return s.prefix + strings.Join(parts, ":") }
@@ -479,9 +499,10 @@ func (s *Store) read(ctx context.Context, ids []int64, fields []string) ([]recor
 
 // List implements store.Store. It picks one index to walk (the array's
 // tasks, else the user's jobs, else the ended index, else the states', else
-// every job), checks the other conditions on each job's indexed fields, and
-// only then reads the records. A job changed while listing is listed as it
-// is when its record is read, if it still matches.
+// every job), below f.BeforeID when set, checks the other conditions on each
+// job's indexed fields, and only then reads the records. A job changed
+// while listing is listed as it is when its record is read, if it still
+// matches.
 func (s *Store) List(ctx context.Context, f store.Filter) ([]*job.Job, error) {
 	if s.closed.Load() {
 		return nil, errClosed
@@ -559,6 +580,9 @@ func (s *Store) indexedIDs(ctx context.Context, f store.Filter) ([]int64, error)
 func (s *Store) walk(ctx context.Context, key string, f store.Filter, exact bool) ([]int64, error) {
 	var out []int64
 	start, stop := "-inf", "+inf"
+	if f.BeforeID != 0 {
+		stop = "(" + strconv.FormatInt(f.BeforeID, 10)
+	}
 	if !f.Ascending {
 		start, stop = stop, start
 	}

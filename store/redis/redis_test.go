@@ -35,7 +35,7 @@ func TestConformance(t *testing.T) {
 	srv := startServer(t)
 	var n atomic.Int64
 	storetest.Run(t, func(t *testing.T) store.Store {
-		return open(t, srv.addr, fmt.Sprintf("conformance%d:", n.Add(1)))
+		return open(t, srv.Addr, fmt.Sprintf("conformance%d:", n.Add(1)))
 	})
 }
 
@@ -45,7 +45,7 @@ func TestConformanceFenced(t *testing.T) {
 	srv := startServer(t)
 	var n atomic.Int64
 	storetest.Run(t, func(t *testing.T) store.Store {
-		s := open(t, srv.addr, fmt.Sprintf("fenced%d:", n.Add(1)))
+		s := open(t, srv.Addr, fmt.Sprintf("fenced%d:", n.Add(1)))
 		t.Cleanup(func() { must.NoError(t, s.Close()) })
 		v, err := s.Fence(t.Context(), 7)
 		must.NoError(t, err)
@@ -59,7 +59,7 @@ func TestConformanceFenced(t *testing.T) {
 func TestKillServer(t *testing.T) {
 	srv := startServer(t)
 	for round := range 3 {
-		s := open(t, srv.addr, "")
+		s := open(t, srv.Addr, "")
 		var (
 			wg    sync.WaitGroup
 			mu    sync.Mutex
@@ -112,12 +112,12 @@ func TestKillServer(t *testing.T) {
 		for count.Load() < int64(200+round*50) {
 			time.Sleep(time.Millisecond)
 		}
-		srv.kill()
+		srv.Kill()
 		wg.Wait()
 		must.NoError(t, s.Close())
 
-		srv.start()
-		s = open(t, srv.addr, "")
+		srv.Start()
+		s = open(t, srv.Addr, "")
 		ctx := t.Context()
 		var maxID int64
 		running := map[int64]bool{}
@@ -173,7 +173,7 @@ func TestKillServer(t *testing.T) {
 func TestFence(t *testing.T) {
 	srv := startServer(t)
 	ctx := t.Context()
-	s := open(t, srv.addr, "")
+	s := open(t, srv.Addr, "")
 	defer s.Close()
 
 	v1, err := s.Fence(ctx, 1)
@@ -244,7 +244,7 @@ func TestFence(t *testing.T) {
 // once a newer claim has returned, every write of an older epoch fails.
 func TestFenceRace(t *testing.T) {
 	srv := startServer(t)
-	s := open(t, srv.addr, "")
+	s := open(t, srv.Addr, "")
 	defer s.Close()
 	ctx := t.Context()
 
@@ -300,36 +300,36 @@ func (e *storeErrs) err() error {
 
 func TestOpenRefusesNonDurable(t *testing.T) {
 	srv := startServer(t, "--appendonly", "no")
-	c := srv.client(t)
+	c := srv.Client(t)
 	ctx := t.Context()
-	_, err := redis.Open(ctx, redis.Config{Address: srv.addr})
+	_, err := redis.Open(ctx, redis.Config{Address: srv.Addr})
 	must.ErrorContains(t, err, `appendonly "no"`)
-	must.ErrorContains(t, err, srv.addr)
+	must.ErrorContains(t, err, srv.Addr)
 
-	s, err := redis.Open(ctx, redis.Config{Address: srv.addr, AllowNonDurable: true})
+	s, err := redis.Open(ctx, redis.Config{Address: srv.Addr, AllowNonDurable: true})
 	must.NoError(t, err)
 	must.NoError(t, s.Close())
 
 	must.NoError(t, c.ConfigSet(ctx, "appendonly", "yes").Err())
 	must.NoError(t, c.ConfigSet(ctx, "appendfsync", "everysec").Err())
-	_, err = redis.Open(ctx, redis.Config{Address: srv.addr})
+	_, err = redis.Open(ctx, redis.Config{Address: srv.Addr})
 	must.ErrorContains(t, err, `appendfsync "everysec"`)
 
 	must.NoError(t, c.ConfigSet(ctx, "appendfsync", "always").Err())
 	must.NoError(t, c.ConfigSet(ctx, "maxmemory-policy", "allkeys-lru").Err())
-	_, err = redis.Open(ctx, redis.Config{Address: srv.addr})
+	_, err = redis.Open(ctx, redis.Config{Address: srv.Addr})
 	must.ErrorContains(t, err, "maxmemory-policy")
 
 	must.NoError(t, c.ConfigSet(ctx, "maxmemory-policy", "volatile-lru").Err())
-	s, err = redis.Open(ctx, redis.Config{Address: srv.addr})
+	s, err = redis.Open(ctx, redis.Config{Address: srv.Addr})
 	must.NoError(t, err)
 	must.NoError(t, s.Close())
 
 	// A server that hides its configuration cannot be checked.
 	must.NoError(t, c.Do(ctx, "ACL", "SETUSER", "noconfig", "on", ">pw", "~*", "+@all", "-config").Err())
-	_, err = redis.Open(ctx, redis.Config{Address: srv.addr, Username: "noconfig", Password: "pw"})
+	_, err = redis.Open(ctx, redis.Config{Address: srv.Addr, Username: "noconfig", Password: "pw"})
 	must.ErrorContains(t, err, "cannot read its appendonly setting")
-	s, err = redis.Open(ctx, redis.Config{Address: srv.addr, Username: "noconfig", Password: "pw", AllowNonDurable: true})
+	s, err = redis.Open(ctx, redis.Config{Address: srv.Addr, Username: "noconfig", Password: "pw", AllowNonDurable: true})
 	must.NoError(t, err)
 	must.NoError(t, s.Close())
 }
@@ -353,12 +353,12 @@ func TestOpenErrors(t *testing.T) {
 	must.ErrorContains(t, err, "is redis-server running")
 
 	srv := startServer(t, "--requirepass", "s3cret")
-	_, err = redis.Open(ctx, redis.Config{Address: srv.addr, Password: "not-the-pa55word"})
+	_, err = redis.Open(ctx, redis.Config{Address: srv.Addr, Password: "not-the-pa55word"})
 	must.ErrorContains(t, err, "refused the credentials")
 	must.StrNotContains(t, err.Error(), "pa55word", must.Sprint("the password is not in the error"))
-	_, err = redis.Open(ctx, redis.Config{Address: srv.addr})
+	_, err = redis.Open(ctx, redis.Config{Address: srv.Addr})
 	must.ErrorContains(t, err, "refused the credentials")
-	s, err := redis.Open(ctx, redis.Config{Address: srv.addr, Password: "s3cret", DB: 3})
+	s, err := redis.Open(ctx, redis.Config{Address: srv.Addr, Password: "s3cret", DB: 3})
 	must.NoError(t, err)
 	j := storetest.NewJob(1000, 1)
 	must.NoError(t, s.Create(ctx, j))
@@ -368,7 +368,7 @@ func TestOpenErrors(t *testing.T) {
 	must.Error(t, err, must.Sprint("get after close"))
 
 	// The job went to database 3.
-	c := srv.client(t)
+	c := srv.Client(t)
 	must.NoError(t, c.Do(ctx, "AUTH", "s3cret").Err())
 	must.NoError(t, c.Do(ctx, "SELECT", "3").Err())
 	n, err := c.Exists(ctx, "god:job:"+strconv.FormatInt(j.ID, 10)).Result()
@@ -381,9 +381,9 @@ func TestOpenErrors(t *testing.T) {
 func TestKeyLayout(t *testing.T) {
 	srv := startServer(t)
 	ctx := t.Context()
-	a := open(t, srv.addr, "")
+	a := open(t, srv.Addr, "")
 	defer a.Close()
-	b := open(t, srv.addr, "other/")
+	b := open(t, srv.Addr, "other/")
 	defer b.Close()
 
 	p, tasks := storetest.NewArray(1000, 0, 2)
@@ -396,7 +396,7 @@ func TestKeyLayout(t *testing.T) {
 	must.NoError(t, b.Create(ctx, j))
 	must.EqOp(t, int64(1), j.ID, must.Sprint("each prefix has its own ids"))
 
-	c := srv.client(t)
+	c := srv.Client(t)
 	keys, err := c.Keys(ctx, "*").Result()
 	must.NoError(t, err)
 	slices.Sort(keys)
@@ -424,9 +424,9 @@ func TestKeyLayout(t *testing.T) {
 func TestListUsesIndexes(t *testing.T) {
 	srv := startServer(t)
 	ctx := t.Context()
-	s := open(t, srv.addr, "")
+	s := open(t, srv.Addr, "")
 	defer s.Close()
-	c := srv.client(t)
+	c := srv.Client(t)
 	base := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
 	// 2000 ended tasks of uid 1000, one a second from base; then a small

@@ -16,6 +16,8 @@ const (
 	codeNotFound = -1
 	codeConflict = -2
 	codeFenced   = -3
+	codeNoRecord = -4
+	codeLocked   = -5
 )
 
 // prelude checks the fence and defines the index helpers. Ids are decimal
@@ -113,4 +115,52 @@ if tonumber(redis.call('GET', p .. 'epoch') or '0') < epoch then
   redis.call('SET', p .. 'epoch', ARGV[2])
 end
 return 1
+`)
+
+// Records: <prefix>rec:<kind>:<key> is a hash of v (version) and data; the
+// kind's sorted set <prefix>recs:<kind> holds its keys, all scored 0, so
+// that they sort by key. A kind has no ':', so a key may have any.
+
+// putRecordScript creates record ARGV[3] (kind), ARGV[4] (key) when ARGV[5]
+// (its version) is "0", otherwise replaces it at that version, with data
+// ARGV[6]. It returns the new version.
+var putRecordScript = goredis.NewScript(prelude + `
+local key = p .. 'rec:' .. ARGV[3] .. ':' .. ARGV[4]
+local cur = redis.call('HGET', key, 'v')
+if ARGV[5] == '0' then
+  if cur then return -2 end
+  redis.call('HSET', key, 'v', '1', 'data', ARGV[6])
+  redis.call('ZADD', p .. 'recs:' .. ARGV[3], 0, ARGV[4])
+  return 1
+end
+if not cur then return -4 end
+if cur ~= ARGV[5] then return -2 end
+redis.call('HSET', key, 'data', ARGV[6])
+return redis.call('HINCRBY', key, 'v', 1)
+`)
+
+// deleteRecordScript removes record ARGV[3], ARGV[4] if its version is
+// ARGV[5] ("0": any).
+var deleteRecordScript = goredis.NewScript(prelude + `
+local key = p .. 'rec:' .. ARGV[3] .. ':' .. ARGV[4]
+local cur = redis.call('HGET', key, 'v')
+if not cur then return -4 end
+if ARGV[5] ~= '0' and cur ~= ARGV[5] then return -2 end
+redis.call('DEL', key)
+redis.call('ZREM', p .. 'recs:' .. ARGV[3], ARGV[4])
+return 1
+`)
+
+// appendAuditScript stores an audit entry under the next id and indexes it:
+// ARGV[3] actor, ARGV[4] action, ARGV[5] time score (whole Unix seconds,
+// computed by the caller), ARGV[6] the entry as JSON. It returns the id.
+var appendAuditScript = goredis.NewScript(prelude + `
+local id = redis.call('INCR', p .. 'audit:next_id')
+local sid = string.format('%d', id)
+redis.call('HSET', p .. 'audit:entries', sid, ARGV[6])
+redis.call('ZADD', p .. 'audit:ids', id, sid)
+redis.call('ZADD', p .. 'audit:time', ARGV[5], sid)
+redis.call('ZADD', p .. 'audit:actor:' .. ARGV[3], id, sid)
+redis.call('ZADD', p .. 'audit:action:' .. ARGV[4], id, sid)
+return id
 `)

@@ -18,6 +18,7 @@ import (
 	"github.com/shoenig/test/must"
 
 	"github.com/godocker/god/store/redis"
+	"github.com/godocker/god/store/redis/redistest"
 	"github.com/godocker/god/store/storetest"
 )
 
@@ -59,17 +60,16 @@ func writeCerts(t *testing.T, dir string) (caFile, certFile, keyFile string) {
 
 func TestTLS(t *testing.T) {
 	caFile, certFile, keyFile := writeCerts(t, t.TempDir())
-	s := newServer(t, "--tls-cert-file", certFile, "--tls-key-file", keyFile, "--tls-ca-cert-file", caFile, "--tls-auth-clients", "no")
+	s := redistest.New(t, "--tls-cert-file", certFile, "--tls-key-file", keyFile, "--tls-ca-cert-file", caFile, "--tls-auth-clients", "no")
 	pem, err := os.ReadFile(caFile)
 	must.NoError(t, err)
 	roots := x509.NewCertPool()
 	must.True(t, roots.AppendCertsFromPEM(pem))
-	s.tls = &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}
-	s.start()
-	t.Cleanup(s.kill)
+	s.TLS = &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}
+	s.Start()
 	ctx := t.Context()
 
-	st, err := redis.Open(ctx, redis.Config{Address: s.addr, TLS: true, TLSCAFile: caFile})
+	st, err := redis.Open(ctx, redis.Config{Address: s.Addr, TLS: true, TLSCAFile: caFile})
 	must.NoError(t, err)
 	j := storetest.NewJob(1000, 1)
 	must.NoError(t, st.Create(ctx, j))
@@ -79,13 +79,13 @@ func TestTLS(t *testing.T) {
 	must.NoError(t, st.Close())
 
 	// The system roots do not know the test CA; plain TCP is refused.
-	_, err = redis.Open(ctx, redis.Config{Address: s.addr, TLS: true})
+	_, err = redis.Open(ctx, redis.Config{Address: s.Addr, TLS: true})
 	must.ErrorContains(t, err, "certificate")
-	_, err = redis.Open(ctx, redis.Config{Address: s.addr})
-	must.ErrorContains(t, err, "cannot reach Redis at "+s.addr)
+	_, err = redis.Open(ctx, redis.Config{Address: s.Addr})
+	must.ErrorContains(t, err, "cannot reach Redis at "+s.Addr)
 
-	_, err = redis.Open(ctx, redis.Config{Address: s.addr, TLSCAFile: caFile})
+	_, err = redis.Open(ctx, redis.Config{Address: s.Addr, TLSCAFile: caFile})
 	must.ErrorContains(t, err, "set tls = true")
-	_, err = redis.Open(ctx, redis.Config{Address: s.addr, TLS: true, TLSCAFile: keyFile})
+	_, err = redis.Open(ctx, redis.Config{Address: s.Addr, TLS: true, TLSCAFile: keyFile})
 	must.ErrorContains(t, err, "holds no PEM certificate")
 }

@@ -351,6 +351,14 @@ func testList(t *testing.T, s store.Store) {
 		{"uid and states", store.Filter{UID: uid(1000), States: []string{api.StatePending, api.StateRunning}}, func(j *job.Job) bool {
 			return j.User.UID == 1000 && (j.Pending() || j.Running())
 		}},
+		{"before id", store.Filter{BeforeID: all[7]}, func(j *job.Job) bool { return j.ID < all[7] }},
+		{"before the first id", store.Filter{BeforeID: all[0]}, func(*job.Job) bool { return false }},
+		{"uid, before id", store.Filter{UID: uid(1000), BeforeID: all[9]}, func(j *job.Job) bool {
+			return j.User.UID == 1000 && j.ID < all[9]
+		}},
+		{"states, before id", store.Filter{States: []string{api.StatePending, api.StateOver}, BeforeID: all[10]}, func(j *job.Job) bool {
+			return (j.Pending() || j.Status.Primary == api.StateOver) && j.ID < all[10]
+		}},
 	}
 	for _, c := range cases {
 		for _, asc := range []bool{false, true} {
@@ -380,6 +388,21 @@ func testList(t *testing.T, s store.Store) {
 	got, err = s.List(ctx, store.Filter{Ascending: true, Limit: 3})
 	must.NoError(t, err)
 	must.Eq(t, all[:3], ids(got), must.Sprint("the scheduler's view: oldest first"))
+
+	// Paging newest first, as the agent lists jobs: each page starts below
+	// the last id of the one before.
+	var paged []int64
+	f := store.Filter{Limit: 5}
+	for range len(all) {
+		got, err := s.List(ctx, f)
+		must.NoError(t, err)
+		paged = append(paged, ids(got)...)
+		if len(got) < f.Limit {
+			break
+		}
+		f.BeforeID = got[len(got)-1].ID
+	}
+	must.Eq(t, want(anyJob, false, 0), paged, must.Sprint("pages of 5, newest first"))
 }
 
 // errs collects errors from goroutines, which must not call t.Fatal.
@@ -1045,6 +1068,15 @@ func testListCombined(t *testing.T, s store.Store) {
 		{"ended but wrong state", store.Filter{States: []string{api.StateRunning}, EndedBefore: cut}, func(*job.Job) bool { return false }},
 		{"everything", store.Filter{ParentID: p1, UID: uid(1001), States: []string{api.StateOver}, EndedBefore: base.Add(time.Hour)}, func(j *job.Job) bool {
 			return j.ParentID == p1 && j.Status.Primary == api.StateOver
+		}},
+		{"parent, before id", store.Filter{ParentID: p0, BeforeID: arrays[0].tasks[7].ID}, func(j *job.Job) bool {
+			return j.ParentID == p0 && j.ID < arrays[0].tasks[7].ID
+		}},
+		{"ended, before id", store.Filter{EndedBefore: cut, BeforeID: arrays[1].tasks[2].ID}, func(j *job.Job) bool {
+			return endedBefore(j, cut) && j.ID < arrays[1].tasks[2].ID
+		}},
+		{"uid, ended, before id", store.Filter{UID: uid(1001), EndedBefore: base.Add(time.Hour), BeforeID: arrays[1].tasks[10].ID}, func(j *job.Job) bool {
+			return j.User.UID == 1001 && endedBefore(j, base.Add(time.Hour)) && j.ID < arrays[1].tasks[10].ID
 		}},
 	}
 	for _, c := range cases {

@@ -1,0 +1,120 @@
+// Package jobstore opens the job store an agent's configuration names: the
+// embedded SQLite database in <data_dir>/store, or a Redis server. On Redis
+// it takes the agent lock first, so that a second agent refuses to start on
+// a store that one already uses (there is no leader election yet), and
+// hands the agent a view fenced with the lock's epoch.
+package jobstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/godocker/god/agent/config"
+	"github.com/godocker/god/store"
+	"github.com/godocker/god/store/redis"
+	"github.com/godocker/god/store/sqlite"
+)
+
+// DefaultLockTTL is how long the agent lock of a Redis store outlives an
+// agent that stopped refreshing it (it is refreshed every third of that).
+const DefaultLockTTL = 15 * time.Second
+
+// Store is an open job store.
+type Store struct {
+	// Store is what the agent reads and writes through (agent.Options);
+	// it implements store.Records too.
+	Store store.Store
+
+	desc   string
+	closer func() error
+	lock   *redis.Lock
+	once   sync.Once
+	err    error
+}
+
+// Open opens the store of cfg, which Finalize has checked.
+func Open(ctx context.Context, cfg *config.Config) (*Store, error) {
+	sc := cfg.Store
+	if sc == nil || sc.Backend == "sqlite" {
+		dir := filepath.Join(cfg.DataDir, "store")
+		st, err := sqlite.Open(dir)
+		if err != nil {
+			return nil, err
+		}
+		return &Store{Store: st, desc: "sqlite " + dir, closer: st.Close}, nil
+	}
+	password := sc.Password
+	if sc.PasswordFile != "" {
+		b, err := os.ReadFile(sc.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf(`store "redis": password_file: %w`, err)
+		}
+		password = strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+	}
+	st, err := redis.Open(ctx, redis.Config{
+		Address: sc.Address, Username: sc.Username, Password: password, DB: sc.DB, Prefix: sc.Prefix,
+		TLS: sc.TLS, TLSCAFile: sc.TLSCAFile, AllowNonDurable: sc.AllowNonDurable,
+	})
+	if err != nil {
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	ttl := sc.LockTTL
+	if ttl == 0 {
+		ttl = DefaultLockTTL
+	}
+	lock, err := st.Lock(ctx, redis.Holder{Host: host, PID: os.Getpid(), Since: time.Now()}, ttl)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	view, err := st.Fence(ctx, lock.Epoch())
+	if err != nil {
+		_ = lock.Release(context.WithoutCancel(ctx))
+		st.Close()
+		return nil, err
+	}
+	return &Store{
+		Store: view,
+		desc:  fmt.Sprintf("redis %s (prefix %q)", sc.Address, sc.Prefix),
+		lock:  lock,
+		closer: func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			return errors.Join(lock.Release(ctx), view.Close(), st.Close())
+		},
+	}, nil
+}
+
+// String says which store this is, for the agent's start banner.
+func (s *Store) String() string { return s.desc }
+
+// Lost is closed when the agent lock of a Redis store is lost: the agent
+// must stop, as another may be starting on the store. Never for SQLite.
+func (s *Store) Lost() <-chan struct{} {
+	if s.lock == nil {
+		return nil
+	}
+	return s.lock.Lost()
+}
+
+// LostErr says why the lock was lost; nil while it is held.
+func (s *Store) LostErr() error {
+	if s.lock == nil {
+		return nil
+	}
+	return s.lock.Err()
+}
+
+// Close releases the agent lock, if any, and closes the store. The agent
+// must have stopped using it. Closing again does nothing.
+func (s *Store) Close() error {
+	s.once.Do(func() { s.err = s.closer() })
+	return s.err
+}
