@@ -70,3 +70,4 @@ if [ "$(id -u)" = 0 ]; then
   usermod -a -G god-lab god-alice
 fi
 log "test environment ready (image $IMAGE)"
+"$(dirname "$0")/testenv-consul.sh"
