@@ -14,7 +14,14 @@ CACHE_DIR="${GOD_CONSUL_CACHE:-/var/cache/god/consul-${CONSUL_VERSION}}"
 BIN="$CACHE_DIR/consul"
 log() { printf '==> %s\n' "$*" >&2; }
 
-if [ -x "$BIN" ] && "$BIN" version 2>/dev/null | head -1 | grep -qx "Consul v${CONSUL_VERSION}"; then
+# reports_version BINARY: its `version` starts with "Consul v1.16.3".
+reports_version() {
+  local out
+  out=$("$1" version 2>/dev/null) || return 1
+  [ "${out%%$'\n'*}" = "Consul v${CONSUL_VERSION}" ]
+}
+
+if [ -x "$BIN" ] && reports_version "$BIN"; then
   log "consul v${CONSUL_VERSION} present at $BIN"
   exit 0
 fi
@@ -62,7 +69,7 @@ mkdir -p "$CACHE_DIR"
   # The version comes from the module's embedded VERSION file.
   "$GO" build -trimpath -o "$work/consul" github.com/hashicorp/consul
 )
-"$work/consul" version | head -1 | grep -qx "Consul v${CONSUL_VERSION}" || {
+reports_version "$work/consul" || {
   log "built binary does not report v${CONSUL_VERSION}:"; "$work/consul" version >&2; exit 1; }
 # Atomic install: a concurrent reader never sees a half-written binary.
 install -m 0755 "$work/consul" "$BIN.tmp.$$"

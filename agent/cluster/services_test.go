@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -35,30 +36,25 @@ func waitFor(t *testing.T, within time.Duration, cond func() error) {
 	}
 }
 
-// checkOf is the check of one service instance, from the catalog.
-func checkOf(client *api.Client, service, id string) (*api.HealthCheck, error) {
-	checks, _, err := client.Health().Checks(service, nil)
-	if err != nil {
-		return nil, err
-	}
-	for _, c := range checks {
-		if c.ServiceID == id {
-			return c, nil
-		}
-	}
-	return nil, fmt.Errorf("no check for %s in %s", id, service)
-}
-
-func wantStatus(client *api.Client, service, id, status, output string) func() error {
+// wantStatus checks a service instance's check as the Consul agent that
+// runs it sees it: the catalog (and DNS) follow status changes at once, but
+// the output only every few minutes.
+func wantStatus(client *api.Client, id, status, output string) func() error {
 	return func() error {
-		c, err := checkOf(client, service, id)
+		checks, err := client.Agent().Checks()
 		if err != nil {
 			return err
 		}
-		if c.Status != status || !strings.Contains(c.Output, output) {
-			return fmt.Errorf("%s is %s (%q), want %s with %q", id, c.Status, c.Output, status, output)
+		for _, c := range checks {
+			if c.ServiceID != id {
+				continue
+			}
+			if c.Status != status || !strings.Contains(c.Output, output) {
+				return fmt.Errorf("%s is %s (%q), want %s with %q", id, c.Status, c.Output, status, output)
+			}
+			return nil
 		}
-		return nil
+		return fmt.Errorf("no check for %s", id)
 	}
 }
 
@@ -73,8 +69,8 @@ func TestRegister_TTLChecksFollowTheHeartbeat(t *testing.T) {
 
 	must.NoError(t, c.Register(ctx, []string{cluster.RoleScheduler, cluster.RoleWatcher}, ""))
 	t.Cleanup(func() { _ = c.Deregister(context.Background()) })
-	must.NoError(t, wantStatus(direct, sched, schedID, api.HealthCritical, "")())
-	must.NoError(t, wantStatus(direct, watch, watchID, api.HealthCritical, "")())
+	must.NoError(t, wantStatus(direct, schedID, api.HealthCritical, "")())
+	must.NoError(t, wantStatus(direct, watchID, api.HealthCritical, "")())
 
 	var stuck atomic.Bool
 	stuck.Store(true)
@@ -92,43 +88,61 @@ func TestRegister_TTLChecksFollowTheHeartbeat(t *testing.T) {
 	}()
 	t.Cleanup(func() { stopHeartbeat(); <-beating })
 
-	waitFor(t, 15*time.Second, wantStatus(direct, sched, schedID, api.HealthPassing, "worker scheduler is alive"))
-	waitFor(t, 15*time.Second, wantStatus(direct, watch, watchID, api.HealthCritical, "the watch loop is stuck"))
+	waitFor(t, 15*time.Second, wantStatus(direct, schedID, api.HealthPassing, "worker scheduler is alive"))
+	waitFor(t, 15*time.Second, wantStatus(direct, watchID, api.HealthCritical, "the watch loop is stuck"))
 	stuck.Store(false)
-	waitFor(t, 15*time.Second, wantStatus(direct, watch, watchID, api.HealthPassing, "worker watcher is alive"))
+	waitFor(t, 15*time.Second, wantStatus(direct, watchID, api.HealthPassing, "worker watcher is alive"))
 
-	members, err := c.Members(ctx)
-	must.NoError(t, err)
-	must.Len(t, 1, members)
-	m := members[0]
-	must.Eq(t, "worker", m.Name)
-	must.Eq(t, "127.0.0.1:4646", m.Address)
-	must.NotEq(t, "", m.ConsulNode)
-	must.False(t, m.Leader)
-	must.Eq(t, []cluster.RoleHealth{
-		{Role: cluster.RoleScheduler, Status: api.HealthPassing},
-		{Role: cluster.RoleWatcher, Status: api.HealthPassing},
-	}, m.Roles)
+	waitFor(t, 10*time.Second, wantMembers(c, cluster.Member{
+		Name: "worker", Address: "127.0.0.1:4646", ConsulNode: consulNode(t, direct),
+		Roles: []cluster.RoleHealth{
+			{Role: cluster.RoleScheduler, Status: api.HealthPassing},
+			{Role: cluster.RoleWatcher, Status: api.HealthPassing},
+		},
+	}))
 
 	// Consul loses a service (reaped, or its agent restarted without
 	// state): the heartbeat registers it again.
 	must.NoError(t, direct.Agent().ServiceDeregister(schedID))
-	waitFor(t, 15*time.Second, wantStatus(direct, sched, schedID, api.HealthPassing, "alive"))
+	waitFor(t, 15*time.Second, wantStatus(direct, schedID, api.HealthPassing, "alive"))
 
 	// Without heartbeats the TTL runs out.
 	stopHeartbeat()
 	<-beating
-	waitFor(t, 15*time.Second, wantStatus(direct, sched, schedID, api.HealthCritical, ""))
+	waitFor(t, 15*time.Second, wantStatus(direct, schedID, api.HealthCritical, ""))
 
 	must.NoError(t, c.Deregister(ctx))
-	for _, service := range []string{sched, watch} {
-		entries, _, err := direct.Catalog().Service(service, "", nil)
-		must.NoError(t, err)
-		must.SliceEmpty(t, entries)
+	waitFor(t, 10*time.Second, func() error {
+		for _, service := range []string{sched, watch} {
+			entries, _, err := direct.Catalog().Service(service, "", nil)
+			if err != nil || len(entries) > 0 {
+				return fmt.Errorf("%s still in the catalog (%d, %v)", service, len(entries), err)
+			}
+		}
+		return nil
+	})
+	waitFor(t, 10*time.Second, wantMembers(c))
+}
+
+// wantMembers compares c.Members with want.
+func wantMembers(c *cluster.Cluster, want ...cluster.Member) func() error {
+	return func() error {
+		got, err := c.Members(context.Background())
+		if err != nil {
+			return err
+		}
+		if !reflect.DeepEqual(got, want) && (len(got) > 0 || len(want) > 0) {
+			return fmt.Errorf("members\n got %+v\nwant %+v", got, want)
+		}
+		return nil
 	}
-	members, err = c.Members(ctx)
+}
+
+func consulNode(t *testing.T, client *api.Client) string {
+	t.Helper()
+	name, err := client.Agent().NodeName()
 	must.NoError(t, err)
-	must.SliceEmpty(t, members)
+	return name
 }
 
 // fakeAPI is an agent's health endpoint whose answer the test decides.
@@ -167,44 +181,56 @@ func TestRegister_DNSReturnsOnlyHealthyAPIs(t *testing.T) {
 		var d net.Dialer
 		return d.DialContext(ctx, network, fmt.Sprintf("127.0.0.1:%d", tc.DNSPort))
 	}}
-	lookup := func() []int {
-		t.Helper()
-		_, records, err := resolver.LookupSRV(ctx, "", "", service+".service.consul.")
-		must.NoError(t, err)
-		var ports []int
-		for _, r := range records {
-			ports = append(ports, int(r.Port))
+	// wantSRV waits for the SRV records of the service to name exactly
+	// ports (none: the name does not resolve).
+	wantSRV := func(ports ...int) func() error {
+		return func() error {
+			_, records, err := resolver.LookupSRV(ctx, "", "", service+".service.consul.")
+			var dnsErr *net.DNSError
+			if len(ports) == 0 && errors.As(err, &dnsErr) && dnsErr.IsNotFound {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			var got []int
+			for _, r := range records {
+				got = append(got, int(r.Port))
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, ports) {
+				return fmt.Errorf("DNS answers ports %v, want %v", got, ports)
+			}
+			return nil
 		}
-		slices.Sort(ports)
-		return ports
 	}
 
 	alpha.healthy.Store(true)
-	waitFor(t, 20*time.Second, wantStatus(direct, service, service+"-alpha", api.HealthPassing, ""))
-	waitFor(t, 20*time.Second, wantStatus(direct, service, service+"-beta", api.HealthCritical, "503"))
-	must.Eq(t, []int{alpha.port()}, lookup(), must.Sprint("only alpha is healthy"))
+	waitFor(t, 20*time.Second, wantStatus(direct, service+"-alpha", api.HealthPassing, ""))
+	waitFor(t, 20*time.Second, wantStatus(direct, service+"-beta", api.HealthCritical, "503"))
+	waitFor(t, 10*time.Second, wantSRV(alpha.port())) // only alpha is healthy
+	entries, _, err := direct.Catalog().Service(service, "", nil)
+	must.NoError(t, err)
+	must.Len(t, 2, entries, must.Sprint("beta is in the catalog, but left out of DNS"))
 
 	alpha.healthy.Store(false)
 	beta.healthy.Store(true)
-	waitFor(t, 20*time.Second, wantStatus(direct, service, service+"-alpha", api.HealthCritical, "503"))
-	waitFor(t, 20*time.Second, wantStatus(direct, service, service+"-beta", api.HealthPassing, ""))
-	must.Eq(t, []int{beta.port()}, lookup(), must.Sprint("only beta is healthy"))
+	waitFor(t, 20*time.Second, wantStatus(direct, service+"-alpha", api.HealthCritical, "503"))
+	waitFor(t, 20*time.Second, wantStatus(direct, service+"-beta", api.HealthPassing, ""))
+	waitFor(t, 10*time.Second, wantSRV(beta.port())) // only beta is healthy
 
 	beta.healthy.Store(false)
-	waitFor(t, 20*time.Second, wantStatus(direct, service, service+"-beta", api.HealthCritical, "503"))
-	_, _, err := resolver.LookupSRV(ctx, "", "", service+".service.consul.")
-	var dnsErr *net.DNSError
-	must.ErrorAs[*net.DNSError](t, err, &dnsErr, must.Sprint("no healthy API: no record"))
-	must.True(t, dnsErr.IsNotFound)
+	waitFor(t, 20*time.Second, wantStatus(direct, service+"-beta", api.HealthCritical, "503"))
+	waitFor(t, 10*time.Second, wantSRV()) // none is healthy
 
-	members, err := alpha.c.Members(ctx)
-	must.NoError(t, err)
-	must.Len(t, 2, members)
-	for i, name := range []string{"alpha", "beta"} {
-		must.Eq(t, name, members[i].Name)
-		must.Eq(t, apis[name].srv.Listener.Addr().String(), members[i].Address)
-		must.Eq(t, []cluster.RoleHealth{{Role: cluster.RoleAPI, Status: api.HealthCritical}}, members[i].Roles)
+	var want []cluster.Member
+	for _, name := range []string{"alpha", "beta"} {
+		want = append(want, cluster.Member{
+			Name: name, Address: apis[name].srv.Listener.Addr().String(), ConsulNode: consulNode(t, direct),
+			Roles: []cluster.RoleHealth{{Role: cluster.RoleAPI, Status: api.HealthCritical}},
+		})
 	}
+	waitFor(t, 10*time.Second, wantMembers(alpha.c, want...))
 }
 
 func TestMembers_ShowTheLeader(t *testing.T) {
@@ -220,12 +246,13 @@ func TestMembers_ShowTheLeader(t *testing.T) {
 	}
 	leader := waitTerm(t, rec.elected, 30*time.Second, "leader")
 
-	members, err := newCluster(t, tc, prefix, "observer", nil).Members(ctx)
-	must.NoError(t, err)
-	must.Len(t, 2, members)
-	for _, m := range members {
-		must.Eq(t, m.Name == leader.name, m.Leader, must.Sprintf("member %s", m.Name))
-		must.Eq(t, []cluster.RoleHealth{{Role: cluster.RoleScheduler, Status: api.HealthCritical}}, m.Roles,
-			must.Sprint("no heartbeat yet"))
+	var want []cluster.Member
+	for _, name := range []string{"one", "two"} {
+		want = append(want, cluster.Member{
+			Name: name, Address: "127.0.0.1:4646", ConsulNode: consulNode(t, consulClient(t, tc)),
+			Roles:  []cluster.RoleHealth{{Role: cluster.RoleScheduler, Status: api.HealthCritical}}, // no heartbeat yet
+			Leader: name == leader.name,
+		})
 	}
+	waitFor(t, 10*time.Second, wantMembers(newCluster(t, tc, prefix, "observer", nil), want...))
 }
