@@ -116,7 +116,7 @@ func New(cfg Config, logger hclog.Logger) (*Cluster, error) {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
-	if err := cfg.finalize(); err != nil {
+	if err := cfg.Finalize(); err != nil {
 		return nil, err
 	}
 	ac := api.DefaultConfigWithLogger(logger.Named("consul-api"))
@@ -155,9 +155,11 @@ func New(cfg Config, logger hclog.Logger) (*Cluster, error) {
 // Name is this agent's name in the cluster.
 func (c *Cluster) Name() string { return c.cfg.NodeName }
 
-// finalize fills the defaults and checks every field; errors name the
-// field as written in the agent's `consul` block.
-func (cfg *Config) finalize() error {
+// Finalize fills the defaults and checks every field, reporting every
+// problem at once; errors name the field as written in the agent's
+// `consul` block ("consul.session_ttl ..."). New calls it; the agent's
+// configuration may call it earlier to report problems with its own.
+func (cfg *Config) Finalize() error {
 	var errs []error
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("consul."+format, args...))

@@ -3,6 +3,8 @@ package cluster_test
 import (
 	"cmp"
 	"context"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,10 +44,12 @@ func TestNew_ReportsEveryBadField(t *testing.T) {
 	must.ErrorContains(t, err, "consul.check_ttl")
 }
 
-func TestNew_Defaults(t *testing.T) {
-	c, err := cluster.New(cluster.Config{KVPrefix: "/team/god/"}, nil)
+func TestNew_NamesTheAgentAfterTheHost(t *testing.T) {
+	c, err := cluster.New(cluster.Config{}, nil)
 	must.NoError(t, err)
-	must.NotEq(t, "", c.Name(), must.Sprint("the host name is the default node name"))
+	host, err := os.Hostname()
+	must.NoError(t, err)
+	must.Eq(t, strings.Split(host, ".")[0], c.Name())
 }
 
 func TestRegister_RejectsBadInputBeforeCallingConsul(t *testing.T) {
@@ -74,4 +78,20 @@ func TestRegister_RejectsBadInputBeforeCallingConsul(t *testing.T) {
 			must.ErrorContains(t, err, tc.want)
 		})
 	}
+}
+
+func TestFinalize_FillsDefaults(t *testing.T) {
+	cfg := cluster.Config{NodeName: "n1", KVPrefix: "/team/god/"}
+	must.NoError(t, cfg.Finalize())
+	must.Eq(t, cluster.Config{
+		NodeName:        "n1",
+		KVPrefix:        "team/god",
+		ServicePrefix:   cluster.DefaultServicePrefix,
+		SessionTTL:      cluster.DefaultSessionTTL,
+		LockDelay:       cluster.DefaultLockDelay,
+		CheckTTL:        cluster.DefaultCheckTTL,
+		CheckInterval:   cluster.DefaultCheckInterval,
+		CheckTimeout:    cluster.DefaultCheckTimeout,
+		DeregisterAfter: cluster.DefaultDeregisterAfter,
+	}, cfg)
 }
