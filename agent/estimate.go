@@ -2,6 +2,7 @@ package agent
 
 import (
 	"container/heap"
+	"context"
 	"time"
 
 	"github.com/godocker/god/job"
@@ -80,9 +81,11 @@ func (h *releases) Pop() any {
 // estimateStarts simulates the queue in order: running jobs end after
 // their expected run time, and each pending job starts as soon as what it
 // asks for is free, no earlier than the job before it (the scheduler does
-// not let a job overtake the head that waits for room). Held jobs and jobs
-// waiting for dependencies get no estimate and do not hold others up.
-func (a *Agent) estimateStarts(order []*job.Job, capacity executor.Capacity, now time.Time) map[int64]time.Time {
+// not let a job overtake the head that waits for room). Held jobs, jobs
+// waiting for dependencies and jobs a quota holds back get no estimate and
+// do not hold others up.
+func (a *Agent) estimateStarts(ctx context.Context, order []*job.Job, capacity executor.Capacity, now time.Time) map[int64]time.Time {
+	pq := a.projectQuotas(ctx)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	free := executor.Capacity{CPU: capacity.CPU - a.used.CPU, Memory: capacity.Memory - a.used.Memory}
@@ -99,6 +102,9 @@ func (a *Agent) estimateStarts(order []*job.Job, capacity executor.Capacity, now
 	t := now
 	for _, j := range order {
 		if j.Held || (len(j.Deps) > 0 && !j.DepsMet) || j.CPU > capacity.CPU+1e-9 || j.Memory > capacity.Memory {
+			continue
+		}
+		if r, _ := a.quotaReasonLocked(j, pq, now); r != "" {
 			continue
 		}
 		for (free.CPU+1e-9 < j.CPU || free.Memory < j.Memory) && h.Len() > 0 {

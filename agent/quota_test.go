@@ -110,6 +110,7 @@ func TestQuota_Project(t *testing.T) {
 	why, err := a.Why(ctx, alice, inLab[2])
 	must.NoError(t, err)
 	must.StrContains(t, why.Reasons[0].Message, "project lab runs 2 job(s), its quota of 2 at once")
+	must.Nil(t, why.EstimatedStart, must.Sprint("a job a quota holds back has no estimate"))
 
 	// Past its core-hours, the project waits; an admin lifting the quota
 	// lets it go.
@@ -249,7 +250,7 @@ func TestEstimateStarts(t *testing.T) {
 	must.NoError(t, err)
 	order, err := a.order(ctx)
 	must.NoError(t, err)
-	got := a.estimateStarts(order, executor.Capacity{CPU: 2, Memory: 8 << 30}, now)
+	got := a.estimateStarts(ctx, order, executor.Capacity{CPU: 2, Memory: 8 << 30}, now)
 	near := func(id int64, want time.Duration) {
 		t.Helper()
 		d := got[id].Sub(now)

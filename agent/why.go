@@ -90,7 +90,7 @@ func (a *Agent) Why(ctx context.Context, caller *api.Caller, id int64) (*api.Exp
 		ex.Reasons = []api.Reason{{Kind: "queue", Message: "nothing blocks it: it starts at the next scheduling cycle"}}
 	}
 	if capacity, err := a.currentCapacity(ctx); err == nil {
-		if t, ok := a.estimateStarts(order, capacity, time.Now())[id]; ok {
+		if t, ok := a.estimateStarts(ctx, order, capacity, time.Now())[id]; ok {
 			ex.EstimatedStart = &t
 		}
 	}
@@ -171,7 +171,7 @@ func (a *Agent) Queue(ctx context.Context, caller *api.Caller) ([]*api.QueueEntr
 	}
 	var starts map[int64]time.Time
 	if capacity, err := a.currentCapacity(ctx); err == nil {
-		starts = a.estimateStarts(order, capacity, time.Now())
+		starts = a.estimateStarts(ctx, order, capacity, time.Now())
 	}
 	out := []*api.QueueEntry{}
 	for i, j := range order {
