@@ -355,3 +355,30 @@ func TestGoDockerMode(t *testing.T) {
 	bad.Scheduler = &config.Scheduler{Name: "godocker", Config: map[string]string{"user_tim": "1"}}
 	must.ErrorContains(t, bad.Finalize(), `scheduler "godocker": config: unknown weight "user_tim"`)
 }
+
+// TestProjectUsage: god usage -project shows what a project runs and used
+// against its quota, to members and admins only.
+func TestProjectUsage(t *testing.T) {
+	ctx := context.Background()
+	ex := fake.New(executor.Capacity{CPU: 16, Memory: 16 << 30})
+	a := agentOn(t, ex, nil)
+	alice, bob, root := testUser(t, aliceUID), testUser(t, bobUID), testUser(t, 0)
+	_, err := a.upsertAccount(ctx, api.AccountLocal, alice.User, nil, "")
+	must.NoError(t, err)
+	_, err = a.CreateProject(ctx, root, &api.Project{Name: "lab", Priority: 60, Members: []string{alice.Login}, Quota: &api.ProjectQuota{CPUHours: 50}})
+	must.NoError(t, err)
+	_, err = a.Submit(ctx, alice, &api.JobSpec{Name: "u", Command: "true", Project: "lab", Resources: &api.Resources{CPU: 2}})
+	must.NoError(t, err)
+	pass(t, a)
+	used(a, alice, "lab", 4, 3*time.Hour, time.Now())
+	u, err := a.ProjectUsage(ctx, alice, "lab")
+	must.NoError(t, err)
+	must.Eq(t, api.ProjectUsage{Project: "lab", Priority: 60, RunningJobs: 1, RunningCPU: 2, RunningMemory: a.cfg.Defaults.MemoryBytes, WindowCPUHours: 12, Window: "30d", Quota: &api.ProjectQuota{CPUHours: 50}}, *u)
+	_, err = a.ProjectUsage(ctx, bob, "lab")
+	must.ErrorContains(t, err, "no project lab among yours")
+	lines, err := a.Usage(ctx, alice)
+	must.NoError(t, err)
+	must.SliceLen(t, 1, lines)
+	must.Eq(t, 12.0, lines[0].WindowCPUHours)
+	must.Eq(t, 50, lines[0].Priority)
+}

@@ -99,7 +99,7 @@ func (a *Agent) loadLedger(ctx context.Context) error {
 }
 
 // Usage shows the ledger: the caller's line, or everyone's for an admin.
-func (a *Agent) Usage(_ context.Context, caller *api.Caller) ([]*api.UsageEntry, error) {
+func (a *Agent) Usage(ctx context.Context, caller *api.Caller) ([]*api.UsageEntry, error) {
 	now := time.Now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -128,8 +128,14 @@ func (a *Agent) Usage(_ context.Context, caller *api.Caller) ([]*api.UsageEntry,
 			User: name, UID: uid,
 			CPUHours: cpu / 3600, MemoryGiBHours: mem / 3600, EffectiveHours: eff / 3600,
 			RunningCPU: running[uid], Pending: a.pendingByUID[uid],
+			WindowCPUHours: a.window.hours(userKey(uid), now),
 		})
 	}
+	a.mu.Unlock()
+	for _, e := range out {
+		e.Priority = a.userPriority(ctx, e.User)
+	}
+	a.mu.Lock()
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].EffectiveHours != out[j].EffectiveHours {
 			return out[i].EffectiveHours < out[j].EffectiveHours
@@ -149,4 +155,22 @@ func Policy(c *config.Scheduler) scheduler.Scheduler {
 		return godocker.Scheduler{Weights: w}
 	}
 	return fifo.Scheduler{}
+}
+
+// ProjectUsage shows what a project's jobs use now and over the quota
+// window, against its quota: for its members and admins.
+func (a *Agent) ProjectUsage(ctx context.Context, caller *api.Caller, name string) (*api.ProjectUsage, error) {
+	p, err := a.Project(ctx, caller, name)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	u := a.projectUse[name]
+	return &api.ProjectUsage{
+		Project: name, Priority: p.Priority, Quota: p.Quota,
+		RunningJobs: u.jobs, RunningCPU: u.cpu, RunningMemory: u.memory,
+		WindowCPUHours: a.window.hours(projectKey(name), now), Window: a.cfg.Quota.Window,
+	}, nil
 }

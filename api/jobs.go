@@ -433,6 +433,31 @@ type UsageEntry struct {
 	EffectiveHours float64 `json:"effective_hours"`
 	RunningCPU     float64 `json:"running_cpu"`
 	Pending        int     `json:"pending"`
+	// Priority is the user's (0-100) and WindowCPUHours the core-hours
+	// of their jobs that ended within the quota window.
+	Priority       int     `json:"priority"`
+	WindowCPUHours float64 `json:"window_cpu_hours"`
+}
+
+// ProjectUsage is what a project's jobs use, against its quota.
+type ProjectUsage struct {
+	Project        string        `json:"project"`
+	Priority       int           `json:"priority"`
+	RunningJobs    int           `json:"running_jobs"`
+	RunningCPU     float64       `json:"running_cpu"`
+	RunningMemory  int64         `json:"running_memory"`
+	WindowCPUHours float64       `json:"window_cpu_hours"`
+	Window         string        `json:"window"`
+	Quota          *ProjectQuota `json:"quota,omitempty"`
+}
+
+// ProjectUsage returns a project's usage (members and admins).
+func (c *Client) ProjectUsage(ctx context.Context, project string) (*ProjectUsage, error) {
+	var out ProjectUsage
+	if err := c.do(ctx, http.MethodGet, "/v1/usage/project/"+url.PathEscape(project), nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
 
 // Usage returns the usage ledger: the caller's line, everyone's for root.

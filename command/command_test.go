@@ -154,8 +154,10 @@ func flagsOf(name string) []string {
 		return []string{"force"}
 	case "job update":
 		return append(common, "max-lifespan", "throttle", "json")
-	case "job why", "queue", "usage":
+	case "job why", "queue":
 		return append(common, "json")
+	case "usage":
+		return append(common, "user", "project", "json")
 	case "job archive":
 		return append(common, "older-than", "tag", "purge", "json")
 	case "job hold", "job release", "job suspend", "job resume", "job reschedule":

@@ -37,6 +37,7 @@ type Backend interface {
 	Why(ctx context.Context, caller *api.Caller, id int64) (*api.Explanation, error)
 	Queue(ctx context.Context, caller *api.Caller) ([]*api.QueueEntry, error)
 	Usage(ctx context.Context, caller *api.Caller) ([]*api.UsageEntry, error)
+	ProjectUsage(ctx context.Context, caller *api.Caller, name string) (*api.ProjectUsage, error)
 	Logs(ctx context.Context, caller *api.Caller, id int64, stream string, offset int64, follow bool, w io.Writer, flush func()) error
 	Self(caller *api.Caller) *api.AgentSelf
 
@@ -113,6 +114,9 @@ func New(b Backend, log hclog.Logger) *http.Server {
 	}))
 	mux.HandleFunc("GET /v1/usage", s.wrap(func(_ http.ResponseWriter, r *http.Request, caller *api.Caller) (any, error) {
 		return b.Usage(r.Context(), caller)
+	}))
+	mux.HandleFunc("GET /v1/usage/project/{name}", s.wrap(func(_ http.ResponseWriter, r *http.Request, caller *api.Caller) (any, error) {
+		return b.ProjectUsage(r.Context(), caller, r.PathValue("name"))
 	}))
 	mux.HandleFunc("GET /v1/job/{id}/logs", s.logs)
 	mux.HandleFunc("GET /v1/agent/self", s.wrap(s.self))
