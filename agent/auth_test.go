@@ -669,3 +669,54 @@ func TestAuth_PAMNotBuilt(t *testing.T) {
 	_, err = buildAuthenticators(cfg, hclog.NewNullLogger())
 	must.ErrorContains(t, err, "built without PAM support: build with -tags pam")
 }
+
+// siteVolumes resolves volumes itself, as a site's login method may.
+type siteVolumes struct {
+	localAuth
+	data string
+}
+
+func (s siteVolumes) ResolveVolumes(_ context.Context, who *auth.Identity, requested []string, _ bool) ([]auth.Volume, error) {
+	switch requested[0] {
+	case "data":
+		return []auth.Volume{{Name: "data", Source: s.data, Target: "/data/" + who.Login}}, nil
+	case "sock":
+		return []auth.Volume{{Name: "sock", Source: "/var/run", Target: "/host-run"}}, nil
+	case "etc":
+		return []auth.Volume{{Name: "etc", Source: s.data, Target: "/etc"}}, nil
+	case "liar":
+		return []auth.Volume{{Name: "data", Source: s.data, Target: "/x"}}, nil
+	}
+	return nil, fmt.Errorf("not for %s", who.Login)
+}
+
+// TestVolumeResolver: a login method that resolves volumes replaces the
+// volume blocks, and its answers are held to the same rules: never the
+// Docker socket, never over a system path, only what was asked.
+func TestVolumeResolver(t *testing.T) {
+	ctx := context.Background()
+	data := t.TempDir()
+	a := agentOnWith(t, fake.New(executor.Capacity{CPU: 4, Memory: 8 << 30}), nil, []auth.Authenticator{siteVolumes{data: data}})
+	alice := testUser(t, aliceUID)
+	j, err := a.Submit(ctx, alice, &api.JobSpec{Name: "v", Command: "true", Volumes: []string{"data"}})
+	must.NoError(t, err)
+	stored, err := a.store.Get(ctx, j.ID)
+	must.NoError(t, err)
+	task, err := a.prepare(stored)
+	must.NoError(t, err)
+	found := false
+	for _, m := range task.Mounts {
+		found = found || (m.Source == data && m.Target == "/data/god-alice")
+	}
+	must.True(t, found, must.Sprintf("mounts: %+v", task.Mounts))
+	for name, want := range map[string]string{
+		"sock":   "would expose the Docker socket",
+		"etc":    "hide a system path",
+		"liar":   "answered for other volumes",
+		"secret": "not for god-alice",
+	} {
+		_, err := a.Submit(ctx, alice, &api.JobSpec{Name: "v", Command: "true", Volumes: []string{name}})
+		must.Error(t, err, must.Sprint(name))
+		must.StrContains(t, err.(*Error).Fields[0].Message, want)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/godocker/god/agent/identity"
 	"github.com/godocker/god/api"
 	"github.com/godocker/god/job"
+	"github.com/godocker/god/plugins/auth"
 	"github.com/godocker/god/plugins/executor"
 	"github.com/godocker/god/store"
 	"slices"
@@ -290,6 +291,9 @@ func (a *Agent) resolveVolume(name string, u api.User, groups []string, project 
 		}
 		return executor.Mount{Source: real, Target: u.Home}, nil
 	}
+	if r := a.volumeResolver(); r != nil {
+		return a.pluginVolume(r, name, u, groups)
+	}
 	for _, v := range a.cfg.Volumes {
 		if v.Name != name {
 			continue
@@ -348,6 +352,42 @@ func (a *Agent) groupsOf(ctx context.Context, u api.User) ([]string, error) {
 		return nil, err
 	}
 	return acc.Groups, nil
+}
+
+// volumeResolver is the login method that resolves volumes itself, if any.
+func (a *Agent) volumeResolver() auth.VolumeResolver {
+	for _, m := range a.authenticators {
+		if r, ok := m.(auth.VolumeResolver); ok {
+			return r
+		}
+	}
+	return nil
+}
+
+// pluginVolume asks a login method for a volume, then holds its answer to
+// the rules of configured volumes: an existing absolute host path, never
+// the Docker socket, never over a path GoDocker or the system needs.
+func (a *Agent) pluginVolume(r auth.VolumeResolver, name string, u api.User, groups []string) (executor.Mount, error) {
+	who := &auth.Identity{Login: u.Name, UID: u.UID, GID: u.GID, Groups: u.Groups, GroupNames: groups, Home: u.Home}
+	vs, err := r.ResolveVolumes(context.Background(), who, []string{name}, false)
+	if err != nil {
+		return executor.Mount{}, fmt.Errorf("volume %s: %w", name, err)
+	}
+	if len(vs) != 1 || vs[0].Name != name {
+		return executor.Mount{}, fmt.Errorf("volume %s: the login method answered for other volumes", name)
+	}
+	v := vs[0]
+	if !filepath.IsAbs(v.Source) || !filepath.IsAbs(v.Target) {
+		return executor.Mount{}, fmt.Errorf("volume %s: paths must be absolute", name)
+	}
+	real, err := filepath.EvalSymlinks(v.Source)
+	if err != nil {
+		return executor.Mount{}, fmt.Errorf("volume %s: %s is not available on this host", name, v.Source)
+	}
+	if config.ExposesDockerSocket(real) || config.ReservedMount(v.Target) {
+		return executor.Mount{}, fmt.Errorf("volume %s: refused: %s at %s would expose the Docker socket or hide a system path", name, real, v.Target)
+	}
+	return executor.Mount{Source: real, Target: v.Target, ReadOnly: v.ReadOnly}, nil
 }
 
 func (a *Agent) volumeNames() []string {

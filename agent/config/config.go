@@ -659,10 +659,10 @@ func (c *Config) Finalize() error {
 		if !filepath.IsAbs(v.Mount) || strings.Contains(v.Mount, "$") {
 			bad("volume %q: mount must be an absolute container path without variables, got %q", v.Name, v.Mount)
 		}
-		if exposesDockerSocket(v.Path) {
+		if ExposesDockerSocket(v.Path) {
 			bad("volume %q: path %q would expose the Docker socket, which is root on the host; choose a narrower path", v.Name, v.Path)
 		}
-		if reservedMount(v.Mount) {
+		if ReservedMount(v.Mount) {
 			bad("volume %q: mount %q would hide a path GoDocker or the system needs (%s); choose another", v.Name, v.Mount, strings.Join(reservedMounts, ", "))
 		}
 	}
@@ -736,9 +736,9 @@ func isLoopback(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// exposesDockerSocket reports whether a host path is, or contains, the
+// ExposesDockerSocket reports whether a host path is, or contains, the
 // engine's socket.
-func exposesDockerSocket(path string) bool {
+func ExposesDockerSocket(path string) bool {
 	p := filepath.Clean(path)
 	for _, sock := range []string{"/var/run/docker.sock", "/run/docker.sock"} {
 		if p == sock || p == "/" || strings.HasPrefix(sock, p+"/") {
@@ -751,7 +751,9 @@ func exposesDockerSocket(path string) bool {
 // reservedMounts are container paths no volume may cover.
 var reservedMounts = []string{"/", "/etc", "/proc", "/sys", "/dev", "/mnt/go-docker", "/bin", "/usr", "/lib"}
 
-func reservedMount(p string) bool {
+// ReservedMount reports whether a container path is, or is under, one no
+// volume may cover.
+func ReservedMount(p string) bool {
 	p = filepath.Clean(p)
 	for _, r := range reservedMounts {
 		if p == r || (r != "/" && strings.HasPrefix(p, r+"/")) {
