@@ -658,9 +658,39 @@ func (a *Agent) audit(ctx context.Context, caller *api.Caller, action, target st
 			e.Reason = truncate(e.Reason+": "+ae.Fields[0].Field+": "+ae.Fields[0].Message, 300)
 		}
 	}
-	if err := a.rec.AppendAudit(context.WithoutCancel(ctx), e); err != nil {
-		a.log.Error("cannot write the audit log", "action", action, "actor", e.Actor, "error", err)
+	// An accepted submit is on record as the job itself, durably: its
+	// entry may follow the answer by milliseconds, so that a submit waits
+	// for one commit, not two. Everything else is written before the answer.
+	if action == "job.submit" && err == nil && a.auditq != nil {
+		select {
+		case a.auditq <- e:
+			return
+		default: // the writer is behind: write this one now
+		}
 	}
+	a.writeAudit(context.WithoutCancel(ctx), e)
+}
+
+func (a *Agent) writeAudit(ctx context.Context, e *api.AuditEntry) {
+	if err := a.rec.AppendAudit(ctx, e); err != nil {
+		a.log.Error("cannot write the audit log", "action", e.Action, "actor", e.Actor, "error", err)
+	}
+}
+
+// auditWriter writes queued audit entries until the queue is closed and
+// drained. Entries write concurrently, so they share the store's group
+// commits.
+func (a *Agent) auditWriter(q <-chan *api.AuditEntry) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 64)
+	for e := range q {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			a.writeAudit(context.Background(), e)
+		})
+	}
+	wg.Wait()
 }
 
 func truncate(s string, n int) string {

@@ -23,6 +23,7 @@ import (
 	agenthttp "github.com/godocker/god/agent/http"
 	"github.com/godocker/god/agent/identity"
 	"github.com/godocker/god/agent/token"
+	"github.com/godocker/god/api"
 	"github.com/godocker/god/job"
 	"github.com/godocker/god/plugins/auth"
 	"github.com/godocker/god/plugins/executor"
@@ -49,7 +50,10 @@ type Agent struct {
 	prios          priorityCache
 	logins         loginLimiter
 	guests         *guestSettings // nil unless guests may log in
-	guestLogins    guestLogins
+	// auditq queues the audit entries of accepted submits while the agent
+	// runs (nil otherwise: entries are written at once).
+	auditq      chan *api.AuditEntry
+	guestLogins guestLogins
 
 	// wake asks the scheduler for a cycle; a buffer of one coalesces bursts.
 	wake    chan struct{}
@@ -191,6 +195,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		return fmt.Errorf("loading arrays: %w", err)
 	}
+	a.auditq = make(chan *api.AuditEntry, 4096)
+	auditDone := make(chan struct{})
+	go func() { a.auditWriter(a.auditq); close(auditDone) }()
 	srv := agenthttp.New(a, a.log.Named("http"))
 	errc := make(chan error, len(listeners))
 	for _, l := range listeners {
@@ -222,7 +229,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_ = srv.Shutdown(shutdownCtx)
+	if srv.Shutdown(shutdownCtx) == nil {
+		// No request is being served any more: write what is queued.
+		close(a.auditq)
+		<-auditDone
+	}
 	stopLoops()
 	wg.Wait()
 	a.dispatching.Wait()
