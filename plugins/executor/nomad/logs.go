@@ -43,7 +43,7 @@ func (e *Executor) Logs(ctx context.Context, jobID int64, stderr bool) (io.ReadC
 			// The allocation's directory is gone (garbage collected).
 			return nil, executor.ErrNotFound
 		}
-		return nil, fmt.Errorf("reading %s of Nomad job %s: %w", logType, *v.job.ID, err)
+		return nil, fmt.Errorf("reading %s of Nomad job %s: %w", logType, v.nomadID, err)
 	}
 	return r, nil
 }

@@ -269,9 +269,9 @@ func (e *Executor) Start(ctx context.Context, t *executor.Task) (*executor.State
 	case v.stopped() && len(v.allocs) == 0, v.stopped() && isRequeued(v) && !v.stopping():
 		// Withdrawn before it ran (Requeue, or a kill before placement):
 		// submit it again, as a new version of the same Nomad job.
-		modifyIndex = *v.job.JobModifyIndex
+		modifyIndex = v.modifyIndex
 	case isRequeued(v):
-		return nil, fmt.Errorf("Nomad job %s was withdrawn but its allocation is still stopping; retry shortly", *v.job.ID)
+		return nil, fmt.Errorf("Nomad job %s was withdrawn but its allocation is still stopping; retry shortly", v.nomadID)
 	default:
 		return e.stateOf(ctx, v)
 	}
@@ -324,20 +324,25 @@ func responseText(err error) string {
 
 func isNotFound(err error) bool { return statusCode(err) == http.StatusNotFound }
 
-// view is what Nomad knows of one GoDocker job.
+// view is what Nomad knows of one GoDocker job: the job's fields the
+// executor reads (from the job or its list entry) and its allocations.
 type view struct {
-	jobID  int64
-	job    *api.Job
-	allocs []*api.AllocationListStub // newest first
+	jobID       int64
+	nomadID     string
+	stop        bool
+	meta        map[string]string
+	submitTime  int64  // of the job's current version, Unix ns
+	modifyIndex uint64 // JobModifyIndex: changes with each registration
+	allocs      []*api.AllocationListStub // newest first
 }
 
-func (v *view) stopped() bool { return v.job.Stop != nil && *v.job.Stop }
+func (v *view) stopped() bool { return v.stop }
 
 // requeued reports a job withdrawn because Nomad could not place it in
 // time, with the reason.
 func (v *view) requeued() (string, bool) {
-	reason, ok := v.job.Meta[MetaRequeue]
-	return reason, ok && v.stopped()
+	reason, ok := v.meta[MetaRequeue]
+	return reason, ok && v.stop
 }
 
 // stopping reports whether an allocation of the job has not ended yet.
@@ -351,6 +356,11 @@ func (v *view) stopping() bool {
 	return false
 }
 
+// mine reports whether meta is that of GoDocker job jobID of this instance.
+func (e *Executor) mine(meta map[string]string, jobID int64) bool {
+	return meta[MetaInstance] == e.cfg.Instance && meta[MetaID] == strconv.FormatInt(jobID, 10)
+}
+
 // lookup reads the job and its allocations, or ErrNotFound.
 func (e *Executor) lookup(ctx context.Context, jobID int64) (*view, error) {
 	id := e.JobID(jobID)
@@ -361,7 +371,7 @@ func (e *Executor) lookup(ctx context.Context, jobID int64) (*view, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading Nomad job %s: %w", id, err)
 	}
-	if job.Meta[MetaInstance] != e.cfg.Instance || job.Meta[MetaID] != strconv.FormatInt(jobID, 10) {
+	if !e.mine(job.Meta, jobID) {
 		// A job of that id that we did not register: not ours to run.
 		return nil, fmt.Errorf("Nomad job %s exists but was not registered by GoDocker instance %q", id, e.cfg.Instance)
 	}
@@ -369,10 +379,31 @@ func (e *Executor) lookup(ctx context.Context, jobID int64) (*view, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading allocations of Nomad job %s: %w", id, err)
 	}
+	v := &view{
+		jobID:       jobID,
+		nomadID:     id,
+		stop:        job.Stop != nil && *job.Stop,
+		meta:        job.Meta,
+		modifyIndex: deref(job.JobModifyIndex),
+		submitTime:  deref(job.SubmitTime),
+	}
+	v.setAllocs(allocs)
+	return v, nil
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+func (v *view) setAllocs(allocs []*api.AllocationListStub) {
 	slices.SortFunc(allocs, func(a, b *api.AllocationListStub) int {
 		return -cmpUint(a.CreateIndex, b.CreateIndex)
 	})
-	return &view{jobID: jobID, job: job, allocs: allocs}, nil
+	v.allocs = allocs
 }
 
 func cmpUint(a, b uint64) int {
@@ -396,7 +427,9 @@ func (e *Executor) Inspect(ctx context.Context, jobID int64) (*executor.State, e
 	return e.stateOf(ctx, v)
 }
 
-// List implements executor.Executor: the jobs of this instance.
+// List implements executor.Executor: the jobs of this instance, in two
+// requests (the jobs, then all their allocations) plus one per job that
+// waits for placement.
 func (e *Executor) List(ctx context.Context) ([]*executor.State, error) {
 	q := queryOpts(ctx)
 	q.Prefix = e.cfg.Instance + "-"
@@ -404,16 +437,42 @@ func (e *Executor) List(ctx context.Context) ([]*executor.State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing Nomad jobs: %w", err)
 	}
-	out := make([]*executor.State, 0, len(stubs))
+	views := make(map[string]*view, len(stubs))
 	for _, s := range stubs {
 		id, ok := e.godockerID(s.ID)
-		if !ok || s.Meta[MetaInstance] != e.cfg.Instance || s.Meta[MetaID] != strconv.FormatInt(id, 10) {
+		if !ok || !e.mine(s.Meta, id) {
 			continue // another instance whose name starts like ours, or not GoDocker's
 		}
-		st, err := e.Inspect(ctx, id)
-		if errors.Is(err, executor.ErrNotFound) {
-			continue // purged meanwhile
+		views[s.ID] = &view{
+			jobID:       id,
+			nomadID:     s.ID,
+			stop:        s.Stop,
+			meta:        s.Meta,
+			submitTime:  s.SubmitTime,
+			modifyIndex: s.JobModifyIndex,
 		}
+	}
+	if len(views) == 0 {
+		return nil, nil
+	}
+	aq := queryOpts(ctx)
+	aq.Filter = "JobID matches `^" + regexp.QuoteMeta(e.cfg.Instance) + "-[0-9]+$`"
+	allocs, _, err := e.cli.Allocations().List(aq)
+	if err != nil {
+		return nil, fmt.Errorf("listing Nomad allocations: %w", err)
+	}
+	byJob := make(map[string][]*api.AllocationListStub)
+	for _, a := range allocs {
+		byJob[a.JobID] = append(byJob[a.JobID], a)
+	}
+	out := make([]*executor.State, 0, len(views))
+	for _, s := range stubs { // in Nomad's order, by job id
+		v := views[s.ID]
+		if v == nil {
+			continue
+		}
+		v.setAllocs(byJob[s.ID])
+		st, err := e.stateOf(ctx, v)
 		if err != nil {
 			return nil, err
 		}

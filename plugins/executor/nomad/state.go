@@ -17,18 +17,18 @@ import (
 // agent's side a registered job is running until it ends: waiting to be
 // placed, pulling its image and running are all Running.
 func (e *Executor) stateOf(ctx context.Context, v *view) (*executor.State, error) {
-	st := &executor.State{JobID: v.jobID, ID: *v.job.ID, Name: *v.job.ID}
+	st := &executor.State{JobID: v.jobID, ID: v.nomadID, Name: v.nomadID}
 	if reason, ok := v.requeued(); ok {
 		st.Requeue, st.Error = true, reason
-		st.Links = e.links(*v.job.ID, "")
+		st.Links = e.links(v.nomadID, "")
 		return st, nil
 	}
 	if len(v.allocs) == 0 {
-		st.Links = e.links(*v.job.ID, "")
+		st.Links = e.links(v.nomadID, "")
 		return e.unplaced(ctx, v, st)
 	}
 	a := v.allocs[0] // at most one: Nomad never reschedules these jobs
-	st.Links = e.links(*v.job.ID, a.ID)
+	st.Links = e.links(v.nomadID, a.ID)
 	st.Node = a.NodeName
 	ts := a.TaskStates[taskName]
 	if ts != nil {
@@ -114,15 +114,15 @@ func (e *Executor) unplaced(ctx context.Context, v *view, st *executor.State) (*
 		return st, nil
 	}
 	st.Running = true
-	evals, _, err := e.cli.Jobs().Evaluations(*v.job.ID, queryOpts(ctx))
+	evals, _, err := e.cli.Jobs().Evaluations(v.nomadID, queryOpts(ctx))
 	if err != nil {
-		return nil, fmt.Errorf("reading evaluations of Nomad job %s: %w", *v.job.ID, err)
+		return nil, fmt.Errorf("reading evaluations of Nomad job %s: %w", v.nomadID, err)
 	}
 	failed := latestFailedPlacement(evals)
 	if failed == nil {
 		return st, nil // not evaluated yet
 	}
-	if v.job.SubmitTime == nil || e.now().Sub(time.Unix(0, *v.job.SubmitTime)) < e.cfg.PlacementTimeout {
+	if v.submitTime == 0 || e.now().Sub(time.Unix(0, v.submitTime)) < e.cfg.PlacementTimeout {
 		return st, nil
 	}
 	reason := fmt.Sprintf("Nomad could not place the job within %v: %s", e.cfg.PlacementTimeout, placementFailure(failed))
@@ -186,20 +186,23 @@ func placementFailure(ev *api.Evaluation) string {
 }
 
 // withdraw stops a job that was never placed, keeping the reason in its
-// meta, in one write checked against the job's modify index (so a job
-// changed meanwhile, by another agent, is left alone). Should Nomad place it
-// in the instant between the read and the write, that allocation is stopped
-// with it and the job is still requeued.
+// meta, in one write checked against the job's modify index as the view
+// saw it (so a job registered again meanwhile, by another agent, is left
+// alone). Should Nomad place it in the instant between the read and the
+// write, that allocation is stopped with it and the job is still requeued.
 func (e *Executor) withdraw(ctx context.Context, v *view, reason string) error {
-	job := v.job
+	job, _, err := e.cli.Jobs().Info(v.nomadID, queryOpts(ctx))
+	if err != nil {
+		return fmt.Errorf("reading Nomad job %s to withdraw it: %w", v.nomadID, err)
+	}
 	job.Stop = new(true)
 	if job.Meta == nil {
 		job.Meta = map[string]string{}
 	}
 	job.Meta[MetaRequeue] = reason
-	_, _, err := e.cli.Jobs().RegisterOpts(job, &api.RegisterOptions{EnforceIndex: true, ModifyIndex: *job.JobModifyIndex}, writeOpts(ctx))
+	_, _, err = e.cli.Jobs().RegisterOpts(job, &api.RegisterOptions{EnforceIndex: true, ModifyIndex: v.modifyIndex}, writeOpts(ctx))
 	if err != nil {
-		return fmt.Errorf("withdrawing unplaced Nomad job %s: %w", *job.ID, err)
+		return fmt.Errorf("withdrawing unplaced Nomad job %s: %w", v.nomadID, err)
 	}
 	return nil
 }
