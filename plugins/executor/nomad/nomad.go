@@ -331,8 +331,8 @@ type view struct {
 	nomadID     string
 	stop        bool
 	meta        map[string]string
-	submitTime  int64  // of the job's current version, Unix ns
-	modifyIndex uint64 // JobModifyIndex: changes with each registration
+	submitTime  int64                     // of the job's current version, Unix ns
+	modifyIndex uint64                    // JobModifyIndex: changes with each registration
 	allocs      []*api.AllocationListStub // newest first
 }
 
