@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -166,8 +167,8 @@ func (r *replayer) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	r.mu.Unlock()
 
-	if !sameJSON(x.Body, body) {
-		r.t.Errorf("replay: %s sent body\n%s\nrecorded\n%s", key, compact(body), compact(x.Body))
+	if diff := jsonDiff(x.Body, body); diff != "" {
+		r.t.Errorf("replay: %s sent a body that differs from the recording: %s", key, diff)
 	}
 	for k, v := range x.Header {
 		w.Header().Set(k, v)
@@ -192,23 +193,77 @@ func (r *replayer) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 }
 
-func sameJSON(recorded json.RawMessage, sent []byte) bool {
-	if len(recorded) == 0 || len(sent) == 0 {
-		return len(recorded) == 0 && len(bytes.TrimSpace(sent)) == 0
+// jsonDiff compares a sent body with the recorded one, after scrubbing it
+// as the recording was; "" when they match, else where they first differ.
+func jsonDiff(recorded json.RawMessage, sent []byte) string {
+	if len(recorded) == 0 || len(bytes.TrimSpace(sent)) == 0 {
+		if len(recorded) == 0 && len(bytes.TrimSpace(sent)) == 0 {
+			return ""
+		}
+		return fmt.Sprintf("recorded %q, sent %q", recorded, sent)
 	}
-	var a, b any
-	if json.Unmarshal(recorded, &a) != nil || json.Unmarshal(sent, &b) != nil {
-		return bytes.Equal(recorded, sent)
+	var want, got any
+	if err := json.Unmarshal(recorded, &want); err != nil {
+		return fmt.Sprintf("recorded body is not JSON: %v", err)
 	}
-	return reflect.DeepEqual(a, b)
+	dec := json.NewDecoder(bytes.NewReader(sent))
+	dec.UseNumber()
+	if err := dec.Decode(&got); err != nil {
+		return fmt.Sprintf("sent body is not JSON: %v", err)
+	}
+	// Same representation as the recording: scrubbed, re-encoded, decoded.
+	b, _ := json.Marshal(scrubValue(got, "", ""))
+	got = nil
+	_ = json.Unmarshal(b, &got)
+	return firstDiff("", want, got)
 }
 
-func compact(b []byte) string {
-	var buf bytes.Buffer
-	if json.Compact(&buf, b) != nil {
-		return string(b)
+// firstDiff is the path of the first difference between two decoded JSON
+// values, with both sides; "" if equal.
+func firstDiff(path string, want, got any) string {
+	switch w := want.(type) {
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok {
+			break
+		}
+		keys := slices.Sorted(maps.Keys(w))
+		for k := range g {
+			if _, ok := w[k]; !ok {
+				keys = append(keys, k)
+			}
+		}
+		for _, k := range keys {
+			if d := firstDiff(path+"."+k, w[k], g[k]); d != "" {
+				return d
+			}
+		}
+		return ""
+	case []any:
+		g, ok := got.([]any)
+		if !ok || len(g) != len(w) {
+			break
+		}
+		for i := range w {
+			if d := firstDiff(fmt.Sprintf("%s[%d]", path, i), w[i], g[i]); d != "" {
+				return d
+			}
+		}
+		return ""
 	}
-	return buf.String()
+	if reflect.DeepEqual(want, got) {
+		return ""
+	}
+	wb, _ := json.Marshal(want)
+	gb, _ := json.Marshal(got)
+	return fmt.Sprintf("at %s: recorded %s, sent %s", orRoot(path), wb, gb)
+}
+
+func orRoot(path string) string {
+	if path == "" {
+		return "the top"
+	}
+	return path
 }
 
 // ---------------------------------------------------------------- record
@@ -262,6 +317,8 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	out.URL.RawQuery = req.URL.RawQuery
 	out.Header = req.Header.Clone() // the token goes to Nomad, never to the cassette
+	// Recorded as plain text: the transport asks for gzip and inflates.
+	out.Header.Del("Accept-Encoding")
 	resp, err := http.DefaultTransport.RoundTrip(out)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadGateway)
@@ -297,7 +354,7 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			line := sc.Bytes()
 			_, _ = w.Write(append(slices.Clone(line), '\n'))
 			_ = rc.Flush()
-			if j := r.jsonOrNil(line); j != nil {
+			if j := ownEvents(r.jsonOrNil(line)); j != nil {
 				x.Stream = append(x.Stream, j)
 			}
 		}
@@ -317,6 +374,38 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.mu.Unlock()
 }
 
+// ownEvents keeps, of a scrubbed line of the event stream, the events of
+// this scenario's jobs: others (earlier scenarios' jobs being collected on
+// the same Nomad) are not part of it. A line left with no event is
+// dropped; heartbeats ({}) are kept.
+func ownEvents(line json.RawMessage) json.RawMessage {
+	if line == nil {
+		return nil
+	}
+	var batch map[string]any
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.UseNumber() // Nomad's times are nanoseconds: too big for float64
+	if dec.Decode(&batch) != nil {
+		return line
+	}
+	events, ok := batch["Events"].([]any)
+	if !ok {
+		return line
+	}
+	var own []any
+	for _, ev := range events {
+		if b, _ := json.Marshal(ev); bytes.Contains(b, []byte(phInstance)) {
+			own = append(own, ev)
+		}
+	}
+	if len(own) == 0 {
+		return nil
+	}
+	batch["Events"] = own
+	out, _ := json.Marshal(batch)
+	return out
+}
+
 // jsonOrNil scrubs a JSON document: run-specific names become
 // placeholders, secrets and host details are dropped. Not JSON: nil.
 func (r *recorder) jsonOrNil(b []byte) json.RawMessage {
@@ -334,6 +423,9 @@ func (r *recorder) jsonOrNil(b []byte) json.RawMessage {
 	return json.RawMessage(r.scrub.Replace(string(out)))
 }
 
+// ipv4 finds the addresses of this machine's networks in messages.
+var ipv4 = regexp.MustCompile(`\b[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\b`)
+
 // secretKey names fields that hold credentials.
 var secretKey = regexp.MustCompile(`(?i)(secret|token|password|signedidentit)`)
 
@@ -342,8 +434,11 @@ var secretKey = regexp.MustCompile(`(?i)(secret|token|password|signedidentit)`)
 func scrubValue(v any, key, host string) any {
 	switch {
 	case secretKey.MatchString(key):
-		switch v.(type) {
+		switch t := v.(type) {
 		case string:
+			if t == "" {
+				return t
+			}
 			return "redacted"
 		case map[string]any:
 			return map[string]any{}
@@ -361,6 +456,12 @@ func scrubValue(v any, key, host string) any {
 		if host != "" && t == host {
 			return phNode
 		}
+		return ipv4.ReplaceAllStringFunc(t, func(ip string) string {
+			if strings.HasPrefix(ip, "127.") {
+				return ip
+			}
+			return "192.0.2.1" // documentation address (RFC 5737)
+		})
 	case map[string]any:
 		for k, x := range t {
 			t[k] = scrubValue(x, k, host)
@@ -383,17 +484,33 @@ func (r *recorder) save() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	slices.SortFunc(r.exchanges, func(a, b *exchange) int { return a.seq - b.seq })
-	c := cassette{Scenario: r.scenario, Nomad: nomadVersion(), Exchanges: r.exchanges}
-	out, err := json.MarshalIndent(c, "", "  ")
+	// One exchange per line: compact, yet a re-recording diffs by request.
+	head, err := json.Marshal(cassette{Scenario: r.scenario, Nomad: nomadVersion()})
 	if err != nil {
 		r.t.Errorf("encoding cassette: %v", err)
 		return
 	}
+	var out bytes.Buffer
+	out.Write(head[:len(head)-len(`"exchanges":null}`)])
+	out.WriteString("\"exchanges\": [\n")
+	for i, x := range r.exchanges {
+		b, err := json.Marshal(x)
+		if err != nil {
+			r.t.Errorf("encoding cassette: %v", err)
+			return
+		}
+		out.Write(b)
+		if i < len(r.exchanges)-1 {
+			out.WriteByte(',')
+		}
+		out.WriteByte('\n')
+	}
+	out.WriteString("]}")
 	if err := os.MkdirAll("testdata", 0o755); err != nil {
 		r.t.Error(err)
 		return
 	}
-	if err := os.WriteFile(cassettePath(r.scenario), append(out, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(cassettePath(r.scenario), append(out.Bytes(), '\n'), 0o644); err != nil {
 		r.t.Error(err)
 		return
 	}

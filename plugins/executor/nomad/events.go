@@ -16,13 +16,22 @@ import (
 // The channel closes when ctx ends or the stream breaks; the agent then
 // reconciles with List and subscribes again.
 func (e *Executor) Events(ctx context.Context) (<-chan executor.Event, error) {
+	// From about now on: what ended before is the reconciliation's. (Index
+	// 0 would replay Nomad's whole event buffer.) The jobs table's index is
+	// at most the latest one; events in between are recent ones.
+	q := queryOpts(ctx)
+	q.Prefix = e.cfg.Instance + "-"
+	q.PerPage = 1
+	_, meta, err := e.cli.Jobs().List(q)
+	if err != nil {
+		return nil, fmt.Errorf("reading Nomad's index before subscribing to events: %w", err)
+	}
 	sctx, cancel := context.WithCancel(ctx)
 	topics := map[api.Topic][]string{
 		api.TopicAllocation: {"*"},
 		api.TopicJob:        {"*"},
 	}
-	// Index 0: from now on; what ended before is the reconciliation's.
-	stream, err := e.cli.EventStream().Stream(sctx, topics, 0, queryOpts(sctx))
+	stream, err := e.cli.EventStream().Stream(sctx, topics, meta.LastIndex+1, queryOpts(sctx))
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("subscribing to Nomad's event stream: %w", err)

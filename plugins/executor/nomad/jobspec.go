@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -77,12 +78,13 @@ func (e *Executor) nomadJob(ctx context.Context, t *executor.Task) (*api.Job, er
 	if e.cfg.JobURL != "" {
 		meta[MetaURL] = strings.ReplaceAll(e.cfg.JobURL, "{id}", strconv.FormatInt(t.JobID, 10))
 	}
+	env, entrypoint := literalEnv(envMap(t.Env), t.Entrypoint)
 	task := &api.Task{
 		Name:      taskName,
 		Driver:    "docker",
 		User:      strconv.Itoa(t.UID) + ":" + strconv.Itoa(t.GID),
-		Config:    e.dockerConfig(t, res.CPU != nil),
-		Env:       envMap(t.Env),
+		Config:    e.dockerConfig(t, entrypoint, res.CPU != nil),
+		Env:       env,
 		Resources: res,
 		// A kill is a kill: SIGKILL at once, as the Docker executor does;
 		// the timeout only bounds how long Nomad waits for it to land.
@@ -140,15 +142,15 @@ func (e *Executor) nomadJob(ctx context.Context, t *executor.Task) (*api.Job, er
 // engine enforces: memory without swap (the driver sets the swap limit to
 // the memory limit), processes, and CPU as a hard CFS quota when the job
 // asked for cores.
-func (e *Executor) dockerConfig(t *executor.Task, cpuLimit bool) map[string]any {
+func (e *Executor) dockerConfig(t *executor.Task, entrypoint []string, cpuLimit bool) map[string]any {
 	mounts := make([]map[string]any, 0, len(t.Mounts))
 	for _, m := range t.Mounts {
 		mounts = append(mounts, map[string]any{
 			"type":         "bind",
-			"source":       m.Source,
-			"target":       m.Target,
+			"source":       literal(m.Source),
+			"target":       literal(m.Target),
 			"readonly":     m.ReadOnly,
-			"bind_options": map[string]any{"propagation": "rprivate"},
+			"bind_options": []map[string]any{{"propagation": "rprivate"}},
 		})
 	}
 	groups := make([]string, 0, len(t.Groups))
@@ -162,9 +164,13 @@ func (e *Executor) dockerConfig(t *executor.Task, cpuLimit bool) map[string]any 
 		// (device nodes, file capabilities) or spy on the network.
 		capDrop = rootCapDrop
 	}
+	args := make([]string, len(entrypoint))
+	for i, arg := range entrypoint {
+		args[i] = literal(arg)
+	}
 	cfg := map[string]any{
-		"image":        t.Image,
-		"entrypoint":   t.Entrypoint,
+		"image":        literal(t.Image),
+		"entrypoint":   args,
 		"force_pull":   false,
 		"privileged":   false,
 		"cap_drop":     capDrop,
@@ -173,19 +179,76 @@ func (e *Executor) dockerConfig(t *executor.Task, cpuLimit bool) map[string]any 
 		"pids_limit":   e.cfg.PidsLimit,
 		"group_add":    groups,
 		"mount":        mounts,
-		"labels": map[string]string{
+		// Blocks and maps of the driver's HCL spec are lists of objects
+		// in a job's JSON.
+		"labels": []map[string]string{{
 			LabelJobID:    strconv.FormatInt(t.JobID, 10),
 			LabelInstance: e.cfg.Instance,
-			LabelJobName:  t.Name,
-		},
+			LabelJobName:  literal(t.Name),
+		}},
 	}
 	if t.WorkDir != "" {
-		cfg["work_dir"] = t.WorkDir
+		cfg["work_dir"] = literal(t.WorkDir)
 	}
 	if cpuLimit {
 		cfg["cpu_hard_limit"] = true
 	}
 	return cfg
+}
+
+// literal escapes a string of the driver config: Nomad's client evaluates
+// the config as HCL templates, where ${...} and %{...} are interpolations
+// (a script's ${#x} would not even parse, and ${node.unique.name} would be
+// replaced). $${ and %%{ stand for the characters themselves.
+func literal(s string) string {
+	s = strings.ReplaceAll(s, "${", "$${")
+	return strings.ReplaceAll(s, "%{", "%%{")
+}
+
+// literalEnv keeps environment values exactly as given. Nomad's client
+// replaces ${name} in a task's env values when name is one of its
+// variables or node attributes, with no escape. So values holding "${"
+// are exported instead by a bash prelude before the entrypoint (images
+// have bash): the rest stay in Nomad's env, visible in its UI. A name that
+// is not a shell identifier cannot be exported and stays with Nomad.
+func literalEnv(env map[string]string, entrypoint []string) (map[string]string, []string) {
+	var names []string
+	for k, v := range env {
+		if strings.Contains(v, "${") && shellName.MatchString(k) {
+			names = append(names, k)
+		}
+	}
+	if len(names) == 0 {
+		return env, entrypoint
+	}
+	slices.Sort(names)
+	var b strings.Builder
+	b.WriteString("export")
+	for _, k := range names {
+		b.WriteString(" " + k + "=" + ansiQuote(env[k]))
+		delete(env, k)
+	}
+	b.WriteString(`; exec "$0" "$@"`)
+	return env, append([]string{"/bin/bash", "-c", b.String()}, entrypoint...)
+}
+
+var shellName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// ansiQuote is s in bash's $'...' quoting: every byte but plain printable
+// ASCII as \xHH, so nothing in it is special to bash, HCL or Nomad.
+func ansiQuote(s string) string {
+	var b strings.Builder
+	b.WriteString("$'")
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c < 0x7f && !strings.ContainsRune(`'\$%{}`, rune(c)) {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, `\x%02x`, c)
+		}
+	}
+	b.WriteByte('\'')
+	return b.String()
 }
 
 // envMap turns KEY=VALUE pairs into Nomad's map; a later pair wins, as in

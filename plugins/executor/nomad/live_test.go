@@ -14,7 +14,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -194,6 +196,20 @@ func stopLiveNomad() {
 	case <-time.After(15 * time.Second):
 		_ = syscall.Kill(-live.cmd.Process.Pid, syscall.SIGKILL)
 		<-live.exited
+	}
+	// The client mounts a tmpfs in each allocation's directory; one it had
+	// not yet collected when it stopped would keep the directory.
+	if b, err := os.ReadFile("/proc/self/mounts"); err == nil {
+		var points []string
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) > 1 && strings.HasPrefix(f[1], live.dir+"/") {
+				points = append(points, f[1])
+			}
+		}
+		slices.Sort(points)
+		for _, p := range slices.Backward(points) {
+			_ = syscall.Unmount(p, syscall.MNT_DETACH)
+		}
 	}
 	_ = os.RemoveAll(live.dir)
 }

@@ -65,6 +65,7 @@ var scenarios = []scenario{
 	{"restart", scenarioRestart},
 	{"events", scenarioEvents},
 	{"capacity", scenarioCapacity},
+	{"out_of_memory", scenarioOutOfMemory},
 }
 
 // harness is what a scenario gets: where Nomad answers and how the mode
@@ -177,6 +178,15 @@ func (h *harness) connectExecutor(cfg nomad.Config) *nomad.Executor {
 	return e
 }
 
+// within is how long to wait for something Nomad does: a replay has it
+// at once.
+func (h *harness) within(live time.Duration) time.Duration {
+	if h.live {
+		return live
+	}
+	return 5 * time.Second
+}
+
 // pause waits between polls of a live Nomad; a replay needs no wait.
 func (h *harness) pause() {
 	if h.live {
@@ -209,7 +219,11 @@ func (h *harness) waitEnded(e *nomad.Executor, jobID int64) *executor.State {
 
 func (h *harness) waitStarted(e *nomad.Executor, jobID int64) *executor.State {
 	h.t.Helper()
-	return h.waitFor(e, jobID, "started", func(st *executor.State) bool { return st.Running && !st.StartedAt.IsZero() })
+	st := h.waitFor(e, jobID, "started", func(st *executor.State) bool { return !st.Running || !st.StartedAt.IsZero() })
+	if !st.Running {
+		h.t.Fatalf("job %d ended instead of running: %+v", jobID, st)
+	}
+	return st
 }
 
 // userDir is a host directory under hostDir that the test user owns (live).
@@ -235,6 +249,25 @@ func (h *harness) logs(e *nomad.Executor, jobID int64, stderr bool) string {
 	must.NoError(h.t, err)
 	return string(b)
 }
+
+// waitLogs reads the job's output until it is complete: Nomad's log
+// collector may copy the last lines a moment after the task ended. (It
+// may also miss the output of a container that ends within a moment of
+// starting, hashicorp/nomad#6931: the jobs here sleep a second before
+// ending.)
+func (h *harness) waitLogs(e *nomad.Executor, jobID int64, stderr bool, complete func(string) bool) string {
+	h.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out := h.logs(e, jobID, stderr)
+		if complete(out) || time.Now().After(deadline) {
+			return out
+		}
+		h.pause()
+	}
+}
+
+func equals(want string) func(string) bool { return func(s string) bool { return s == want } }
 
 // nomadJob is the job as Nomad stores it.
 func (h *harness) nomadJob(id string) *api.Job {
@@ -390,7 +423,7 @@ sleep 2`,
 		must.Eq(t, "23001:23001", c.Config.User)
 		hc := c.HostConfig
 		must.False(t, hc.Privileged)
-		must.SliceContains(t, hc.CapDrop, "all")
+		must.Eq(t, []string{"ALL"}, hc.CapDrop)
 		must.SliceEmpty(t, hc.CapAdd)
 		must.SliceContains(t, hc.SecurityOpt, "no-new-privileges")
 		must.True(t, hc.Init != nil && *hc.Init)
@@ -414,7 +447,7 @@ sleep 2`,
 	must.False(t, ended.StartedAt.IsZero())
 	must.True(t, ended.FinishedAt.After(ended.StartedAt))
 
-	out := h.logs(e, 1, false)
+	out := h.waitLogs(e, 1, false, func(s string) bool { return strings.Contains(s, "Groups:") })
 	got := lines(out)
 	must.SliceLen(t, 16, got, must.Sprintf("stdout:\n%s", out))
 	must.Eq(t, []string{"23001", "23001", "23001 23100", "hello world", "/work", "from host", "ro-denied"}, got[:7])
@@ -426,7 +459,7 @@ sleep 2`,
 	must.Eq(t, "23001 23001 23001 23001", status["Uid"])
 	must.Eq(t, "23001 23001 23001 23001", status["Gid"])
 	must.StrContains(t, status["Groups"], "23100")
-	must.Eq(t, "to-stderr\n", h.logs(e, 1, true))
+	must.Eq(t, "to-stderr\n", h.waitLogs(e, 1, true, equals("to-stderr\n")))
 
 	if h.live {
 		fi, err := os.Stat(filepath.Join(work, "out.txt"))
@@ -445,7 +478,7 @@ sleep 2`,
 func scenarioRootJob(t *testing.T, h *harness) {
 	e := h.executor(nomad.Config{})
 	ctx := h.ctx(time.Minute)
-	tk := task(2, "grep -E '^(Uid|CapEff):' /proc/self/status")
+	tk := task(2, "grep -E '^(Uid|CapEff):' /proc/self/status; sleep 1")
 	tk.UID, tk.GID, tk.Groups = 0, 0, nil
 	_, err := e.Start(ctx, tk)
 	must.NoError(t, err)
@@ -457,25 +490,34 @@ func scenarioRootJob(t *testing.T, h *harness) {
 	must.MapNotContainsKey(t, nt.Config, "cpu_hard_limit") // no cores asked: no quota
 	st := h.waitEnded(e, 2)
 	must.Eq(t, 0, st.ExitCode)
-	status := statusFields(h.logs(e, 2, false))
+	status := statusFields(h.waitLogs(e, 2, false, func(s string) bool { return strings.Contains(s, "CapEff") }))
 	must.Eq(t, "0 0 0 0", status["Uid"])
 	must.NotEq(t, "0000000000000000", status["CapEff"])
 	must.NotEq(t, "000001ffffffffff", status["CapEff"]) // not every capability
 }
 
 // scenarioExitCode: a non-zero exit is reported as such, not as an engine
-// error.
+// error. The command and the environment reach the job as written: Nomad
+// interpolates ${...} in driver config and env values, which the executor
+// escapes.
 func scenarioExitCode(t *testing.T, h *harness) {
 	e := h.executor(nomad.Config{})
-	_, err := e.Start(h.ctx(time.Minute), task(7, "echo bye; exit 7"))
+	const tricky = "${NOMAD_JOB_ID} $${y} ${node.unique.name} %{z} it's \\ \"q\""
+	tk := task(7, `echo '${#x} $${y} %{z} ${NOMAD_JOB_ID}'; echo "$TRICKY"; echo "$PLAIN"; sleep 1; exit 7`)
+	tk.Env = []string{"TRICKY=" + tricky, "PLAIN=a b"}
+	_, err := e.Start(h.ctx(time.Minute), tk)
 	must.NoError(t, err)
+	nt := h.nomadJob(h.instance + "-7").TaskGroups[0].Tasks[0]
+	must.Eq(t, map[string]string{"PLAIN": "a b"}, nt.Env)
+
 	st := h.waitEnded(e, 7)
 	must.Eq(t, 7, st.ExitCode)
 	must.Eq(t, "", st.Error)
 	must.False(t, st.OOMKilled)
 	must.False(t, st.StartedAt.IsZero())
 	must.False(t, st.FinishedAt.IsZero())
-	must.Eq(t, "bye\n", h.logs(e, 7, false))
+	want := "${#x} $${y} %{z} ${NOMAD_JOB_ID}\n" + tricky + "\na b\n"
+	must.Eq(t, want, h.waitLogs(e, 7, false, equals(want)))
 }
 
 // scenarioKill: Kill stops a running job with SIGKILL (137) and is a no-op
@@ -542,7 +584,7 @@ func scenarioUnplaceable(t *testing.T, h *harness) {
 	cfg := nomad.Config{PlacementTimeout: 3 * time.Second}
 	e := h.executor(cfg)
 	ctx := h.ctx(2 * time.Minute)
-	tk := task(5, "echo placed")
+	tk := task(5, "echo placed; sleep 1")
 	tk.Memory = 1 << 40 // 1 TiB
 	st, err := e.Start(ctx, tk)
 	must.NoError(t, err)
@@ -572,11 +614,30 @@ func scenarioUnplaceable(t *testing.T, h *harness) {
 	ended := h.waitEnded(e, 5)
 	must.Eq(t, 0, ended.ExitCode)
 	must.False(t, ended.Requeue)
-	must.Eq(t, "placed\n", h.logs(e, 5, false))
+	must.Eq(t, "placed\n", h.waitLogs(e, 5, false, equals("placed\n")))
 	job = h.nomadJob(h.instance + "-5")
 	must.False(t, *job.Stop)
 	must.MapNotContainsKey(t, job.Meta, nomad.MetaRequeue)
 	must.SliceLen(t, 1, h.allocations(h.instance+"-5"))
+
+	// Killed while it waits: stopped, not requeued, and never placed, so a
+	// later Start submits it again.
+	tk6 := task(6, "echo second; sleep 1")
+	tk6.Memory = 1 << 40
+	_, err = e.Start(ctx, tk6)
+	must.NoError(t, err)
+	must.NoError(t, e.Kill(ctx, 6))
+	st, err = e.Inspect(ctx, 6)
+	must.NoError(t, err)
+	must.False(t, st.Running)
+	must.False(t, st.Requeue)
+	must.Eq(t, "stopped before Nomad placed it", st.Error)
+	tk6.Memory = 64 << 20
+	st, err = e.Start(ctx, tk6)
+	must.NoError(t, err)
+	must.True(t, st.Running)
+	must.Eq(t, 0, h.waitEnded(e, 6).ExitCode)
+	must.SliceLen(t, 1, h.allocations(h.instance+"-6"))
 }
 
 // scenarioIdempotentStart: Start for a job Nomad has returns its state and
@@ -602,7 +663,7 @@ func scenarioIdempotentStart(t *testing.T, h *harness) {
 	must.Eq(t, ended.FinishedAt, after.FinishedAt)
 	must.Eq(t, ended.Links[executor.LinkNomadAlloc], after.Links[executor.LinkNomadAlloc])
 	must.SliceLen(t, 1, h.allocations(h.instance+"-1"))
-	must.Eq(t, "run\n", h.logs(e, 1, false))
+	must.Eq(t, "run\n", h.waitLogs(e, 1, false, equals("run\n")))
 
 	// Concurrent starts of a new job: one Nomad job, one allocation.
 	tk2 := task(2, "echo run")
@@ -704,8 +765,8 @@ func scenarioEvents(t *testing.T, h *harness) {
 	case ev, ok := <-events:
 		must.True(t, ok, must.Sprint("events channel closed"))
 		must.Eq(t, int64(11), ev.JobID)
-	case <-time.After(90 * time.Second):
-		t.Fatal("no event for job 11 within 90s")
+	case <-time.After(h.within(90 * time.Second)):
+		t.Fatal("no event for job 11")
 	}
 	st, err := e.Inspect(ctx, 11)
 	must.NoError(t, err)
@@ -775,4 +836,19 @@ func scenarioCapacity(t *testing.T, h *harness) {
 	must.StrContains(t, err.Error(), "no other ready node")
 	_, err = e.Inspect(ctx, 2)
 	must.ErrorIs(t, err, executor.ErrNotFound)
+}
+
+// scenarioOutOfMemory: the engine enforces the task's memory limit, and
+// the state says the job was killed for memory.
+func scenarioOutOfMemory(t *testing.T, h *harness) {
+	e := h.executor(nomad.Config{})
+	tk := task(31, `x=$(head -c 64000000 /dev/zero | tr '\0' a); echo ${#x}`)
+	tk.Memory = 16 << 20
+	_, err := e.Start(h.ctx(time.Minute), tk)
+	must.NoError(t, err)
+	st := h.waitEnded(e, 31)
+	// The kernel may kill a child rather than bash, which the engine then
+	// does not always flag; the exit code says SIGKILL either way.
+	must.True(t, st.OOMKilled || st.ExitCode == 137, must.Sprintf("state %+v", st))
+	must.Eq(t, "", st.Error)
 }

@@ -6,6 +6,7 @@ package nomad
 
 import (
 	"context"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -191,4 +192,82 @@ func TestLinks(t *testing.T) {
 		executor.LinkNomadAlloc: "abc",
 		executor.LinkNomadUI:    "http://n:4646/ui/jobs/god-1@science",
 	}, e.links("god-1", "abc"))
+}
+
+// TestLiteralEnv: values with ${ reach the process byte for byte through
+// the bash prelude (run by the real bash here); others stay in Nomad's env.
+func TestLiteralEnv(t *testing.T) {
+	t.Parallel()
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("skipping: no bash on this machine")
+	}
+	env, argv := literalEnv(map[string]string{"A": "plain", "B-C": "${x}"}, []string{"true"})
+	must.Eq(t, map[string]string{"A": "plain", "B-C": "${x}"}, env) // B-C is no shell name
+	must.Eq(t, []string{"true"}, argv)
+
+	rapid.Check(t, func(t *rapid.T) {
+		value := "${" + rapid.StringMatching(`[^\x00]{0,20}`).Draw(t, "value")
+		env, argv := literalEnv(map[string]string{"V": value, "P": "p"}, []string{bash, "-c", `printf %s "$V"`})
+		must.Eq(t, map[string]string{"P": "p"}, env)
+		must.StrNotContains(t, strings.Join(argv[:3], " "), "${")
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Env = []string{}
+		out, err := cmd.Output()
+		must.NoError(t, err)
+		must.Eq(t, value, string(out))
+	})
+}
+
+// TestStateOf: Nomad's allocation states as executor states.
+func TestStateOf(t *testing.T) {
+	t.Parallel()
+	e := testExecutor()
+	started := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	finished := started.Add(time.Minute)
+	view := func(a *api.AllocationListStub) *view {
+		return &view{jobID: 4, nomadID: "god-4", allocs: []*api.AllocationListStub{a}}
+	}
+	terminated := func(code int, details map[string]string) *api.TaskState {
+		return &api.TaskState{StartedAt: started, FinishedAt: finished, Events: []*api.TaskEvent{
+			{Type: api.TaskStarted},
+			{Type: api.TaskTerminated, ExitCode: code, Details: details},
+			{Type: api.TaskNotRestarting},
+		}}
+	}
+	ctx := context.Background()
+
+	st, err := e.stateOf(ctx, view(&api.AllocationListStub{ID: "a1", NodeName: "n1", ClientStatus: "failed",
+		TaskStates: map[string]*api.TaskState{taskName: terminated(137, map[string]string{"oom_killed": "true"})}}))
+	must.NoError(t, err)
+	must.Eq(t, &executor.State{JobID: 4, ID: "god-4", Name: "god-4", Node: "n1", ExitCode: 137, OOMKilled: true,
+		StartedAt: started, FinishedAt: finished, Links: e.links("god-4", "a1")}, st)
+
+	st, err = e.stateOf(ctx, view(&api.AllocationListStub{ID: "a1", NodeName: "n1", ClientStatus: "running",
+		TaskStates: map[string]*api.TaskState{taskName: {StartedAt: started}}}))
+	must.NoError(t, err)
+	must.True(t, st.Running)
+	must.Eq(t, started, st.StartedAt)
+
+	// Disconnected: may still run.
+	st, err = e.stateOf(ctx, view(&api.AllocationListStub{ID: "a1", NodeName: "n1", ClientStatus: "unknown"}))
+	must.NoError(t, err)
+	must.True(t, st.Running)
+
+	lost := &api.AllocationListStub{ID: "a1", NodeName: "n1", ClientStatus: "lost", ClientDescription: "alloc is lost since its node is down", ModifyTime: finished.UnixNano(),
+		TaskStates: map[string]*api.TaskState{taskName: {StartedAt: started}}}
+	st, err = e.stateOf(ctx, view(lost))
+	must.NoError(t, err)
+	must.False(t, st.Running)
+	must.Eq(t, "Nomad lost node n1 while the job ran there (alloc is lost since its node is down); its exit code is unknown", st.Error)
+	must.Eq(t, finished, st.FinishedAt.UTC())
+
+	// Withdrawn: Requeue wins over whatever allocation it had.
+	v := view(lost)
+	v.stop, v.meta = true, map[string]string{MetaRequeue: "Nomad could not place the job"}
+	st, err = e.stateOf(ctx, v)
+	must.NoError(t, err)
+	must.True(t, st.Requeue)
+	must.False(t, st.Running)
+	must.Eq(t, "Nomad could not place the job", st.Error)
 }
