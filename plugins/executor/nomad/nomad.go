@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -45,8 +46,9 @@ const (
 type Config struct {
 	// Address of a Nomad agent's HTTP API; "" means http://127.0.0.1:4646.
 	Address string
-	// Token is the ACL token (secret). It needs submit-job, read-job and
-	// read-logs in Namespace and node:read (for Capacity).
+	// Token is the ACL token (secret); "" takes NOMAD_TOKEN from the
+	// environment. It needs submit-job, read-job and read-logs in
+	// Namespace, and node:read (for Capacity).
 	Token string
 	// Region and Namespace of the jobs; "" means the agent's defaults.
 	Region    string
@@ -145,6 +147,9 @@ func New(ctx context.Context, cfg Config) (*Executor, error) {
 	}
 	if cfg.Instance == "" {
 		cfg.Instance = "god"
+	}
+	if cfg.Token == "" {
+		cfg.Token = os.Getenv("NOMAD_TOKEN")
 	}
 	if !instanceRe.MatchString(cfg.Instance) {
 		return nil, fmt.Errorf("nomad.instance %q: use 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit", cfg.Instance)
@@ -285,7 +290,7 @@ func (e *Executor) Start(ctx context.Context, t *executor.Task) (*executor.State
 	case strings.Contains(err.Error(), "Enforcing job modify index"):
 		// Another agent registered it meanwhile: one job, theirs.
 		return e.Inspect(ctx, t.JobID)
-	case statusCode(err) == http.StatusBadRequest:
+	case refused(err):
 		return nil, executor.Permanent(fmt.Errorf("Nomad refused the job: %s", responseText(err)))
 	default:
 		return nil, fmt.Errorf("registering Nomad job %s: %w", *job.ID, err)
@@ -320,6 +325,14 @@ func responseText(err error) string {
 		return strings.TrimSpace(ue.Body())
 	}
 	return err.Error()
+}
+
+// refused reports a registration Nomad will never accept as it is: a bad
+// request, or a job that fails validation (which Nomad answers with 500).
+func refused(err error) bool {
+	code := statusCode(err)
+	return code == http.StatusBadRequest ||
+		code == http.StatusInternalServerError && strings.Contains(responseText(err), "validation failed")
 }
 
 func isNotFound(err error) bool { return statusCode(err) == http.StatusNotFound }

@@ -852,3 +852,33 @@ func scenarioOutOfMemory(t *testing.T, h *harness) {
 	must.True(t, st.OOMKilled || st.ExitCode == 137, must.Sprintf("state %+v", st))
 	must.Eq(t, "", st.Error)
 }
+
+// TestLiveStartRace: two agents (two executors, so no shared lock) starting
+// the same job at once register one Nomad job with one allocation: the
+// registration is index-checked. Live only: which request wins varies, so
+// it cannot be replayed in order.
+func TestLiveStartRace(t *testing.T) {
+	addr := liveNomad(t)
+	if os.Getenv("GOD_NOMAD_RECORD") == "1" {
+		t.Skip("skipping: not a recorded scenario")
+	}
+	t.Parallel()
+	h := &harness{t: t, addr: addr, instance: fmt.Sprintf("godtest-%d-race", os.Getpid()), hostDir: t.TempDir(), live: true}
+	h.connect()
+	executors := []*nomad.Executor{h.executor(nomad.Config{}), h.connectExecutor(nomad.Config{}), h.connectExecutor(nomad.Config{})}
+	ctx := h.ctx(time.Minute)
+	tk := task(1, "echo run; sleep 1")
+	errs := make([]error, len(executors))
+	var wg sync.WaitGroup
+	for i, e := range executors {
+		wg.Go(func() { _, errs[i] = e.Start(ctx, tk) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		must.NoError(t, err)
+	}
+	st := h.waitEnded(executors[0], 1)
+	must.Eq(t, 0, st.ExitCode)
+	must.SliceLen(t, 1, h.allocations(h.instance+"-1"))
+	must.Eq(t, 0, *h.nomadJob(h.instance + "-1").Version, must.Sprint("registered more than once"))
+}

@@ -15,7 +15,9 @@ import (
 
 // stateOf maps what Nomad knows of a job to the executor's state. From the
 // agent's side a registered job is running until it ends: waiting to be
-// placed, pulling its image and running are all Running.
+// placed, pulling its image and running are all Running. ID and Name are
+// the Nomad job id (stable across its allocations); the allocation is in
+// Links.
 func (e *Executor) stateOf(ctx context.Context, v *view) (*executor.State, error) {
 	st := &executor.State{JobID: v.jobID, ID: v.nomadID, Name: v.nomadID}
 	if reason, ok := v.requeued(); ok {
