@@ -882,3 +882,37 @@ func TestLiveStartRace(t *testing.T) {
 	must.SliceLen(t, 1, h.allocations(h.instance+"-1"))
 	must.Eq(t, 0, *h.nomadJob(h.instance + "-1").Version, must.Sprint("registered more than once"))
 }
+
+// TestEventsStreamBreaks: when Nomad's event stream ends (a server going
+// away), the executor closes the channel, so the agent reconciles and
+// subscribes again. Replayed from the events recording, with the stream
+// cut after its recorded lines.
+func TestEventsStreamBreaks(t *testing.T) {
+	t.Parallel()
+	r := replayPart(t, "events", func(x *exchange) bool {
+		return x.Path == "/v1/status/leader" || x.Path == "/v1/event/stream" ||
+			x.Method == "GET" && x.Path == "/v1/jobs" && strings.Contains(x.Query, "per_page") // the index
+
+	})
+	r.mu.Lock()
+	r.breakStreams = true
+	r.mu.Unlock()
+	h := &harness{t: t, addr: r.srv.URL, instance: replayInstance, hostDir: replayHostDir, clock: r.now}
+	e := h.connectExecutor(nomad.Config{})
+	events, err := e.Events(h.ctx(10 * time.Second)) // not cancelled before the end
+	must.NoError(t, err)
+	var got []int64
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				must.Eq(t, []int64{11}, got[:1])
+				return
+			}
+			got = append(got, ev.JobID)
+		case <-timeout:
+			t.Fatalf("events channel still open 10s after the stream ended (events %v)", got)
+		}
+	}
+}
