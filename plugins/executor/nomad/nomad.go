@@ -89,6 +89,16 @@ type Config struct {
 	TLSServerName string
 }
 
+// String prints the configuration without the token, so logging it leaks
+// nothing.
+func (c Config) String() string {
+	if c.Token != "" {
+		c.Token = "(set)"
+	}
+	type plain Config // without this method
+	return fmt.Sprintf("%+v", plain(c))
+}
+
 // capacityTTL is how long the nodes' resources are reused before asking
 // Nomad again: the scheduler asks for capacity every cycle.
 const capacityTTL = 10 * time.Second

@@ -6,6 +6,7 @@ package nomad
 
 import (
 	"context"
+	"fmt"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -270,4 +271,13 @@ func TestStateOf(t *testing.T) {
 	must.True(t, st.Requeue)
 	must.False(t, st.Running)
 	must.Eq(t, "Nomad could not place the job", st.Error)
+}
+
+func TestConfigStringHidesToken(t *testing.T) {
+	t.Parallel()
+	c := Config{Address: "http://n:4646", Token: "s3cr3t-uuid"}
+	for _, out := range []string{c.String(), fmt.Sprint(c), fmt.Sprintf("%v %+v", c, &c)} {
+		must.StrNotContains(t, out, "s3cr3t")
+		must.StrContains(t, out, "http://n:4646")
+	}
 }
