@@ -7,6 +7,7 @@ package executor
 import (
 	"context"
 	"errors"
+	"io"
 	"time"
 )
 
@@ -67,7 +68,25 @@ type State struct {
 	Error      string
 	StartedAt  time.Time
 	FinishedAt time.Time
+	// Requeue is set, with Running false and the reason in Error, when the
+	// executor gave the job back without running it: a cluster engine
+	// (Nomad) could not place it within the executor's placement timeout,
+	// so the executor withdrew it. The agent puts the job back to pending
+	// with Error as the reason instead of ending it; the next Start
+	// submits it again.
+	Requeue bool
+	// Links are the engine's own references to the job, for people (the
+	// Nomad executor sets LinkNomadJob, LinkNomadAlloc and LinkNomadUI);
+	// `god job status` shows them. Nil when the engine has none.
+	Links map[string]string
 }
+
+// Keys of State.Links.
+const (
+	LinkNomadJob   = "nomad_job"   // the Nomad job id
+	LinkNomadAlloc = "nomad_alloc" // the id of its latest allocation
+	LinkNomadUI    = "nomad_ui"    // the job's page in the Nomad web UI
+)
 
 // Capacity is what the executor can run at once.
 type Capacity struct {
@@ -138,6 +157,15 @@ type Executor interface {
 	// channel closes when ctx ends or the stream breaks; the caller then
 	// reconciles with List and subscribes again.
 	Events(ctx context.Context) (<-chan Event, error)
+}
+
+// LogReader is implemented by executors that declare CapLogs: they can read
+// what a job's container wrote to its standard output or error, from the
+// engine (which may be on another machine).
+type LogReader interface {
+	// Logs returns the container's stdout (stderr if stderr is true) from
+	// its beginning to now; it does not follow. A missing job is ErrNotFound.
+	Logs(ctx context.Context, jobID int64, stderr bool) (io.ReadCloser, error)
 }
 
 // Has reports whether caps contains c.

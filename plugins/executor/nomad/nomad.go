@@ -1,0 +1,547 @@
+// Package nomad runs GoDocker jobs on a HashiCorp Nomad cluster. Each job
+// becomes a Nomad batch job named <instance>-<job id> with one task on the
+// docker driver, running as the job's user with the same confinement as the
+// Docker executor. Nomad places it; GoDocker alone decides reruns, so Nomad
+// never restarts or reschedules it.
+package nomad
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/nomad/api"
+
+	"github.com/godocker/god/plugins/executor"
+)
+
+// Meta keys set on every Nomad job this executor registers.
+const (
+	MetaID       = "godocker_id"       // the GoDocker job id
+	MetaInstance = "godocker_instance" // Config.Instance
+	MetaName     = "godocker_name"     // the GoDocker job's name
+	MetaURL      = "godocker_url"      // Config.JobURL for this job
+	// MetaRequeue holds the reason a job was withdrawn because Nomad could
+	// not place it in time; its presence makes the withdrawal durable, so a
+	// restarted agent still reads State.Requeue.
+	MetaRequeue = "godocker_requeue"
+)
+
+// The one task group and task of a GoDocker job.
+const (
+	groupName = "job"
+	taskName  = "job"
+)
+
+// Config of the executor, from the agent's nomad block.
+type Config struct {
+	// Address of a Nomad agent's HTTP API; "" means http://127.0.0.1:4646.
+	Address string
+	// Token is the ACL token (secret); "" takes NOMAD_TOKEN from the
+	// environment. It needs submit-job, read-job and read-logs in
+	// Namespace, and node:read (for Capacity).
+	Token string
+	// Region and Namespace of the jobs; "" means the agent's defaults.
+	Region    string
+	Namespace string
+	// Datacenters the jobs may run in (globs with *); empty means all.
+	Datacenters []string
+	// NodePool the jobs run in; "" means Nomad's "default" pool.
+	NodePool string
+	// Instance names this GoDocker installation: Nomad jobs are named
+	// <Instance>-<job id>, so installations sharing a cluster stay apart.
+	Instance string
+	// PlacementTimeout is how long a job may wait for Nomad to place it
+	// before the executor withdraws it and reports State.Requeue; 0 means
+	// 5 minutes.
+	PlacementTimeout time.Duration
+	// UIURL is the Nomad web UI's base URL (https://nomad.example.org:4646)
+	// for State.Links; "" means Address.
+	UIURL string
+	// JobURL links a Nomad job back to GoDocker: "{id}" is replaced by the
+	// GoDocker job id (https://god.example.org/ui/jobs/{id}). Stored in the
+	// job's meta as godocker_url; "" sets none.
+	JobURL string
+	// KillTimeout is how long Nomad waits for a killed task to exit after
+	// SIGKILL before giving up on it; 0 means 5 seconds.
+	KillTimeout time.Duration
+	// PidsLimit caps processes per container; 0 means 4096.
+	PidsLimit int64
+	// CPUMHzPerCore converts a job's cores into Nomad's MHz. 0 takes the
+	// smallest per-core speed among the ready nodes of the pool, so a job
+	// that fits a node by cores always fits it by MHz.
+	CPUMHzPerCore int
+	// Priority of the Nomad jobs (1-100); 0 means Nomad's 50.
+	Priority int
+	// TLS: CA bundle, client certificate and key (paths), server name.
+	CACert        string
+	ClientCert    string
+	ClientKey     string
+	TLSServerName string
+}
+
+// String prints the configuration without the token, so logging it leaks
+// nothing.
+func (c Config) String() string {
+	if c.Token != "" {
+		c.Token = "(set)"
+	}
+	type plain Config // without this method
+	return fmt.Sprintf("%+v", plain(c))
+}
+
+// capacityTTL is how long the nodes' resources are reused before asking
+// Nomad again: the scheduler asks for capacity every cycle.
+const capacityTTL = 10 * time.Second
+
+// Executor implements executor.Executor on the Nomad HTTP API.
+type Executor struct {
+	cfg Config
+	cli *api.Client
+	now func() time.Time
+
+	mu       sync.Mutex
+	starting map[int64]*jobLock
+	nodes    *nodeInfo // cached, see capacityTTL
+}
+
+var (
+	_ executor.Executor  = (*Executor)(nil)
+	_ executor.LogReader = (*Executor)(nil)
+)
+
+// jobLock serializes the Start calls of one job in this process; across
+// processes, registration itself is conditional (see Start).
+type jobLock struct {
+	sync.Mutex
+	users int
+}
+
+func (e *Executor) lockJob(jobID int64) (unlock func()) {
+	e.mu.Lock()
+	l := e.starting[jobID]
+	if l == nil {
+		l = &jobLock{}
+		e.starting[jobID] = l
+	}
+	l.users++
+	e.mu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		e.mu.Lock()
+		if l.users--; l.users == 0 {
+			delete(e.starting, jobID)
+		}
+		e.mu.Unlock()
+	}
+}
+
+// instanceRe keeps job ids valid for Nomad, URLs and the event filter.
+var instanceRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+
+// New checks the configuration and that Nomad answers, so a wrong address
+// is reported at start-up with how to fix it rather than at the first job.
+func New(ctx context.Context, cfg Config) (*Executor, error) {
+	if cfg.Address == "" {
+		cfg.Address = "http://127.0.0.1:4646"
+	}
+	if cfg.Instance == "" {
+		cfg.Instance = "god"
+	}
+	if cfg.Token == "" {
+		cfg.Token = os.Getenv("NOMAD_TOKEN")
+	}
+	if !instanceRe.MatchString(cfg.Instance) {
+		return nil, fmt.Errorf("nomad.instance %q: use 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit", cfg.Instance)
+	}
+	if cfg.PlacementTimeout == 0 {
+		cfg.PlacementTimeout = 5 * time.Minute
+	}
+	if cfg.PlacementTimeout < 0 {
+		return nil, fmt.Errorf("nomad.placement_timeout %v: must be positive", cfg.PlacementTimeout)
+	}
+	if cfg.KillTimeout == 0 {
+		cfg.KillTimeout = 5 * time.Second
+	}
+	if cfg.PidsLimit == 0 {
+		cfg.PidsLimit = 4096
+	}
+	if cfg.CPUMHzPerCore < 0 {
+		return nil, fmt.Errorf("nomad.cpu_mhz_per_core %d: must be positive (or 0 to derive it from the nodes)", cfg.CPUMHzPerCore)
+	}
+	if cfg.Priority < 0 || cfg.Priority > 100 {
+		return nil, fmt.Errorf("nomad.priority %d: must be between 1 and 100 (0 for Nomad's default)", cfg.Priority)
+	}
+	if cfg.UIURL == "" {
+		cfg.UIURL = cfg.Address
+	}
+	cfg.UIURL = strings.TrimRight(cfg.UIURL, "/")
+	if cfg.JobURL != "" && !strings.Contains(cfg.JobURL, "{id}") {
+		return nil, fmt.Errorf("nomad.job_url %q: must contain {id}, replaced by the GoDocker job id", cfg.JobURL)
+	}
+	for _, dc := range cfg.Datacenters {
+		if dc == "" {
+			return nil, errors.New("nomad.datacenters: empty name; remove it (an empty list means every datacenter)")
+		}
+	}
+	apiCfg := &api.Config{
+		Address:   cfg.Address,
+		Region:    cfg.Region,
+		Namespace: cfg.Namespace,
+		SecretID:  cfg.Token,
+		TLSConfig: &api.TLSConfig{
+			CACert:        cfg.CACert,
+			ClientCert:    cfg.ClientCert,
+			ClientKey:     cfg.ClientKey,
+			TLSServerName: cfg.TLSServerName,
+		},
+	}
+	cli, err := api.NewClient(apiCfg)
+	if err != nil {
+		return nil, fmt.Errorf("nomad.address %q: %w", cfg.Address, err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var leader string
+	if _, err := cli.Raw().Query("/v1/status/leader", &leader, queryOpts(pctx)); err != nil {
+		cli.Close()
+		return nil, fmt.Errorf("cannot reach Nomad at %s: %w; start it or set nomad { address = \"...\" } in the agent config", cfg.Address, err)
+	}
+	if leader == "" {
+		cli.Close()
+		return nil, fmt.Errorf("Nomad at %s has no leader; wait for its servers to elect one", cfg.Address)
+	}
+	return &Executor{cfg: cfg, cli: cli, now: time.Now, starting: make(map[int64]*jobLock)}, nil
+}
+
+// e0 is a query bound to ctx.
+func queryOpts(ctx context.Context) *api.QueryOptions {
+	return (&api.QueryOptions{}).WithContext(ctx)
+}
+
+func writeOpts(ctx context.Context) *api.WriteOptions {
+	return (&api.WriteOptions{}).WithContext(ctx)
+}
+
+// Close releases idle connections.
+func (e *Executor) Close() error {
+	e.cli.Close()
+	return nil
+}
+
+// Name implements executor.Executor.
+func (e *Executor) Name() string { return "nomad" }
+
+// Capabilities implements executor.Executor. Nomad cannot freeze a task, so
+// no CapPause.
+func (e *Executor) Capabilities() []executor.Capability {
+	return []executor.Capability{executor.CapKill, executor.CapLogs}
+}
+
+// JobID is the Nomad job id of a GoDocker job.
+func (e *Executor) JobID(jobID int64) string {
+	return e.cfg.Instance + "-" + strconv.FormatInt(jobID, 10)
+}
+
+// godockerID reads the GoDocker job id back from a Nomad job id of this
+// instance.
+func (e *Executor) godockerID(nomadID string) (int64, bool) {
+	rest, ok := strings.CutPrefix(nomadID, e.cfg.Instance+"-")
+	if !ok {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(rest, 10, 64)
+	return id, err == nil && strconv.FormatInt(id, 10) == rest
+}
+
+// Start implements executor.Executor. Registration is asynchronous: Start
+// returns once Nomad has the job, Running (waiting to be placed or
+// starting); Inspect tells how it went. A driver failure (an image that
+// cannot be pulled) then shows as a stopped state with Error set.
+//
+// Never two allocations for one job: the job is registered only if Nomad
+// has none of that id (an index-checked register, so two agents racing
+// cannot both succeed), or if it was withdrawn before any placement. A job
+// that exists in any other state is left as is and its state returned.
+func (e *Executor) Start(ctx context.Context, t *executor.Task) (*executor.State, error) {
+	defer e.lockJob(t.JobID)()
+	var modifyIndex uint64 // 0: register only if no such job
+	v, err := e.lookup(ctx, t.JobID)
+	switch {
+	case errors.Is(err, executor.ErrNotFound):
+	case err != nil:
+		return nil, err
+	case v.stopped() && len(v.allocs) == 0, v.stopped() && isRequeued(v) && !v.stopping():
+		// Withdrawn before it ran (Requeue, or a kill before placement):
+		// submit it again, as a new version of the same Nomad job.
+		modifyIndex = v.modifyIndex
+	case isRequeued(v):
+		return nil, fmt.Errorf("Nomad job %s was withdrawn but its allocation is still stopping; retry shortly", v.nomadID)
+	default:
+		return e.stateOf(ctx, v)
+	}
+	job, err := e.nomadJob(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	_, _, err = e.cli.Jobs().RegisterOpts(job, &api.RegisterOptions{EnforceIndex: true, ModifyIndex: modifyIndex}, writeOpts(ctx))
+	switch {
+	case err == nil:
+	case strings.Contains(err.Error(), "Enforcing job modify index"):
+		// Another agent registered it meanwhile: one job, theirs.
+		return e.Inspect(ctx, t.JobID)
+	case refused(err):
+		return nil, executor.Permanent(fmt.Errorf("Nomad refused the job: %s", responseText(err)))
+	default:
+		return nil, fmt.Errorf("registering Nomad job %s: %w", *job.ID, err)
+	}
+	return &executor.State{
+		JobID:   t.JobID,
+		ID:      *job.ID,
+		Name:    *job.ID,
+		Running: true,
+		Links:   e.links(*job.ID, ""),
+	}, nil
+}
+
+func isRequeued(v *view) bool {
+	_, ok := v.requeued()
+	return ok
+}
+
+// statusCode is the HTTP status of a failed Nomad request, 0 if none.
+func statusCode(err error) int {
+	var ue api.UnexpectedResponseError
+	if errors.As(err, &ue) && ue.HasStatusCode() {
+		return ue.StatusCode()
+	}
+	return 0
+}
+
+// responseText is Nomad's own explanation in a failed request, for users.
+func responseText(err error) string {
+	var ue api.UnexpectedResponseError
+	if errors.As(err, &ue) && ue.HasBody() {
+		return strings.TrimSpace(ue.Body())
+	}
+	return err.Error()
+}
+
+// refused reports a registration Nomad will never accept as it is: a bad
+// request, or a job that fails validation (which Nomad answers with 500).
+func refused(err error) bool {
+	code := statusCode(err)
+	return code == http.StatusBadRequest ||
+		code == http.StatusInternalServerError && strings.Contains(responseText(err), "validation failed")
+}
+
+func isNotFound(err error) bool { return statusCode(err) == http.StatusNotFound }
+
+// view is what Nomad knows of one GoDocker job: the job's fields the
+// executor reads (from the job or its list entry) and its allocations.
+type view struct {
+	jobID       int64
+	nomadID     string
+	stop        bool
+	meta        map[string]string
+	submitTime  int64                     // of the job's current version, Unix ns
+	modifyIndex uint64                    // JobModifyIndex: changes with each registration
+	allocs      []*api.AllocationListStub // newest first
+}
+
+func (v *view) stopped() bool { return v.stop }
+
+// requeued reports a job withdrawn because Nomad could not place it in
+// time, with the reason.
+func (v *view) requeued() (string, bool) {
+	reason, ok := v.meta[MetaRequeue]
+	return reason, ok && v.stop
+}
+
+// stopping reports whether an allocation of the job has not ended yet.
+func (v *view) stopping() bool {
+	for _, a := range v.allocs {
+		switch a.ClientStatus {
+		case api.AllocClientStatusPending, api.AllocClientStatusRunning, api.AllocClientStatusUnknown:
+			return true
+		}
+	}
+	return false
+}
+
+// mine reports whether meta is that of GoDocker job jobID of this instance.
+func (e *Executor) mine(meta map[string]string, jobID int64) bool {
+	return meta[MetaInstance] == e.cfg.Instance && meta[MetaID] == strconv.FormatInt(jobID, 10)
+}
+
+// lookup reads the job and its allocations, or ErrNotFound.
+func (e *Executor) lookup(ctx context.Context, jobID int64) (*view, error) {
+	id := e.JobID(jobID)
+	job, _, err := e.cli.Jobs().Info(id, queryOpts(ctx))
+	if isNotFound(err) {
+		return nil, executor.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading Nomad job %s: %w", id, err)
+	}
+	if !e.mine(job.Meta, jobID) {
+		// A job of that id that we did not register: not ours to run.
+		return nil, fmt.Errorf("Nomad job %s exists but was not registered by GoDocker instance %q", id, e.cfg.Instance)
+	}
+	allocs, _, err := e.cli.Jobs().Allocations(id, true, queryOpts(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("reading allocations of Nomad job %s: %w", id, err)
+	}
+	v := &view{
+		jobID:       jobID,
+		nomadID:     id,
+		stop:        job.Stop != nil && *job.Stop,
+		meta:        job.Meta,
+		modifyIndex: deref(job.JobModifyIndex),
+		submitTime:  deref(job.SubmitTime),
+	}
+	v.setAllocs(allocs)
+	return v, nil
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+func (v *view) setAllocs(allocs []*api.AllocationListStub) {
+	slices.SortFunc(allocs, func(a, b *api.AllocationListStub) int {
+		return -cmpUint(a.CreateIndex, b.CreateIndex)
+	})
+	v.allocs = allocs
+}
+
+func cmpUint(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Inspect implements executor.Executor. For a job Nomad has not placed
+// within the placement timeout, Inspect withdraws it (the job stays, stopped,
+// with the reason in its meta) and reports Requeue.
+func (e *Executor) Inspect(ctx context.Context, jobID int64) (*executor.State, error) {
+	v, err := e.lookup(ctx, jobID)
+	if err != nil {
+		return nil, err
+	}
+	return e.stateOf(ctx, v)
+}
+
+// List implements executor.Executor: the jobs of this instance, in two
+// requests (the jobs, then all their allocations) plus one per job that
+// waits for placement.
+func (e *Executor) List(ctx context.Context) ([]*executor.State, error) {
+	q := queryOpts(ctx)
+	q.Prefix = e.cfg.Instance + "-"
+	stubs, _, err := e.cli.Jobs().ListOptions(&api.JobListOptions{Fields: &api.JobListFields{Meta: true}}, q)
+	if err != nil {
+		return nil, fmt.Errorf("listing Nomad jobs: %w", err)
+	}
+	views := make(map[string]*view, len(stubs))
+	for _, s := range stubs {
+		id, ok := e.godockerID(s.ID)
+		if !ok || !e.mine(s.Meta, id) {
+			continue // another instance whose name starts like ours, or not GoDocker's
+		}
+		views[s.ID] = &view{
+			jobID:       id,
+			nomadID:     s.ID,
+			stop:        s.Stop,
+			meta:        s.Meta,
+			submitTime:  s.SubmitTime,
+			modifyIndex: s.JobModifyIndex,
+		}
+	}
+	if len(views) == 0 {
+		return nil, nil
+	}
+	aq := queryOpts(ctx)
+	aq.Filter = "JobID matches `^" + regexp.QuoteMeta(e.cfg.Instance) + "-[0-9]+$`"
+	allocs, _, err := e.cli.Allocations().List(aq)
+	if err != nil {
+		return nil, fmt.Errorf("listing Nomad allocations: %w", err)
+	}
+	byJob := make(map[string][]*api.AllocationListStub)
+	for _, a := range allocs {
+		byJob[a.JobID] = append(byJob[a.JobID], a)
+	}
+	out := make([]*executor.State, 0, len(views))
+	for _, s := range stubs { // in Nomad's order, by job id
+		v := views[s.ID]
+		if v == nil {
+			continue
+		}
+		v.setAllocs(byJob[s.ID])
+		st, err := e.stateOf(ctx, v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// Kill implements executor.Executor: the job is stopped (not purged, so its
+// exit code stays readable). Its task gets SIGKILL at once.
+func (e *Executor) Kill(ctx context.Context, jobID int64) error {
+	_, _, err := e.cli.Jobs().Deregister(e.JobID(jobID), false, writeOpts(ctx))
+	if err == nil || isNotFound(err) {
+		return nil
+	}
+	return fmt.Errorf("stopping Nomad job %s: %w", e.JobID(jobID), err)
+}
+
+// Pause implements executor.Executor: Nomad cannot freeze a task.
+func (e *Executor) Pause(context.Context, int64) error { return executor.ErrNotSupported }
+
+// Unpause implements executor.Executor.
+func (e *Executor) Unpause(context.Context, int64) error { return executor.ErrNotSupported }
+
+// Remove implements executor.Executor: the job is purged from Nomad, with
+// its allocations (stopping them first if any still runs).
+func (e *Executor) Remove(ctx context.Context, jobID int64) error {
+	_, _, err := e.cli.Jobs().Deregister(e.JobID(jobID), true, writeOpts(ctx))
+	if err == nil || isNotFound(err) {
+		return nil
+	}
+	return fmt.Errorf("purging Nomad job %s: %w", e.JobID(jobID), err)
+}
+
+// links are the references State.Links carries.
+func (e *Executor) links(nomadJobID, allocID string) map[string]string {
+	ns := e.cfg.Namespace
+	if ns == "" {
+		ns = "default"
+	}
+	l := map[string]string{
+		executor.LinkNomadJob: nomadJobID,
+		executor.LinkNomadUI:  e.cfg.UIURL + "/ui/jobs/" + url.PathEscape(nomadJobID+"@"+ns),
+	}
+	if allocID != "" {
+		l[executor.LinkNomadAlloc] = allocID
+	}
+	return l
+}
