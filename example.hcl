@@ -308,6 +308,51 @@ http {
   public_url = "https://god.example.org:6543"
 }
 
+# What runs the jobs: "docker", the local Docker engine (the default, the
+# docker block below), or "nomad", a Nomad cluster (the nomad block): each
+# job becomes a Nomad batch job on the docker driver, with the same
+# confinement. See website/content/docs/nomad.md.
+executor = "docker"
+
+# The Nomad cluster, with executor = "nomad". Every client must mount
+# shared_dir at the same path, enable the docker plugin's volumes, and the
+# images must have bash (and not be tagged "latest": Nomad always pulls it).
+nomad {
+  # Nomad's HTTP API. Default "http://127.0.0.1:4646".
+  address = "https://nomad.example.org:4646"
+  # ACL token (submit-job, read-job, read-logs in the namespace; node:read).
+  # Default: NOMAD_TOKEN from the environment.
+  token = ""
+  # Where jobs run. Defaults: the agent's region and namespace, every
+  # datacenter, the "default" node pool.
+  region      = ""
+  namespace   = ""
+  datacenters = ["dc1"]
+  node_pool   = ""
+  # Nomad jobs are named <instance>-<job id>. Default: docker.instance.
+  instance = "god"
+  # A job Nomad cannot place in this long goes back to GoDocker's queue,
+  # pending with Nomad's reason. Default "5m".
+  placement_timeout = "5m"
+  # Links: the Nomad UI (shown by god job status), and back from a Nomad
+  # job to GoDocker ({id} is the job id). Defaults: address, none.
+  ui_url  = "https://nomad.example.org:4646"
+  job_url = "https://god.example.org/jobs/{id}"
+  # Wait after SIGKILL before Nomad gives up on a task. Default "5s".
+  kill_timeout = "5s"
+  # Cores to Nomad MHz: 0 takes the slowest core speed of the ready nodes.
+  cpu_mhz_per_core = 0
+  # Processes per container (default 4096) and the Nomad jobs' priority
+  # (1-100, default Nomad's 50).
+  pids_limit = 4096
+  priority   = 50
+  # TLS to Nomad: CA bundle, client certificate and key, server name.
+  ca_cert         = ""
+  client_cert     = ""
+  client_key      = ""
+  tls_server_name = ""
+}
+
 # The local Docker engine that runs the jobs.
 docker {
   # Address of the engine's API: unix:///path or tcp://host:port.

@@ -81,3 +81,25 @@ func (a *Agent) rerun(ctx context.Context, id int64, st *executor.State) bool {
 	}
 	return requeued
 }
+
+// requeue puts a running job the engine gave back (it could not place it)
+// back to pending, with the engine's reason; its retries are not spent.
+func (a *Agent) requeue(ctx context.Context, id int64, reason string) {
+	var requeued bool
+	_, err := a.mutate(ctx, id, func(j *job.Job) bool {
+		requeued = j.Running() && !j.KillRequested
+		if requeued {
+			j.MarkPending("", "the engine could not place it: "+reason)
+		}
+		return requeued
+	})
+	if err != nil {
+		a.watchLog.Error("requeueing job", "job_id", id, "error", err)
+		return
+	}
+	if requeued {
+		a.watchLog.Info("job given back by the engine, pending again", "job_id", id, "reason", reason)
+		a.release(id)
+		a.Wake()
+	}
+}

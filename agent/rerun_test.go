@@ -13,6 +13,8 @@ import (
 
 	"github.com/godocker/god/agent/config"
 	"github.com/godocker/god/api"
+	"github.com/godocker/god/plugins/executor"
+	"github.com/godocker/god/plugins/executor/fake"
 )
 
 // Reschedule kills the running job and runs it again with the same id, in
@@ -167,4 +169,35 @@ func TestRetries_AvoidFailedNode(t *testing.T) {
 	must.Eq(t, api.SecondaryFailed, j.Status.Secondary)
 	must.StrContains(t, j.Status.Reason, "must avoid node")
 	must.Eq(t, 1, j.Retries)
+}
+
+// TestRequeue_EngineGivesBack: a job the engine could not place in time
+// (Nomad's placement timeout) goes back to GoDocker's queue with the
+// engine's reason, spends no retry, and is dispatched again.
+func TestRequeue_EngineGivesBack(t *testing.T) {
+	ctx := context.Background()
+	ex := fake.New(executor.Capacity{CPU: 4, Memory: 8 << 30})
+	a := agentOn(t, ex, nil)
+	alice := testUser(t, aliceUID)
+	j, err := a.Submit(ctx, alice, &api.JobSpec{Name: "r", Command: "true"})
+	must.NoError(t, err)
+	sem := make(chan struct{}, maxConcurrentDispatch)
+	_, err = a.cycle(ctx, sem)
+	must.NoError(t, err)
+	a.dispatching.Wait()
+	must.Eq(t, 1, ex.Starts())
+	ex.GiveBack(j.ID, "no node could place it within 5m0s: memory exhausted on 1 node(s)")
+	a.finalize(ctx, j.ID)
+	got, err := a.Job(ctx, alice, j.ID, 0, 0)
+	must.NoError(t, err)
+	must.Eq(t, api.StatePending, got.Status.Primary)
+	must.Eq(t, "the engine could not place it: no node could place it within 5m0s: memory exhausted on 1 node(s)", got.Status.Reason)
+	must.Nil(t, got.Container)
+	stored, err := a.store.Get(ctx, j.ID)
+	must.NoError(t, err)
+	must.Eq(t, 0, stored.Retries)
+	_, err = a.cycle(ctx, sem)
+	must.NoError(t, err)
+	a.dispatching.Wait()
+	must.Eq(t, 2, ex.Starts(), must.Sprint("dispatched again"))
 }

@@ -403,7 +403,7 @@ func (a *Agent) adopt(ctx context.Context, id int64, st *executor.State) {
 		if started.IsZero() {
 			started = time.Now()
 		}
-		j.MarkRunning(api.Container{Executor: a.exec.Name(), ID: st.ID, Name: st.Name, Node: st.Node}, started)
+		j.MarkRunning(api.Container{Executor: a.exec.Name(), ID: st.ID, Name: st.Name, Node: st.Node, Links: st.Links}, started)
 		j.JobDir = a.dirOf(j)
 		return true
 	})

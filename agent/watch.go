@@ -188,6 +188,16 @@ func (a *Agent) finalize(ctx context.Context, id int64) {
 	if err != nil || !j.Running() {
 		return
 	}
+	if st.Requeue && !j.KillRequested {
+		// The engine could not place the job in time and gave it back:
+		// it waits in GoDocker's queue again, with the engine's reason.
+		if err := a.exec.Remove(ctx, id); err != nil {
+			a.watchLog.Error("removing a job the engine gave back", "job_id", id, "error", err)
+			return
+		}
+		a.requeue(ctx, id, st.Error)
+		return
+	}
 	if j.RescheduleRequested && !j.KillRequested {
 		// The container goes first: the next run needs its name. The store
 		// still says running until then, so a crash here only repeats it.

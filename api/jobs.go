@@ -123,6 +123,9 @@ type Container struct {
 	ID       string `json:"id,omitempty"`
 	Name     string `json:"name,omitempty"`
 	Node     string `json:"node,omitempty"`
+	// Links are the engine's own references (a Nomad job and allocation,
+	// a link to the Nomad UI...).
+	Links map[string]string `json:"links,omitempty"`
 }
 
 // Job is a job as the API shows it.

@@ -15,7 +15,9 @@ import (
 	"github.com/godocker/god/agent"
 	"github.com/godocker/god/agent/config"
 	"github.com/godocker/god/agent/jobstore"
+	"github.com/godocker/god/plugins/executor"
 	"github.com/godocker/god/plugins/executor/docker"
+	"github.com/godocker/god/plugins/executor/nomad"
 )
 
 // AgentCommand runs the daemon.
@@ -119,14 +121,9 @@ func (c *AgentCommand) Run(args []string) int {
 			log.Error("closing the job store", "error", err)
 		}
 	}()
-	ex, err := docker.New(ctx, docker.Config{
-		Address:  cfg.Docker.Address,
-		Instance: cfg.Docker.Instance,
-		CPU:      cfg.Docker.CPU,
-		Memory:   cfg.Docker.MemoryBytes,
-	})
+	ex, err := openExecutor(ctx, cfg)
 	if err != nil {
-		c.Ui.Error(fmt.Sprintf("Error starting the docker executor: %s", err))
+		c.Ui.Error(fmt.Sprintf("Error starting the %s executor: %s", cfg.Executor, err))
 		return 1
 	}
 	defer ex.Close()
@@ -175,4 +172,31 @@ func (c *AgentCommand) Run(args []string) int {
 	}
 	c.Ui.Output("==> GoDocker agent stopped")
 	return 0
+}
+
+// closingExecutor is an executor with resources to release.
+type closingExecutor interface {
+	executor.Executor
+	Close() error
+}
+
+// openExecutor starts the executor the configuration names.
+func openExecutor(ctx context.Context, cfg *config.Config) (closingExecutor, error) {
+	if cfg.Executor == "nomad" {
+		n := cfg.Nomad
+		return nomad.New(ctx, nomad.Config{
+			Address: n.Address, Token: n.Token, Region: n.Region, Namespace: n.Namespace,
+			Datacenters: n.Datacenters, NodePool: n.NodePool, Instance: n.Instance,
+			PlacementTimeout: n.PlacementTimeoutDuration, UIURL: n.UIURL, JobURL: n.JobURL,
+			KillTimeout: n.KillTimeoutDuration, PidsLimit: n.PidsLimit, CPUMHzPerCore: n.CPUMHzPerCore,
+			Priority: n.Priority, CACert: n.CACert, ClientCert: n.ClientCert, ClientKey: n.ClientKey,
+			TLSServerName: n.TLSServerName,
+		})
+	}
+	return docker.New(ctx, docker.Config{
+		Address:  cfg.Docker.Address,
+		Instance: cfg.Docker.Instance,
+		CPU:      cfg.Docker.CPU,
+		Memory:   cfg.Docker.MemoryBytes,
+	})
 }

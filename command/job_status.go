@@ -134,6 +134,15 @@ func formatJob(j *api.Job) string {
 	}
 	if j.Container != nil {
 		rows = append(rows, fmt.Sprintf("Container|%s %s (%s)", j.Container.Executor, j.Container.Name, shortID(j.Container.ID)))
+		if j.Container.Node != "" {
+			rows = append(rows, "Node|"+j.Container.Node)
+		}
+		// The engine's own references, e.g. the Nomad job, allocation and UI.
+		for _, k := range []string{"nomad_job", "nomad_alloc", "nomad_ui"} {
+			if v := j.Container.Links[k]; v != "" {
+				rows = append(rows, linkTitle(k)+"|"+v)
+			}
+		}
 	}
 	if j.Spec.Project != "" {
 		rows = append(rows, "Project|"+j.Spec.Project)
@@ -209,4 +218,17 @@ func shortID(id string) string {
 		return id[:12]
 	}
 	return id
+}
+
+// linkTitle names an engine link in god job status.
+func linkTitle(key string) string {
+	switch key {
+	case "nomad_job":
+		return "Nomad Job"
+	case "nomad_alloc":
+		return "Nomad Allocation"
+	case "nomad_ui":
+		return "Nomad UI"
+	}
+	return key
 }

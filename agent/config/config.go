@@ -77,6 +77,11 @@ type Config struct {
 	Auth      []*Auth    `hcl:"auth,block"`
 	Guests    *Guests    `hcl:"guests,block"`
 	Images    *Images    `hcl:"images,block"`
+	// Executor runs the jobs: "docker" (the local engine, the default) or
+	// "nomad" (a Nomad cluster, configured by the nomad block).
+	Executor string `hcl:"executor,optional"`
+	Nomad    *Nomad `hcl:"nomad,block"`
+
 	Scheduler *Scheduler `hcl:"scheduler,block"`
 	Quota     *Quota     `hcl:"quota,block"`
 	HTTP      *HTTP      `hcl:"http,block"`
@@ -177,6 +182,33 @@ type Store struct {
 	// LockTTL is how long the agent lock of a Redis store outlives an agent
 	// that stopped refreshing it; 0 is the default. Set by tests, not files.
 	LockTTL time.Duration
+}
+
+// Nomad configures the Nomad executor: each job becomes a Nomad batch job
+// on the docker driver. See website/content/docs/nomad.md.
+type Nomad struct {
+	Address          string   `hcl:"address,optional"`
+	Token            string   `hcl:"token,optional"`
+	Region           string   `hcl:"region,optional"`
+	Namespace        string   `hcl:"namespace,optional"`
+	Datacenters      []string `hcl:"datacenters,optional"`
+	NodePool         string   `hcl:"node_pool,optional"`
+	Instance         string   `hcl:"instance,optional"`
+	PlacementTimeout string   `hcl:"placement_timeout,optional"`
+	UIURL            string   `hcl:"ui_url,optional"`
+	JobURL           string   `hcl:"job_url,optional"`
+	KillTimeout      string   `hcl:"kill_timeout,optional"`
+	CPUMHzPerCore    int      `hcl:"cpu_mhz_per_core,optional"`
+	PidsLimit        int64    `hcl:"pids_limit,optional"`
+	Priority         int      `hcl:"priority,optional"`
+	CACert           string   `hcl:"ca_cert,optional"`
+	ClientCert       string   `hcl:"client_cert,optional"`
+	ClientKey        string   `hcl:"client_key,optional"`
+	TLSServerName    string   `hcl:"tls_server_name,optional"`
+
+	// Parsed by Finalize.
+	PlacementTimeoutDuration time.Duration
+	KillTimeoutDuration      time.Duration
 }
 
 // Docker configures the local Docker executor.
@@ -423,6 +455,11 @@ func merge(base, f *Config, explicit setBools) *Config {
 		set(&h.PublicURL, f.HTTP.PublicURL)
 		c.HTTP = &h
 	}
+	set(&c.Executor, f.Executor)
+	if f.Nomad != nil {
+		n := *f.Nomad
+		c.Nomad = &n
+	}
 	if f.Docker != nil {
 		d := *c.Docker
 		set(&d.Address, f.Docker.Address)
@@ -631,6 +668,35 @@ func (c *Config) Finalize() error {
 		}
 	case !schedulerName.MatchString(sc.Name):
 		bad(`scheduler %q: the built-in policies are "fifo", "fairshare" and "godocker"; a plugin's name uses lower-case letters, digits, '-' and '_' (no path: the plugin is <plugin_dir>/god-scheduler-<name>)`, sc.Name)
+	}
+	switch c.Executor {
+	case "", "docker":
+		c.Executor = "docker"
+	case "nomad":
+		if c.Nomad == nil {
+			c.Nomad = &Nomad{}
+		}
+	default:
+		bad(`executor must be "docker" or "nomad", got %q`, c.Executor)
+	}
+	if n := c.Nomad; n != nil {
+		for _, d := range []struct {
+			name, v string
+			dst     *time.Duration
+		}{{"nomad.placement_timeout", n.PlacementTimeout, &n.PlacementTimeoutDuration}, {"nomad.kill_timeout", n.KillTimeout, &n.KillTimeoutDuration}} {
+			if d.v == "" {
+				continue
+			}
+			if *d.dst, err = time.ParseDuration(d.v); err != nil || *d.dst <= 0 {
+				bad(`%s must be a positive duration such as "5m", got %q`, d.name, d.v)
+			}
+		}
+		if n.Instance == "" {
+			n.Instance = c.Docker.Instance
+		}
+		if n.JobURL != "" && !strings.Contains(n.JobURL, "{id}") {
+			bad(`nomad.job_url must contain {id} (the GoDocker job id), got %q`, n.JobURL)
+		}
 	}
 	switch c.UnsatisfiableDependencies {
 	case "end", "hold":

@@ -397,7 +397,7 @@ func TestLoad_unknownAttribute(t *testing.T) {
 
 func TestLoad_unknownBlock(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "agent.hcl")
-	must.NoError(t, os.WriteFile(path, []byte("nomad {\n  address = \"x\"\n}\n"), 0o644))
+	must.NoError(t, os.WriteFile(path, []byte("kubernetes {\n  address = \"x\"\n}\n"), 0o644))
 	_, err := Load(path, Default())
 	must.Error(t, err)
 	must.StrContains(t, err.Error(), "on "+path+" line 1")
@@ -611,4 +611,22 @@ func TestParse_zeroMeansNoCap(t *testing.T) {
 	cfg, err = Parse("b.hcl", []byte("log_level = \"info\"\n"), nil)
 	must.NoError(t, err)
 	must.Eq(t, 10000, cfg.MaxPending)
+}
+
+func TestFinalize_nomad(t *testing.T) {
+	cfg, err := Parse("n.hcl", []byte("executor = \"nomad\"\nnomad {\n  address = \"http://127.0.0.1:4646\"\n  placement_timeout = \"90s\"\n}\n"), nil)
+	must.NoError(t, err)
+	must.NoError(t, cfg.Finalize())
+	must.Eq(t, "nomad", cfg.Executor)
+	must.Eq(t, 90*time.Second, cfg.Nomad.PlacementTimeoutDuration)
+	must.Eq(t, "god", cfg.Nomad.Instance)
+	for src, want := range map[string]string{
+		`executor = "k8s"`: `executor must be "docker" or "nomad", got "k8s"`,
+		"executor = \"nomad\"\nnomad {\n  placement_timeout = \"soon\"\n}": `nomad.placement_timeout must be a positive duration`,
+		"executor = \"nomad\"\nnomad {\n  job_url = \"https://god/jobs\"\n}": `nomad.job_url must contain {id}`,
+	} {
+		cfg, err := Parse("n.hcl", []byte(src), nil)
+		must.NoError(t, err)
+		must.ErrorContains(t, cfg.Finalize(), want)
+	}
 }

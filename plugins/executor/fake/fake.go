@@ -87,6 +87,20 @@ func (e *Executor) Finish(jobID int64, code int) {
 	}
 }
 
+// GiveBack ends a task as an engine that could not place it does: not
+// running, Requeue set, the reason in Error.
+func (e *Executor) GiveBack(jobID int64, reason string) {
+	e.mu.Lock()
+	st, ok := e.tasks[jobID]
+	if ok {
+		st.Running, st.Requeue, st.Error = false, true, reason
+	}
+	e.mu.Unlock()
+	if ok {
+		e.events <- executor.Event{JobID: jobID}
+	}
+}
+
 // Inspect implements executor.Executor.
 func (e *Executor) Inspect(_ context.Context, jobID int64) (*executor.State, error) {
 	e.mu.Lock()
