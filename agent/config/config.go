@@ -74,9 +74,9 @@ type Config struct {
 	// TokenLifetime is TokenTTL parsed by Finalize.
 	TokenLifetime time.Duration
 
-	Auth      []*Auth    `hcl:"auth,block"`
-	Guests    *Guests    `hcl:"guests,block"`
-	Images    *Images    `hcl:"images,block"`
+	Auth   []*Auth `hcl:"auth,block"`
+	Guests *Guests `hcl:"guests,block"`
+	Images *Images `hcl:"images,block"`
 	// Executor runs the jobs: "docker" (the local engine, the default) or
 	// "nomad" (a Nomad cluster, configured by the nomad block).
 	Executor string `hcl:"executor,optional"`

@@ -622,7 +622,7 @@ func TestFinalize_nomad(t *testing.T) {
 	must.Eq(t, "god", cfg.Nomad.Instance)
 	for src, want := range map[string]string{
 		`executor = "k8s"`: `executor must be "docker" or "nomad", got "k8s"`,
-		"executor = \"nomad\"\nnomad {\n  placement_timeout = \"soon\"\n}": `nomad.placement_timeout must be a positive duration`,
+		"executor = \"nomad\"\nnomad {\n  placement_timeout = \"soon\"\n}":   `nomad.placement_timeout must be a positive duration`,
 		"executor = \"nomad\"\nnomad {\n  job_url = \"https://god/jobs\"\n}": `nomad.job_url must contain {id}`,
 	} {
 		cfg, err := Parse("n.hcl", []byte(src), nil)
