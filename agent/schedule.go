@@ -98,9 +98,11 @@ func (a *Agent) cycle(ctx context.Context, sem chan struct{}) (time.Duration, er
 		snap.Pending = append(snap.Pending, prio.job(j))
 	}
 
-	a.mu.Lock()
-	a.window.fill(snap, now)
-	a.mu.Unlock()
+	if needsWindow(a.policy) {
+		a.mu.Lock()
+		a.window.fill(snap, now)
+		a.mu.Unlock()
+	}
 	order, err := a.policy.Order(ctx, snap)
 	if err != nil {
 		return 0, fmt.Errorf("scheduler %s: %w", a.policy.Name(), err)
@@ -179,6 +181,17 @@ func (a *Agent) snapshot(now time.Time, n int) *scheduler.Snapshot {
 		_, _, snap.Usage[uid] = a.ledger.usage(uid, now)
 	}
 	return snap
+}
+
+// needsWindow tells whether a policy reads the quota window's usage: Go-Docker's
+// formula and plugins do; fifo and fair share do not, and filling it costs
+// a map lookup per pending job.
+func needsWindow(p scheduler.Scheduler) bool {
+	switch p.Name() {
+	case "fifo", "fairshare":
+		return false
+	}
+	return true
 }
 
 // throttled reports whether an array already runs as many tasks as its

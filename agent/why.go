@@ -26,7 +26,9 @@ func (a *Agent) order(ctx context.Context) ([]*job.Job, error) {
 		byID[j.ID] = j
 		snap.Pending = append(snap.Pending, prio.job(j))
 	}
-	a.window.fill(snap, snap.Now)
+	if needsWindow(a.policy) {
+		a.window.fill(snap, snap.Now)
+	}
 	a.mu.Unlock()
 	decisions, err := a.policy.Order(ctx, snap)
 	if err != nil {
