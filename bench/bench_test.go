@@ -74,6 +74,9 @@ func startAgentWith(t *testing.T, ex executor.Executor) (*api.Client, *agent.Age
 	cfg.AllowRoot = true // the benchmark submits as root
 	cfg.Defaults.Image = image
 	cfg.Defaults.Memory = "64MiB"
+	// The submit benchmark can outrun dispatch to the fake executor: no
+	// queue cap, so every submit is measured as accepted.
+	cfg.MaxPending = 0
 	if err := cfg.Finalize(); err != nil {
 		t.Fatal(err)
 	}
