@@ -48,6 +48,7 @@ type Agent struct {
 	accts          accountCache
 	projs          projectCache
 	prios          priorityCache
+	vols           volumeCache
 	logins         loginLimiter
 	guests         *guestSettings // nil unless guests may log in
 	// auditq queues the audit entries of accepted submits while the agent

@@ -720,3 +720,61 @@ func TestVolumeResolver(t *testing.T) {
 		must.StrContains(t, err.(*Error).Fields[0].Message, want)
 	}
 }
+
+// TestSiteVolumes: admins define volumes through the API, checked as the
+// configuration's are; ACLs hold at submit and dispatch; deleting one
+// makes jobs that asked for it fail at dispatch with the reason.
+func TestSiteVolumes(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	must.NoError(t, os.MkdirAll(filepath.Join(dir, "god-alice"), 0o755))
+	a := agentOn(t, fake.New(executor.Capacity{CPU: 4, Memory: 8 << 30}), func(c *config.Config) {
+		c.Volumes = []*config.Volume{{Name: "scratch", Path: dir}}
+	})
+	alice, bob, root := testUser(t, aliceUID), testUser(t, bobUID), testUser(t, 0)
+	_, err := a.CreateVolume(ctx, alice, &api.Volume{Name: "lab", Path: dir + "/$USER", Mount: "/lab"})
+	must.ErrorContains(t, err, "only admins can define volumes")
+	_, err = a.CreateVolume(ctx, root, &api.Volume{Name: "scratch", Path: dir})
+	must.ErrorContains(t, err, "defined in the agent's configuration")
+	for _, bad := range []*api.Volume{
+		{Name: "sock", Path: "/var/run", Mount: "/run2"},
+		{Name: "over-etc", Path: dir, Mount: "/etc"},
+		{Name: "relative", Path: "data"},
+		{Name: "Bad Name", Path: dir},
+	} {
+		_, err := a.CreateVolume(ctx, root, bad)
+		must.Error(t, err, must.Sprint(bad.Name))
+		must.Eq(t, http.StatusBadRequest, err.(*Error).Code)
+	}
+	v, err := a.CreateVolume(ctx, root, &api.Volume{Name: "lab", Path: dir + "/$USER", Mount: "/lab", Groups: []string{"god-lab"}})
+	must.NoError(t, err)
+	must.Eq(t, "/lab", v.Mount)
+	_, err = a.CreateVolume(ctx, root, &api.Volume{Name: "lab", Path: dir})
+	must.ErrorContains(t, err, "already exists")
+
+	j, err := a.Submit(ctx, alice, &api.JobSpec{Name: "v", Command: "true", Volumes: []string{"lab"}})
+	must.NoError(t, err)
+	stored, err := a.store.Get(ctx, j.ID)
+	must.NoError(t, err)
+	task, err := a.prepare(stored)
+	must.NoError(t, err)
+	found := false
+	for _, m := range task.Mounts {
+		found = found || (m.Source == filepath.Join(dir, "god-alice") && m.Target == "/lab")
+	}
+	must.True(t, found, must.Sprintf("mounts: %+v", task.Mounts))
+	_, err = a.Submit(ctx, bob, &api.JobSpec{Name: "v", Command: "true", Volumes: []string{"lab"}})
+	must.ErrorContains(t, err, "job refused")
+	must.StrContains(t, err.(*Error).Fields[0].Message, "volume lab is not for you: it is reserved to members of god-lab")
+	vols, err := a.Volumes(ctx, alice)
+	must.NoError(t, err)
+	must.Eq(t, "lab", vols[len(vols)-1].Name)
+	must.Eq(t, "api", vols[len(vols)-1].Defined)
+	must.True(t, vols[len(vols)-1].Usable)
+
+	must.ErrorContains(t, a.DeleteVolume(ctx, alice, "lab"), "only admins")
+	must.ErrorContains(t, a.DeleteVolume(ctx, root, "scratch"), "defined in the agent's configuration")
+	must.NoError(t, a.DeleteVolume(ctx, root, "lab"))
+	_, err = a.prepare(stored)
+	must.ErrorContains(t, err, `unknown volume "lab"`)
+}

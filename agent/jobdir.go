@@ -294,10 +294,11 @@ func (a *Agent) resolveVolume(name string, u api.User, groups []string, project 
 	if r := a.volumeResolver(); r != nil {
 		return a.pluginVolume(r, name, u, groups)
 	}
-	for _, v := range a.cfg.Volumes {
-		if v.Name != name {
-			continue
-		}
+	v, err := a.volumeDef(name)
+	if err != nil {
+		return executor.Mount{}, fmt.Errorf("volume %s: %w", name, err)
+	}
+	if v != nil {
 		if !volumeACL(v, u.Name, groups, project) {
 			return executor.Mount{}, fmt.Errorf("volume %s is not for you: it is reserved to %s", name, aclText(v))
 		}
@@ -394,6 +395,11 @@ func (a *Agent) volumeNames() []string {
 	names := []string{"home"}
 	for _, v := range a.cfg.Volumes {
 		names = append(names, v.Name)
+	}
+	if site, err := a.siteVolumes(context.Background()); err == nil {
+		for n := range site {
+			names = append(names, n)
+		}
 	}
 	return names
 }

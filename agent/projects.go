@@ -345,24 +345,3 @@ func (a *Agent) DeleteProject(ctx context.Context, caller *api.Caller, name stri
 	}
 	return err
 }
-
-// Volumes lists the configured volumes and whether the caller may use them.
-func (a *Agent) Volumes(ctx context.Context, caller *api.Caller) ([]*api.Volume, error) {
-	groups, err := a.groupsOf(ctx, caller.User)
-	if err != nil {
-		return nil, err
-	}
-	home := caller.Home
-	if home == "" {
-		home = "(none)"
-	}
-	out := []*api.Volume{{Name: "home", Path: home, Mount: home, Usable: caller.Home != ""}}
-	for _, v := range a.cfg.Volumes {
-		out = append(out, &api.Volume{
-			Name: v.Name, Path: v.Path, Mount: v.Mount, ReadOnly: v.ReadOnly,
-			Users: v.Users, Groups: v.Groups, Projects: v.Projects,
-			Usable: volumeACL(v, caller.Name, groups, DefaultProject),
-		})
-	}
-	return out, nil
-}

@@ -308,6 +308,20 @@ type Volume struct {
 	// Usable tells whether the caller may mount it (in the default project;
 	// a volume for projects needs a job of one of them).
 	Usable bool `json:"usable"`
+	// Defined is "config" for the agent's volume blocks (omitted) or "api"
+	// for volumes admins defined with god volume create.
+	Defined string `json:"defined,omitempty"`
+}
+
+// CreateVolume defines a volume (admins only).
+func (a *Accounts) CreateVolume(ctx context.Context, v *Volume) (*Volume, error) {
+	var out Volume
+	return &out, a.c.do(ctx, http.MethodPost, "/v1/volumes", nil, v, &out)
+}
+
+// DeleteVolume removes a volume admins defined (admins only).
+func (a *Accounts) DeleteVolume(ctx context.Context, name string) error {
+	return a.c.do(ctx, http.MethodDelete, "/v1/volume/"+url.PathEscape(name), nil, nil, nil)
 }
 
 // Volumes lists the site's volumes.

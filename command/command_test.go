@@ -175,6 +175,8 @@ func flagsOf(name string) []string {
 		return append(common, "description", "priority", "members", "json")
 	case "project update":
 		return append(common, "description", "priority", "quota", "json")
+	case "volume create":
+		return append(common, "path", "mount", "read-only", "users", "groups", "projects", "json")
 	case "operator audit":
 		return append(common, "actor", "action", "since", "limit", "json")
 	}

@@ -17,6 +17,7 @@ const (
 	KindProject = "project"
 	KindToken   = "token"  // revoked tokens, until they expire
 	KindSecret  = "secret" // the token signing key, shared by every agent
+	KindVolume  = "volume" // volumes admins define through the API
 )
 
 // Record is a small document (a user, a project...) kept by kind and key.

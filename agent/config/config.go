@@ -706,31 +706,11 @@ func (c *Config) Finalize() error {
 	errs = append(errs, c.finalizeStore()...)
 	seen := map[string]bool{"home": true}
 	for _, v := range c.Volumes {
-		switch {
-		case v.Name == "home":
-			bad(`volume "home": the name is reserved for the user's home directory; choose another name`)
-		case !volumeName.MatchString(v.Name):
-			bad("volume %q: names use lower-case letters, digits, '-' and '_', starting with a letter", v.Name)
-		case seen[v.Name]:
+		if seen[v.Name] && v.Name != "home" {
 			bad("volume %q is defined twice", v.Name)
 		}
 		seen[v.Name] = true
-		// $HOME stands for an absolute path, so "$HOME/data" is absolute.
-		if !filepath.IsAbs(strings.NewReplacer("${HOME}", "/home", "$HOME", "/home").Replace(v.Path)) {
-			bad("volume %q: path must be absolute (it may start with $HOME), got %q", v.Name, v.Path)
-		}
-		if v.Mount == "" {
-			v.Mount = v.Path
-		}
-		if !filepath.IsAbs(v.Mount) || strings.Contains(v.Mount, "$") {
-			bad("volume %q: mount must be an absolute container path without variables, got %q", v.Name, v.Mount)
-		}
-		if ExposesDockerSocket(v.Path) {
-			bad("volume %q: path %q would expose the Docker socket, which is root on the host; choose a narrower path", v.Name, v.Path)
-		}
-		if ReservedMount(v.Mount) {
-			bad("volume %q: mount %q would hide a path GoDocker or the system needs (%s); choose another", v.Name, v.Mount, strings.Join(reservedMounts, ", "))
-		}
+		errs = append(errs, CheckVolume(v)...)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid agent config:\n  * %s", strings.Join(errs, "\n  * "))
@@ -800,6 +780,37 @@ func isLoopback(addr string) bool {
 	}
 	ip := net.ParseIP(addr)
 	return ip != nil && ip.IsLoopback()
+}
+
+// CheckVolume checks one volume definition (from a volume block, or made by
+// an admin through the API) and fills its default mount point. It returns
+// every problem, each naming the volume and the fix.
+func CheckVolume(v *Volume) []string {
+	var errs []string
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Sprintf(format, a...)) }
+	switch {
+	case v.Name == "home":
+		bad(`volume "home": the name is reserved for the user's home directory; choose another name`)
+	case !volumeName.MatchString(v.Name):
+		bad("volume %q: names use lower-case letters, digits, '-' and '_', starting with a letter", v.Name)
+	}
+	// $HOME stands for an absolute path, so "$HOME/data" is absolute.
+	if !filepath.IsAbs(strings.NewReplacer("${HOME}", "/home", "$HOME", "/home").Replace(v.Path)) {
+		bad("volume %q: path must be absolute (it may start with $HOME), got %q", v.Name, v.Path)
+	}
+	if v.Mount == "" {
+		v.Mount = v.Path
+	}
+	if !filepath.IsAbs(v.Mount) || strings.Contains(v.Mount, "$") {
+		bad("volume %q: mount must be an absolute container path without variables, got %q", v.Name, v.Mount)
+	}
+	if ExposesDockerSocket(v.Path) {
+		bad("volume %q: path %q would expose the Docker socket, which is root on the host; choose a narrower path", v.Name, v.Path)
+	}
+	if ReservedMount(v.Mount) {
+		bad("volume %q: mount %q would hide a path GoDocker or the system needs (%s); choose another", v.Name, v.Mount, strings.Join(reservedMounts, ", "))
+	}
+	return errs
 }
 
 // ExposesDockerSocket reports whether a host path is, or contains, the

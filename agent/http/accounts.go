@@ -103,6 +103,16 @@ func (s *server) accountRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/volumes", s.wrap(func(_ http.ResponseWriter, r *http.Request, caller *api.Caller) (any, error) {
 		return b.Volumes(r.Context(), caller)
 	}))
+	mux.HandleFunc("POST /v1/volumes", s.audited("volume.create", func(_ http.ResponseWriter, r *http.Request, caller *api.Caller) (any, error) {
+		var v api.Volume
+		if err := decode(r, &v, "name, path, mount, read_only, users, groups, projects"); err != nil {
+			return nil, err
+		}
+		return b.CreateVolume(r.Context(), caller, &v)
+	}))
+	mux.HandleFunc("DELETE /v1/volume/{vname}", s.audited("volume.delete", func(_ http.ResponseWriter, r *http.Request, caller *api.Caller) (any, error) {
+		return struct{}{}, b.DeleteVolume(r.Context(), caller, r.PathValue("vname"))
+	}))
 	mux.HandleFunc("GET /v1/audit", s.wrap(func(_ http.ResponseWriter, r *http.Request, caller *api.Caller) (any, error) {
 		q := r.URL.Query()
 		aq := &api.AuditQuery{Actor: q.Get("actor"), Action: q.Get("action")}

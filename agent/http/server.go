@@ -66,6 +66,8 @@ type AccountBackend interface {
 	RemoveMember(ctx context.Context, caller *api.Caller, project, login string) (*api.Project, error)
 	Audit(ctx context.Context, caller *api.Caller, q *api.AuditQuery) ([]*api.AuditEntry, error)
 	Volumes(ctx context.Context, caller *api.Caller) ([]*api.Volume, error)
+	CreateVolume(ctx context.Context, caller *api.Caller, v *api.Volume) (*api.Volume, error)
+	DeleteVolume(ctx context.Context, caller *api.Caller, name string) error
 	// Record writes an audit entry for an action the API served or refused.
 	Record(ctx context.Context, caller *api.Caller, action, target string, err error)
 }
@@ -196,6 +198,8 @@ func target(r *http.Request, out any) string {
 		return "user " + r.PathValue("login")
 	case r.PathValue("name") != "":
 		return "project " + r.PathValue("name")
+	case r.PathValue("vname") != "":
+		return "volume " + r.PathValue("vname")
 	}
 	switch o := out.(type) {
 	case *api.SubmitResponse:
@@ -206,13 +210,17 @@ func target(r *http.Request, out any) string {
 		if o != nil {
 			return "project " + o.Name
 		}
+	case *api.Volume:
+		if o != nil {
+			return "volume " + o.Name
+		}
 	}
 	return ""
 }
 
 func (s *server) reply(w http.ResponseWriter, r *http.Request, out any) {
 	w.Header().Set("Content-Type", "application/json")
-	if r.Method == http.MethodPost && (r.URL.Path == "/v1/jobs" || r.URL.Path == "/v1/projects") {
+	if r.Method == http.MethodPost && (r.URL.Path == "/v1/jobs" || r.URL.Path == "/v1/projects" || r.URL.Path == "/v1/volumes") {
 		w.WriteHeader(http.StatusCreated)
 	}
 	_ = json.NewEncoder(w).Encode(out)
