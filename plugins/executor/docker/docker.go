@@ -50,39 +50,14 @@ type Executor struct {
 	cfg Config
 	cli *client.Client
 
-	mu       sync.Mutex
-	starting map[int64]*jobLock // Start calls in progress, per job
-	node     string             // the engine's host name
-}
-
-// jobLock serializes the Start calls of one job. Unserialized, the losers of
-// the create race get the name conflict before the engine can inspect the
-// container (so ErrNotFound), and a Start that finds the container created
-// but not yet started by another would start it again once it has ended, or
-// force-remove it if its own start failed.
-type jobLock struct {
-	sync.Mutex
-	users int
-}
-
-func (e *Executor) lockJob(jobID int64) (unlock func()) {
-	e.mu.Lock()
-	l := e.starting[jobID]
-	if l == nil {
-		l = &jobLock{}
-		e.starting[jobID] = l
-	}
-	l.users++
-	e.mu.Unlock()
-	l.Lock()
-	return func() {
-		l.Unlock()
-		e.mu.Lock()
-		if l.users--; l.users == 0 {
-			delete(e.starting, jobID)
-		}
-		e.mu.Unlock()
-	}
+	mu sync.Mutex
+	// starting serializes the Start calls of one job. Unserialized, the
+	// losers of the create race get the name conflict before the engine
+	// can inspect the container (so ErrNotFound), and a Start that finds
+	// the container created but not yet started by another would start it
+	// again once it has ended, or force-remove it if its own start failed.
+	starting executor.JobLocks
+	node     string // the engine's host name
 }
 
 var _ executor.Executor = (*Executor)(nil)
@@ -112,7 +87,7 @@ func New(ctx context.Context, cfg Config) (*Executor, error) {
 		cli.Close()
 		return nil, fmt.Errorf("cannot reach the Docker engine at %s: %w; start it (for example `dockerd &` as root, or `systemctl start docker`) or set docker { address = \"...\" } in the agent config", cfg.Address, err)
 	}
-	e := &Executor{cfg: cfg, cli: cli, starting: make(map[int64]*jobLock)}
+	e := &Executor{cfg: cfg, cli: cli}
 	// The engine's host name is the node every job runs on.
 	if info, err := cli.Info(pctx, client.InfoOptions{}); err == nil {
 		e.node = info.Info.Name
@@ -157,7 +132,7 @@ func (e *Executor) containerName(jobID int64) string {
 
 // Start implements executor.Executor.
 func (e *Executor) Start(ctx context.Context, t *executor.Task) (*executor.State, error) {
-	defer e.lockJob(t.JobID)()
+	defer e.starting.Lock(t.JobID)()
 	name := e.containerName(t.JobID)
 	if st, err := e.Inspect(ctx, t.JobID); err == nil {
 		// Created by an earlier attempt: a crash may have come between

@@ -109,8 +109,10 @@ type Executor struct {
 	cli *api.Client
 	now func() time.Time
 
-	mu       sync.Mutex
-	starting map[int64]*jobLock
+	mu sync.Mutex
+	// starting serializes the Start calls of one job in this process;
+	// across processes, registration itself is conditional (see Start).
+	starting executor.JobLocks
 	nodes    *nodeInfo // cached, see capacityTTL
 }
 
@@ -118,33 +120,6 @@ var (
 	_ executor.Executor  = (*Executor)(nil)
 	_ executor.LogReader = (*Executor)(nil)
 )
-
-// jobLock serializes the Start calls of one job in this process; across
-// processes, registration itself is conditional (see Start).
-type jobLock struct {
-	sync.Mutex
-	users int
-}
-
-func (e *Executor) lockJob(jobID int64) (unlock func()) {
-	e.mu.Lock()
-	l := e.starting[jobID]
-	if l == nil {
-		l = &jobLock{}
-		e.starting[jobID] = l
-	}
-	l.users++
-	e.mu.Unlock()
-	l.Lock()
-	return func() {
-		l.Unlock()
-		e.mu.Lock()
-		if l.users--; l.users == 0 {
-			delete(e.starting, jobID)
-		}
-		e.mu.Unlock()
-	}
-}
 
 // instanceRe keeps job ids valid for Nomad, URLs and the event filter.
 var instanceRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
@@ -221,7 +196,7 @@ func New(ctx context.Context, cfg Config) (*Executor, error) {
 		cli.Close()
 		return nil, fmt.Errorf("Nomad at %s has no leader; wait for its servers to elect one", cfg.Address)
 	}
-	return &Executor{cfg: cfg, cli: cli, now: time.Now, starting: make(map[int64]*jobLock)}, nil
+	return &Executor{cfg: cfg, cli: cli, now: time.Now}, nil
 }
 
 // e0 is a query bound to ctx.
@@ -274,7 +249,7 @@ func (e *Executor) godockerID(nomadID string) (int64, bool) {
 // cannot both succeed), or if it was withdrawn before any placement. A job
 // that exists in any other state is left as is and its state returned.
 func (e *Executor) Start(ctx context.Context, t *executor.Task) (*executor.State, error) {
-	defer e.lockJob(t.JobID)()
+	defer e.starting.Lock(t.JobID)()
 	var modifyIndex uint64 // 0: register only if no such job
 	v, err := e.lookup(ctx, t.JobID)
 	switch {
