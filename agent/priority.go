@@ -53,16 +53,23 @@ func (p *passPriorities) user(login string) int {
 	return v
 }
 
-// job is the compact record a policy sees of j.
-func (p *passPriorities) job(j *job.Job) scheduler.Job {
-	proj := projectOf(j)
-	pp, ok := p.projects[proj]
-	if !ok {
-		pp = defaultPriority // a deleted project
-	}
+// compactJob is the record a policy sees of j, priorities left to fill.
+func compactJob(j *job.Job) scheduler.Job {
 	return scheduler.Job{
 		ID: j.ID, UID: j.User.UID, User: j.User.Name, Submitted: j.Dates.Submitted, CPU: j.CPU, Memory: j.Memory,
-		Project: proj, Priority: p.user(j.User.Name), ProjectPriority: pp,
+		Project: projectOf(j),
+	}
+}
+
+// fill sets the owner's and the project's priority of each record.
+func (p *passPriorities) fill(jobs []scheduler.Job) {
+	for i := range jobs {
+		j := &jobs[i]
+		pp, ok := p.projects[j.Project]
+		if !ok {
+			pp = defaultPriority // a deleted project
+		}
+		j.Priority, j.ProjectPriority = p.user(j.User), pp
 	}
 }
 

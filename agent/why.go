@@ -24,12 +24,13 @@ func (a *Agent) order(ctx context.Context) ([]*job.Job, error) {
 			continue // being dispatched, as the scheduling pass leaves it out
 		}
 		byID[j.ID] = j
-		snap.Pending = append(snap.Pending, prio.job(j))
+		snap.Pending = append(snap.Pending, compactJob(j))
 	}
 	if needsWindow(a.policy) {
 		a.window.fill(snap, snap.Now)
 	}
 	a.mu.Unlock()
+	prio.fill(snap.Pending)
 	decisions, err := a.policy.Order(ctx, snap)
 	if err != nil {
 		return nil, fmt.Errorf("scheduler %s: %w", a.policy.Name(), err)

@@ -42,55 +42,73 @@ func (s Scheduler) Order(_ context.Context, snap *scheduler.Snapshot) ([]schedul
 		plan = DefaultPlanSeconds
 	}
 	// Jobs queue per (user, weight): a user's jobs of equal weight keep
-	// their order. Each queue gets an exact run of one backing array:
-	// growing per-queue slices (allocation, not ordering) dominated the pass.
-	type key struct {
-		uid    int
-		weight float64
-	}
-	counts := map[key]int{}
-	for _, j := range snap.Pending {
-		counts[key{j.UID, Weight(j)}]++
-	}
-	backing := make([]scheduler.Job, len(snap.Pending))
-	runs := make(map[key][]scheduler.Job, len(counts))
-	off := 0
-	for k, n := range counts {
-		runs[k] = backing[off : off : off+n]
-		off += n
-	}
-	for _, j := range snap.Pending {
-		k := key{j.UID, Weight(j)}
-		runs[k] = append(runs[k], j)
-	}
-	// A user's projected usage is shared by their queues.
+	// their order. One lookup by uid per job (a user has one or two
+	// weights); each queue then gets an exact run of one backing array.
+	jobs := snap.Pending
+	which := make([]int32, len(jobs)) // the queue of each job
+	byUser := make(map[int][]int32, 64)
+	var q queues
 	projected := map[int]*float64{}
-	q := make(queues, 0, len(runs))
-	for k, jobs := range runs {
-		slices.SortFunc(jobs, func(a, b scheduler.Job) int { return cmp.Compare(a.ID, b.ID) })
-		p := projected[k.uid]
-		if p == nil {
-			p = new(snap.Usage[k.uid] + snap.Running[k.uid]*plan)
-			projected[k.uid] = p
+	for i := range jobs {
+		j := &jobs[i]
+		w := Weight(*j)
+		qi := int32(-1)
+		for _, k := range byUser[j.UID] {
+			if q[k].weight == w {
+				qi = k
+				break
+			}
 		}
-		q = append(q, &queue{uid: k.uid, weight: k.weight, jobs: jobs, projected: p})
+		if qi < 0 {
+			p := projected[j.UID]
+			if p == nil {
+				p = new(snap.Usage[j.UID] + snap.Running[j.UID]*plan)
+				projected[j.UID] = p
+			}
+			qi = int32(len(q))
+			q = append(q, &queue{uid: j.UID, weight: w, projected: p})
+			byUser[j.UID] = append(byUser[j.UID], qi)
+		}
+		which[i] = qi
+		q[qi].count++
+	}
+	// Queues hold their jobs' places in the snapshot and their head's id,
+	// not copies of the records.
+	backing := make([]int32, len(jobs))
+	off := 0
+	for _, x := range q {
+		x.jobs = backing[off : off : off+x.count]
+		off += x.count
+	}
+	for i := range jobs {
+		x := q[which[i]]
+		x.jobs = append(x.jobs, int32(i))
+	}
+	for _, x := range q {
+		slices.SortFunc(x.jobs, func(a, b int32) int { return cmp.Compare(jobs[a].ID, jobs[b].ID) })
+		x.head = jobs[x.jobs[0]].ID
 	}
 	for i, x := range q {
 		x.index = i
 	}
 	heap.Init(&q)
-	byUID := map[int][]*queue{}
-	for _, x := range q {
-		byUID[x.uid] = append(byUID[x.uid], x)
+	byUID := make(map[int][]*queue, len(byUser))
+	for uid, ks := range byUser {
+		for _, k := range ks {
+			byUID[uid] = append(byUID[uid], q[k])
+		}
 	}
 	out := make([]scheduler.Decision, 0, len(snap.Pending))
 	for q.Len() > 0 {
 		u := q[0]
-		j := u.jobs[0]
+		j := &jobs[u.jobs[0]]
 		// One shared reason: formatting numbers per job would cost more
 		// than the ordering; `god usage` shows them.
 		out = append(out, scheduler.Decision{JobID: j.ID, Reason: reason})
 		u.jobs = u.jobs[1:]
+		if len(u.jobs) > 0 {
+			u.head = jobs[u.jobs[0]].ID
+		}
 		*u.projected += j.CPU * plan
 		if len(u.jobs) == 0 {
 			heap.Remove(&q, u.index)
@@ -129,9 +147,11 @@ const reason = "fair share: the user with the least usage (past, running and pla
 type queue struct {
 	uid       int
 	weight    float64
-	jobs      []scheduler.Job
+	jobs      []int32  // places in the snapshot, by job id
+	head      int64    // the id of jobs[0]
 	projected *float64 // the user's, shared by their queues
 	index     int      // in the heap; -1 once removed
+	count     int      // jobs, while the queues are built
 }
 
 func (x *queue) key() float64 { return *x.projected / x.weight }
@@ -145,7 +165,7 @@ func (u queues) Less(i, j int) bool {
 	if ki, kj := u[i].key(), u[j].key(); ki != kj {
 		return ki < kj
 	}
-	return u[i].jobs[0].ID < u[j].jobs[0].ID
+	return u[i].head < u[j].head
 }
 func (u queues) Swap(i, j int) {
 	u[i], u[j] = u[j], u[i]
