@@ -9,6 +9,7 @@ import (
 	"os/user"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unicode"
@@ -288,15 +289,17 @@ func (a *Agent) initSigner(ctx context.Context) error {
 	}
 }
 
-// validLogin refuses names that cannot be logins before any directory sees them.
+// validLogin refuses names that cannot be logins before any login method
+// sees them: auth.CheckLogin's rules, and no spaces.
 func validLogin(login string) error {
-	if login == "" || len(login) > 256 {
-		return &Error{Code: http.StatusBadRequest, Msg: "invalid login", Fields: []api.FieldError{{Field: "login", Message: "a login of 1 to 256 characters is required"}}}
+	bad := func(msg string) error {
+		return &Error{Code: http.StatusBadRequest, Msg: "invalid login", Fields: []api.FieldError{{Field: "login", Message: msg}}}
 	}
-	for _, r := range login {
-		if unicode.IsControl(r) || unicode.IsSpace(r) {
-			return &Error{Code: http.StatusBadRequest, Msg: "invalid login", Fields: []api.FieldError{{Field: "login", Message: "a login has no spaces or control characters"}}}
-		}
+	switch {
+	case login == "" || len(login) > auth.MaxLoginLength:
+		return bad(fmt.Sprintf("a login of 1 to %d characters is required", auth.MaxLoginLength))
+	case auth.CheckLogin(login) != nil || strings.ContainsFunc(login, unicode.IsSpace):
+		return bad("a login has no spaces or control characters")
 	}
 	return nil
 }

@@ -46,9 +46,9 @@ type Agent struct {
 	signer         *token.Signer
 	authenticators []auth.Authenticator
 	accts          accountCache
-	projs          projectCache
+	projs          recordCache[api.Project]
 	prios          priorityCache
-	vols           volumeCache
+	vols           recordCache[config.Volume]
 	logins         loginLimiter
 	guests         *guestSettings // nil unless guests may log in
 	// auditq queues the audit entries of accepted submits while the agent
@@ -130,6 +130,8 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 		startedAt:    time.Now(),
 		accts:        accountCache{m: map[string]cachedAccount{}},
 		prios:        priorityCache{m: map[string]cachedPriority{}},
+		projs:        recordCache[api.Project]{kind: store.KindProject},
+		vols:         recordCache[config.Volume]{kind: store.KindVolume},
 		logins:       loginLimiter{m: map[string]loginFailures{}},
 	}
 	rec, ok := o.Store.(store.Records)

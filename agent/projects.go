@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/godocker/god/api"
@@ -21,44 +20,9 @@ const DefaultProject = "default"
 
 var projectName = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
 
-// projectCache holds every project (a site has tens, not millions) for a
-// few seconds, so membership checks on submit do not read the store.
-type projectCache struct {
-	mu sync.Mutex
-	m  map[string]*api.Project
-	at time.Time
-}
-
-const projectCacheTTL = 5 * time.Second
-
 // projects returns the projects by name, from the cache when fresh.
 func (a *Agent) projects(ctx context.Context) (map[string]*api.Project, error) {
-	a.projs.mu.Lock()
-	defer a.projs.mu.Unlock()
-	if a.projs.m != nil && time.Since(a.projs.at) < projectCacheTTL {
-		return a.projs.m, nil
-	}
-	recs, err := a.rec.ListRecords(ctx, store.KindProject)
-	if err != nil {
-		return nil, err
-	}
-	m := make(map[string]*api.Project, len(recs))
-	for _, r := range recs {
-		p := &api.Project{}
-		if err := json.Unmarshal(r.Value, p); err != nil {
-			return nil, fmt.Errorf("project %s: %w", r.Key, err)
-		}
-		p.Version = r.Version
-		m[p.Name] = p
-	}
-	a.projs.m, a.projs.at = m, time.Now()
-	return m, nil
-}
-
-func (a *Agent) forgetProjects() {
-	a.projs.mu.Lock()
-	a.projs.m = nil
-	a.projs.mu.Unlock()
+	return a.projs.get(ctx, a.rec, func(p *api.Project, r *store.Record) { p.Version = r.Version })
 }
 
 // memberOf lists the projects login belongs to (default not included).
@@ -201,7 +165,7 @@ func (a *Agent) putProject(ctx context.Context, p *api.Project) error {
 	}
 	r := &store.Record{Kind: store.KindProject, Key: p.Name, Value: data, Version: p.Version}
 	err = a.rec.PutRecord(ctx, r)
-	a.forgetProjects()
+	a.projs.forget()
 	if err == nil {
 		p.Version = r.Version
 	}
@@ -339,7 +303,7 @@ func (a *Agent) DeleteProject(ctx context.Context, caller *api.Caller, name stri
 		return errorf(http.StatusBadRequest, "the default project cannot be deleted")
 	}
 	err := a.rec.DeleteRecord(ctx, store.KindProject, name, 0)
-	a.forgetProjects()
+	a.projs.forget()
 	if errors.Is(err, store.ErrNoRecord) {
 		return errorf(http.StatusNotFound, "no project %s", name)
 	}

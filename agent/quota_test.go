@@ -124,7 +124,7 @@ func TestQuota_Project(t *testing.T) {
 	must.StrContains(t, why.Reasons[0].Message, "quota reached: project lab used 150.0 of 100 core-hours")
 	_, err = a.UpdateProject(ctx, root, "lab", &api.ProjectUpdate{Quota: &api.ProjectQuota{}})
 	must.NoError(t, err)
-	a.forgetProjects()
+	a.projs.forget()
 	pass(t, a)
 	must.Eq(t, 4, ex.Starts())
 }

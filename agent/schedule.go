@@ -513,13 +513,19 @@ func (a *Agent) mutate(ctx context.Context, id int64, change func(*job.Job) bool
 	}
 }
 
+// countFinishedLocked adds a finished job to what the agent learns from
+// finished jobs: the fair-share ledger, the quota window and run times.
+func (a *Agent) countFinishedLocked(j *job.Job) {
+	a.ledger.charge(j)
+	a.window.charge(j)
+	a.runtimes.observe(j)
+}
+
 // ended runs once when a job reaches over: an array learns that one more
 // task is done, and jobs waiting on this one may now be decided.
 func (a *Agent) ended(ctx context.Context, j *job.Job) {
 	a.mu.Lock()
-	a.ledger.charge(j)
-	a.window.charge(j)
-	a.runtimes.observe(j)
+	a.countFinishedLocked(j)
 	a.mu.Unlock()
 	if j.ParentID != 0 {
 		a.taskOver(ctx, j.ParentID)

@@ -82,7 +82,8 @@ func (l *ledger) usage(uid int, now time.Time) (cpu, mem, effective float64) {
 	return cpu, mem, cpu + l.memWeight*mem
 }
 
-// loadLedger charges every finished job found at start-up.
+// loadLedger counts every finished job found at start-up (see
+// countFinishedLocked).
 func (a *Agent) loadLedger(ctx context.Context) error {
 	done, err := a.store.List(ctx, store.Filter{States: []string{api.StateOver, api.StateArchived}, Ascending: true})
 	if err != nil {
@@ -91,9 +92,7 @@ func (a *Agent) loadLedger(ctx context.Context) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, j := range done {
-		a.ledger.charge(j)
-		a.window.charge(j)
-		a.runtimes.observe(j)
+		a.countFinishedLocked(j)
 	}
 	return nil
 }
@@ -102,7 +101,6 @@ func (a *Agent) loadLedger(ctx context.Context) error {
 func (a *Agent) Usage(ctx context.Context, caller *api.Caller) ([]*api.UsageEntry, error) {
 	now := time.Now()
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	running := map[int]float64{}
 	uids := map[int]string{}
 	for _, r := range a.reserved {
@@ -132,10 +130,10 @@ func (a *Agent) Usage(ctx context.Context, caller *api.Caller) ([]*api.UsageEntr
 		})
 	}
 	a.mu.Unlock()
+	// Priorities may read the store: not under the agent's lock.
 	for _, e := range out {
 		e.Priority = a.userPriority(ctx, e.User)
 	}
-	a.mu.Lock()
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].EffectiveHours != out[j].EffectiveHours {
 			return out[i].EffectiveHours < out[j].EffectiveHours

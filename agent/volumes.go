@@ -4,46 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
-	"sync"
-	"time"
 
 	"github.com/godocker/god/agent/config"
 	"github.com/godocker/god/api"
 	"github.com/godocker/god/store"
 )
 
-// volumeCache holds the volumes admins defined through the API (a handful)
-// for a few seconds, like projects.
-type volumeCache struct {
-	mu sync.Mutex
-	m  map[string]*config.Volume
-	at time.Time
-}
-
 // siteVolumes returns the volumes admins defined through the API.
 func (a *Agent) siteVolumes(ctx context.Context) (map[string]*config.Volume, error) {
-	a.vols.mu.Lock()
-	defer a.vols.mu.Unlock()
-	if a.vols.m != nil && time.Since(a.vols.at) < projectCacheTTL {
-		return a.vols.m, nil
-	}
-	recs, err := a.rec.ListRecords(ctx, store.KindVolume)
-	if err != nil {
-		return nil, err
-	}
-	m := make(map[string]*config.Volume, len(recs))
-	for _, r := range recs {
-		v := &config.Volume{}
-		if err := json.Unmarshal(r.Value, v); err != nil {
-			return nil, fmt.Errorf("volume %s: %w", r.Key, err)
-		}
-		m[v.Name] = v
-	}
-	a.vols.m, a.vols.at = m, time.Now()
-	return m, nil
+	return a.vols.get(ctx, a.rec, nil)
 }
 
 // volumeDef finds a volume by name: the agent's volume blocks first, then
@@ -85,7 +56,7 @@ func (a *Agent) CreateVolume(ctx context.Context, caller *api.Caller, in *api.Vo
 		return nil, err
 	}
 	err = a.rec.PutRecord(ctx, &store.Record{Kind: store.KindVolume, Key: v.Name, Value: data})
-	a.forgetVolumes()
+	a.vols.forget()
 	if errors.Is(err, store.ErrConflict) {
 		return nil, errorf(http.StatusConflict, "volume %s already exists; delete it first to change it", v.Name)
 	}
@@ -107,17 +78,11 @@ func (a *Agent) DeleteVolume(ctx context.Context, caller *api.Caller, name strin
 		}
 	}
 	err := a.rec.DeleteRecord(ctx, store.KindVolume, name, 0)
-	a.forgetVolumes()
+	a.vols.forget()
 	if errors.Is(err, store.ErrNoRecord) {
 		return errorf(http.StatusNotFound, "no volume %s", name)
 	}
 	return err
-}
-
-func (a *Agent) forgetVolumes() {
-	a.vols.mu.Lock()
-	a.vols.m = nil
-	a.vols.mu.Unlock()
 }
 
 func volumeView(v *config.Volume, usable bool) *api.Volume {

@@ -11,6 +11,10 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // ErrBadCredentials is returned for a wrong password and for an unknown
@@ -82,4 +86,24 @@ type Defaulter interface {
 // account locked since submission). The job stays pending with the reason.
 type Vetoer interface {
 	CanRun(ctx context.Context, who *Identity) error
+}
+
+// MaxLoginLength bounds a login name, in bytes.
+const MaxLoginLength = 256
+
+// CheckLogin refuses what no login looks like, before a directory, PAM or
+// a log sees it: empty, longer than MaxLoginLength, not UTF-8, or with a
+// control character (NUL included). Methods add their own rules (spaces).
+func CheckLogin(login string) error {
+	switch {
+	case login == "":
+		return errors.New("empty login")
+	case len(login) > MaxLoginLength:
+		return fmt.Errorf("login longer than %d bytes", MaxLoginLength)
+	case !utf8.ValidString(login):
+		return errors.New("login is not valid UTF-8")
+	case strings.IndexFunc(login, unicode.IsControl) >= 0:
+		return errors.New("login contains a control character")
+	}
+	return nil
 }

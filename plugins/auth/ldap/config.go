@@ -11,6 +11,8 @@ import (
 	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/godocker/god/plugins/auth"
 )
 
 // Defaults of the configuration, for OpenLDAP with the RFC 2307 (nis) schema.
@@ -22,7 +24,7 @@ const (
 
 	// MaxLoginLength bounds a login name in bytes: longer ones are refused
 	// before the directory is asked.
-	MaxLoginLength = 256
+	MaxLoginLength = auth.MaxLoginLength
 )
 
 // Config of the LDAP authenticator. Zero fields take the defaults above.

@@ -20,8 +20,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	goldap "github.com/go-ldap/ldap/v3"
 	"github.com/hashicorp/go-hclog"
@@ -358,16 +356,10 @@ func idAttr(e *goldap.Entry, attr, setting string) (int, error) {
 // included). Escaping alone would make these harmless; refusing them keeps
 // them out of searches and logs.
 func validLogin(login string) error {
-	switch {
-	case login == "":
-		return errors.New("empty login")
-	case len(login) > MaxLoginLength:
-		return fmt.Errorf("login longer than %d bytes", MaxLoginLength)
-	case !utf8.ValidString(login):
-		return errors.New("login is not valid UTF-8")
-	case strings.IndexFunc(login, unicode.IsControl) >= 0:
-		return errors.New("login contains a control character")
-	case strings.TrimSpace(login) != login:
+	if err := auth.CheckLogin(login); err != nil {
+		return err
+	}
+	if strings.TrimSpace(login) != login {
 		return errors.New("login starts or ends with a space")
 	}
 	return nil

@@ -20,7 +20,8 @@ import (
 	"path/filepath"
 	"strings"
 	"unicode"
-	"unicode/utf8"
+
+	"github.com/godocker/god/plugins/auth"
 )
 
 // DefaultService is the PAM service used when Config.Service is empty: the
@@ -32,7 +33,7 @@ const DefaultService = "god"
 const DefaultConfDir = "/etc/pam.d"
 
 // MaxLoginLength bounds a login, in bytes.
-const MaxLoginLength = 256
+const MaxLoginLength = auth.MaxLoginLength
 
 // maxPasswordLength is PAM_MAX_RESP_SIZE (512) less the NUL: PAM modules
 // cut longer answers there, so a longer password would pass for its prefix.
@@ -103,16 +104,10 @@ func validServiceName(s string) bool {
 // or NSS: empty, too long, not UTF-8, or with a control character (NUL
 // included: C would cut the string there) or a space anywhere.
 func validLogin(login string) error {
-	switch {
-	case login == "":
-		return errors.New("empty login")
-	case len(login) > MaxLoginLength:
-		return fmt.Errorf("login longer than %d bytes", MaxLoginLength)
-	case !utf8.ValidString(login):
-		return errors.New("login is not valid UTF-8")
-	case strings.IndexFunc(login, unicode.IsControl) >= 0:
-		return errors.New("login contains a control character")
-	case strings.IndexFunc(login, unicode.IsSpace) >= 0:
+	if err := auth.CheckLogin(login); err != nil {
+		return err
+	}
+	if strings.IndexFunc(login, unicode.IsSpace) >= 0 {
 		return errors.New("login contains a space")
 	}
 	return nil
