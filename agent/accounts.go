@@ -199,6 +199,11 @@ func (a *Agent) adminAccount(acc *storedAccount) bool {
 // Authenticate tells who sent a request: a token if there is one, else the
 // kernel's identity of a Unix socket peer (or a loopback peer in dev mode).
 func (a *Agent) Authenticate(ctx context.Context, c *agenthttp.Credentials) (*api.Caller, error) {
+	if c.Forwarded != "" {
+		if err := a.forwardedPeer(c); err != nil {
+			return nil, err
+		}
+	}
 	if c.Bearer != "" {
 		return a.tokenCaller(ctx, c)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/godocker/god/agent/cluster"
 	"github.com/godocker/god/agent/config"
 	agenthttp "github.com/godocker/god/agent/http"
 	"github.com/godocker/god/agent/identity"
@@ -84,6 +85,9 @@ type Agent struct {
 	capacity  executor.Capacity
 	capAt     time.Time
 
+	// cluster is set when the agent is one of several (nil: it leads alone).
+	clustered
+
 	dispatching sync.WaitGroup
 	finalizing  sync.Map // job id -> struct{}: one finalize at a time per job
 	startedAt   time.Time
@@ -97,6 +101,31 @@ type Options struct {
 	Logger    hclog.Logger
 	// Authenticators replace the login methods built from the config.
 	Authenticators []auth.Authenticator
+	// Cluster makes the agent one of several sharing Store, which must be
+	// a store.Fencer: it leads (schedules) only while Consul elects it.
+	Cluster *cluster.Cluster
+}
+
+// resetState empties what the agent keeps in memory about jobs: at start,
+// and when it is elected leader of a cluster (what it kept before may be
+// stale: it reloads everything from the store).
+func (a *Agent) resetState() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.queue = map[int64]*job.Job{}
+	a.pendingByUID = map[int]int{}
+	a.reserved = map[int64]reservation{}
+	a.used = executor.Capacity{}
+	a.arrayActive = map[int64]int{}
+	a.arrayLeft = map[int64]int{}
+	a.deadlines = map[int64]time.Time{}
+	a.userUse = map[int]userUse{}
+	a.projectUse = map[string]userUse{}
+	a.window = newUsageWindow(a.cfg.Quota.WindowDuration)
+	a.runtimes = runtimes{byUID: map[int]float64{}}
+	a.ledger = newLedger(a.cfg.Scheduler.HalfLifeDuration, *a.cfg.Scheduler.MemoryWeight)
+	a.backoff = map[int64]time.Time{}
+	a.capacity, a.capAt = executor.Capacity{}, time.Time{}
 }
 
 // New builds an agent from a finalized config and its parts.
@@ -105,40 +134,34 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 		o.Logger = hclog.NewNullLogger()
 	}
 	a := &Agent{
-		cfg:          cfg,
-		log:          o.Logger,
-		schedLog:     o.Logger.Named("scheduler"),
-		watchLog:     o.Logger.Named("watcher"),
-		store:        o.Store,
-		exec:         o.Executor,
-		policy:       o.Scheduler,
-		users:        identity.NewCache(time.Minute),
-		wake:         make(chan struct{}, 1),
-		changes:      newBroadcaster(),
-		queue:        map[int64]*job.Job{},
-		pendingByUID: map[int]int{},
-		reserved:     map[int64]reservation{},
-		arrayActive:  map[int64]int{},
-		arrayLeft:    map[int64]int{},
-		deadlines:    map[int64]time.Time{},
-		userUse:      map[int]userUse{},
-		projectUse:   map[string]userUse{},
-		window:       newUsageWindow(cfg.Quota.WindowDuration),
-		runtimes:     runtimes{byUID: map[int]float64{}},
-		ledger:       newLedger(cfg.Scheduler.HalfLifeDuration, *cfg.Scheduler.MemoryWeight),
-		backoff:      map[int64]time.Time{},
-		startedAt:    time.Now(),
-		accts:        accountCache{m: map[string]cachedAccount{}},
-		prios:        priorityCache{m: map[string]cachedPriority{}},
-		projs:        recordCache[api.Project]{kind: store.KindProject},
-		vols:         recordCache[config.Volume]{kind: store.KindVolume},
-		logins:       loginLimiter{m: map[string]loginFailures{}},
+		cfg:       cfg,
+		log:       o.Logger,
+		schedLog:  o.Logger.Named("scheduler"),
+		watchLog:  o.Logger.Named("watcher"),
+		store:     o.Store,
+		exec:      o.Executor,
+		policy:    o.Scheduler,
+		users:     identity.NewCache(time.Minute),
+		wake:      make(chan struct{}, 1),
+		changes:   newBroadcaster(),
+		startedAt: time.Now(),
+		accts:     accountCache{m: map[string]cachedAccount{}},
+		prios:     priorityCache{m: map[string]cachedPriority{}},
+		projs:     recordCache[api.Project]{kind: store.KindProject},
+		vols:      recordCache[config.Volume]{kind: store.KindVolume},
+		logins:    loginLimiter{m: map[string]loginFailures{}},
 	}
+	a.resetState()
 	rec, ok := o.Store.(store.Records)
 	if !ok {
 		return nil, fmt.Errorf("the job store %T cannot keep accounts (store.Records)", o.Store)
 	}
 	a.rec = rec
+	if o.Cluster != nil {
+		if err := a.joinCluster(o); err != nil {
+			return nil, err
+		}
+	}
 	if err := a.prepareSharedDir(); err != nil {
 		return nil, err
 	}
@@ -174,34 +197,21 @@ func (a *Agent) Run(ctx context.Context) error {
 			l.Close()
 		}
 	}()
-	if err := a.loadLedger(ctx); err != nil {
-		if ctx.Err() != nil {
-			return nil
+	if a.cluster == nil {
+		if err := a.load(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped while starting
+			}
+			return err
 		}
-		return fmt.Errorf("loading the usage ledger: %w", err)
-	}
-	if err := a.loadQueue(ctx); err != nil {
-		if ctx.Err() != nil {
-			return nil // stopped while starting
-		}
-		return fmt.Errorf("loading pending jobs: %w", err)
-	}
-	if err := a.reconcile(ctx); err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return fmt.Errorf("reconciling with the %s engine: %w", a.exec.Name(), err)
-	}
-	if err := a.loadArrays(ctx); err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return fmt.Errorf("loading arrays: %w", err)
 	}
 	a.auditq = make(chan *api.AuditEntry, 4096)
 	auditDone := make(chan struct{})
 	go func() { a.auditWriter(a.auditq); close(auditDone) }()
 	srv := agenthttp.New(a, a.log.Named("http"))
+	if a.cluster != nil {
+		srv.Handler = a.forwarding(srv.Handler)
+	}
 	errc := make(chan error, len(listeners))
 	for _, l := range listeners {
 		go func() {
@@ -218,11 +228,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	loops, stopLoops := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Go(func() { a.schedulerLoop(loops) })
-	wg.Go(func() { a.watchLoop(loops) })
-	wg.Go(func() { a.lifespanLoop(loops) })
-	wg.Go(func() { a.archiveLoop(loops) })
-	a.Wake()
+	if a.cluster == nil {
+		a.startLoops(loops, &wg)
+	} else {
+		wg.Go(func() { a.runCluster(loops) })
+	}
 
 	select {
 	case <-ctx.Done():
@@ -244,6 +254,33 @@ func (a *Agent) Run(ctx context.Context) error {
 		_ = os.Remove(a.cfg.Socket)
 	}
 	return err
+}
+
+// load reads what the agent keeps in memory from the store and brings the
+// store and the engine into agreement.
+func (a *Agent) load(ctx context.Context) error {
+	if err := a.loadLedger(ctx); err != nil {
+		return fmt.Errorf("loading the usage ledger: %w", err)
+	}
+	if err := a.loadQueue(ctx); err != nil {
+		return fmt.Errorf("loading pending jobs: %w", err)
+	}
+	if err := a.reconcile(ctx); err != nil {
+		return fmt.Errorf("reconciling with the %s engine: %w", a.exec.Name(), err)
+	}
+	if err := a.loadArrays(ctx); err != nil {
+		return fmt.Errorf("loading arrays: %w", err)
+	}
+	return nil
+}
+
+// startLoops starts what schedules and follows jobs, until ctx ends.
+func (a *Agent) startLoops(ctx context.Context, wg *sync.WaitGroup) {
+	wg.Go(func() { a.schedulerLoop(ctx) })
+	wg.Go(func() { a.watchLoop(ctx) })
+	wg.Go(func() { a.lifespanLoop(ctx) })
+	wg.Go(func() { a.archiveLoop(ctx) })
+	a.Wake()
 }
 
 func (a *Agent) listen() ([]net.Listener, error) {

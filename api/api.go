@@ -16,6 +16,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Environment variables read by DefaultConfig.
@@ -36,6 +37,11 @@ type Config struct {
 	Token string
 	// HTTPClient overrides the transport; nil builds one from Address.
 	HTTPClient *http.Client
+	// RetryUnavailable is how long a request is retried while the agent
+	// answers 503 with Retry-After (a cluster electing its leader): such
+	// an answer means the request was not carried out. 0 means one
+	// minute; a negative value never retries.
+	RetryUnavailable time.Duration
 }
 
 // DefaultConfig reads GOD_ADDR and GOD_TOKEN; without GOD_ADDR it uses the
@@ -168,7 +174,32 @@ func (c *Client) newRequest(ctx context.Context, method, path string, q url.Valu
 }
 
 func (c *Client) send(req *http.Request) (*http.Response, error) {
+	retryFor := c.cfg.RetryUnavailable
+	if retryFor == 0 {
+		retryFor = time.Minute
+	}
+	deadline := time.Now().Add(retryFor)
 	resp, err := c.hc.Do(req)
+	for err == nil && resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != "" &&
+		time.Now().Before(deadline) && (req.Body == nil || req.GetBody != nil) {
+		wait := time.Second
+		if secs, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && secs >= 0 {
+			wait = min(time.Duration(secs)*time.Second, 5*time.Second)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		select {
+		case <-req.Context().Done():
+			return nil, req.Context().Err()
+		case <-time.After(wait):
+		}
+		if req.GetBody != nil {
+			if req.Body, err = req.GetBody(); err != nil {
+				return nil, err
+			}
+		}
+		resp, err = c.hc.Do(req)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach the GoDocker agent at %s: %w (is `god agent` running? set GOD_ADDR to its address)", c.cfg.Address, unwrapURLError(err))
 	}
@@ -268,4 +299,60 @@ func FormatSize(n int64) string {
 		}
 	}
 	return strconv.FormatInt(n, 10) + "B"
+}
+
+// AgentHealth is an agent's answer to its health check.
+type AgentHealth struct {
+	// Name is the agent's name in its cluster (its host name alone).
+	Name string `json:"name"`
+	// Roles are what it does: api, scheduler, watcher.
+	Roles []string `json:"roles"`
+	// Leader says whether it leads (always, outside a cluster).
+	Leader bool `json:"leader"`
+	// LeaderName names the leader, when known.
+	LeaderName string `json:"leader_name,omitempty"`
+	// Status is "ok", or what is wrong.
+	Status string `json:"status"`
+}
+
+// Health asks the agent whether it serves; it needs no login. An agent
+// that cannot serve answers 503 with its AgentHealth in the error.
+func (a *Agent) Health(ctx context.Context) (*AgentHealth, error) {
+	var out AgentHealth
+	if err := a.c.do(ctx, http.MethodGet, "/v1/agent/health", nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Member is one agent of a cluster as Consul sees it.
+type Member struct {
+	Name       string       `json:"name"`
+	Address    string       `json:"address"`
+	ConsulNode string       `json:"consul_node,omitempty"`
+	Roles      []RoleHealth `json:"roles"`
+	Leader     bool         `json:"leader"`
+}
+
+// RoleHealth is the health of one role of a member: passing, warning,
+// critical or maintenance.
+type RoleHealth struct {
+	Role   string `json:"role"`
+	Status string `json:"status"`
+}
+
+// Operator is the client for cluster operations.
+type Operator struct{ c *Client }
+
+// Operator returns the operator endpoints of the client.
+func (c *Client) Operator() *Operator { return &Operator{c: c} }
+
+// Members lists the agents of the cluster, their roles and the leader
+// (admins only).
+func (o *Operator) Members(ctx context.Context) ([]*Member, error) {
+	var out []*Member
+	if err := o.c.do(ctx, http.MethodGet, "/v1/operator/members", nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }

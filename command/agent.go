@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/godocker/god/agent"
+	"github.com/godocker/god/agent/cluster"
 	"github.com/godocker/god/agent/config"
 	"github.com/godocker/god/agent/jobstore"
 	"github.com/godocker/god/plugins/executor"
@@ -133,7 +134,14 @@ func (c *AgentCommand) Run(args []string) int {
 		return 1
 	}
 	defer stopPolicy()
-	a, err := agent.New(cfg, agent.Options{Store: st.Store, Executor: ex, Scheduler: policy, Logger: log})
+	opts := agent.Options{Store: st.Store, Executor: ex, Scheduler: policy, Logger: log}
+	if cfg.Cluster != nil {
+		if opts.Cluster, err = cluster.New(*cfg.Cluster, log); err != nil {
+			c.Ui.Error(fmt.Sprintf("Error joining the cluster: %s", err))
+			return 1
+		}
+	}
+	a, err := agent.New(cfg, opts)
 	if err != nil {
 		c.Ui.Error(fmt.Sprintf("Error starting the agent: %s", err))
 		return 1
@@ -148,6 +156,9 @@ func (c *AgentCommand) Run(args []string) int {
 	}
 	if cfg.HTTP.Enabled {
 		c.Ui.Output(fmt.Sprintf("    HTTP API on http://%s:%d", cfg.HTTP.Address, cfg.HTTP.Port))
+	}
+	if k := cfg.Cluster; k != nil {
+		c.Ui.Output(fmt.Sprintf("    cluster member %s (roles %s), advertised at %s", k.NodeName, strings.Join(cfg.Roles, ", "), k.Advertise))
 	}
 	// An agent that lost the lock of a shared store stops: another agent
 	// may be starting on it.

@@ -179,6 +179,8 @@ func flagsOf(name string) []string {
 		return append(common, "path", "mount", "read-only", "users", "groups", "projects", "json")
 	case "operator audit":
 		return append(common, "actor", "action", "since", "limit", "json")
+	case "operator members":
+		return append(common, "json")
 	}
 	return nil
 }

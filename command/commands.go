@@ -83,6 +83,7 @@ func Commands(m Meta) map[string]cli.CommandFactory {
 		"project remove-member": func() (cli.Command, error) { return &ProjectMemberCommand{Meta: m}, nil },
 		"operator":              func() (cli.Command, error) { return &OperatorCommand{Meta: m}, nil },
 		"operator audit":        func() (cli.Command, error) { return &OperatorAuditCommand{Meta: m}, nil },
+		"operator members":      func() (cli.Command, error) { return &OperatorMembersCommand{Meta: m}, nil },
 	}
 	for verb, c := range jobActions(m) {
 		cmds["job "+verb] = func() (cli.Command, error) { return c, nil }

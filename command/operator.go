@@ -11,7 +11,7 @@ type OperatorCommand struct {
 	Meta
 }
 
-func (c *OperatorCommand) Synopsis() string { return "Inspect the site: the audit log" }
+func (c *OperatorCommand) Synopsis() string { return "Inspect the site: the audit log, the agents" }
 
 func (c *OperatorCommand) Help() string {
 	return strings.TrimSpace(`
@@ -20,6 +20,7 @@ Usage: god operator <subcommand> [options] [args]
   Commands for running a GoDocker site.
 
     god operator audit     list who did what, and what was refused
+    god operator members   list the agents of the cluster and the leader
 
   Run "god operator <subcommand> -h" for the options of each.
 `)

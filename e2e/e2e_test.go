@@ -74,6 +74,7 @@ type agentProc struct {
 	dir      string
 	socket   string
 	instance string
+	shared   string // the job directories' root
 	cfgPath  string
 	args     []string
 	cmd      *exec.Cmd
@@ -86,6 +87,10 @@ type agentProc struct {
 type agentOpts struct {
 	cpu   float64 // executor capacity override (0: the engine's)
 	extra string  // appended to the config
+	// instance and sharedDir, when set, are shared by the agents of a
+	// cluster (one engine, one job directory tree).
+	instance  string
+	sharedDir string
 }
 
 // startAgent writes a config and starts the agent.
@@ -100,9 +105,17 @@ func startAgent(t *testing.T, o agentOpts, args ...string) *agentProc {
 		instance: fmt.Sprintf("gode2e-%d-%d", os.Getpid(), seq.Add(1)),
 		cfgPath:  filepath.Join(dir, "agent.hcl"),
 		args:     args,
+		shared:   filepath.Join(dir, "shared"),
+	}
+	if o.instance != "" {
+		p.instance = o.instance
+	}
+	if o.sharedDir != "" {
+		p.shared = o.sharedDir
 	}
 	cfg := fmt.Sprintf(`
 data_dir  = %q
+shared_dir = %q
 socket    = %q
 log_level = "debug"
 allow_root = true # the test process submits as root
@@ -114,7 +127,7 @@ defaults {
   image  = %q
   memory = "128MiB"
 }
-%s`, dir, p.socket, p.instance, o.cpu, testImage, o.extra)
+%s`, dir, p.shared, p.socket, p.instance, o.cpu, testImage, o.extra)
 	must.NoError(t, os.WriteFile(p.cfgPath, []byte(cfg), 0o644))
 	var err error
 	p.client, err = api.NewClient(&api.Config{Address: "unix://" + p.socket})
@@ -211,7 +224,7 @@ func (p *agentProc) waitRunning(id int64) *api.Job {
 }
 
 func (p *agentProc) jobFile(id int64, name string) string {
-	b, _ := os.ReadFile(filepath.Join(p.dir, "shared", "jobs", fmt.Sprint(id), name))
+	b, _ := os.ReadFile(filepath.Join(p.shared, "jobs", fmt.Sprint(id), name))
 	return string(b)
 }
 

@@ -37,7 +37,7 @@ const (
 	DefaultKVPrefix        = "god"
 	DefaultSessionTTL      = 15 * time.Second
 	DefaultLockDelay       = 5 * time.Second
-	DefaultCheckTTL        = 30 * time.Second
+	DefaultCheckTTL        = 10 * time.Second
 	DefaultCheckInterval   = 10 * time.Second
 	DefaultCheckTimeout    = 5 * time.Second
 	DefaultDeregisterAfter = 10 * time.Minute

@@ -92,12 +92,20 @@ func (c *Cluster) Leader(ctx context.Context) (name, address string, epoch uint6
 // campaign runs one session: it waits for the lock, leads, and steps down.
 // led says whether onElected was called.
 func (c *Cluster) campaign(ctx context.Context, onElected func(context.Context, uint64)) (led bool, err error) {
-	session, _, err := c.client.Session().Create(&api.SessionEntry{
+	entry := &api.SessionEntry{
 		Name:      "god leader election: " + c.cfg.NodeName,
 		TTL:       c.cfg.SessionTTL.String(),
 		LockDelay: c.cfg.LockDelay,
 		Behavior:  api.SessionBehaviorRelease,
-	}, (&api.WriteOptions{}).WithContext(ctx))
+	}
+	if check := c.schedulerCheck(); check != "" {
+		// Tie the session to the scheduler's heartbeat: when a leader dies
+		// its check goes critical after CheckTTL and Consul invalidates the
+		// session at once, instead of after up to twice the session TTL.
+		entry.NodeChecks = []string{"serfHealth"}
+		entry.ServiceChecks = []api.ServiceCheck{{ID: check}}
+	}
+	session, _, err := c.client.Session().Create(entry, (&api.WriteOptions{}).WithContext(ctx))
 	if err != nil {
 		return false, fmt.Errorf("creating a session: %w", err)
 	}
@@ -331,4 +339,15 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
+}
+
+// schedulerCheck is the id of this agent's scheduler heartbeat check, if
+// Register registered the scheduler role.
+func (c *Cluster) schedulerCheck() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if reg := c.registered[RoleScheduler]; reg != nil && reg.Check != nil && reg.Check.TTL != "" {
+		return reg.Check.CheckID
+	}
+	return ""
 }

@@ -227,14 +227,14 @@ func TestLead_TakeoverAfterTheLeaderProcessDies(t *testing.T) {
 
 func TestLead_StepsDownWhenConsulIsUnreachable(t *testing.T) {
 	tc := startConsul(t) // its own agent: this test kills it
-	t.Cleanup(tc.stop)
+	t.Cleanup(tc.Stop)
 	const ttl = 10 * time.Second
 	rec := newRecorder()
 	startContender(t, newCluster(t, tc, "unreach", "alone", nil), rec)
 	leader := waitTerm(t, rec.elected, 30*time.Second, "leader")
 
 	killed := time.Now()
-	tc.kill()
+	tc.Kill()
 	deposed := waitTerm(t, rec.deposed, 3*ttl, "step-down after Consul died")
 	must.Eq(t, leader, deposed)
 	must.ErrorIs(t, deposed.cause, cluster.ErrSessionExpired)

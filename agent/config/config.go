@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/hcl/v2/gohcl"
 	"github.com/hashicorp/hcl/v2/hclparse"
 
+	"github.com/godocker/god/agent/cluster"
 	"github.com/godocker/god/jobspec"
 	"github.com/godocker/god/plugins/scheduler/godocker"
 )
@@ -90,6 +91,17 @@ type Config struct {
 	Volumes   []*Volume  `hcl:"volume,block"`
 	Store     *Store     `hcl:"store,block"`
 
+	// Roles are what this agent does in a cluster (with a consul block):
+	// "api" serves the API (requests are forwarded to the leader),
+	// "scheduler" may be elected leader, which schedules and dispatches,
+	// "watcher" follows the engine and finalizes a share of the jobs that
+	// end. Default: all three.
+	Roles  []string `hcl:"roles,optional"`
+	Consul *Consul  `hcl:"consul,block"`
+	// Cluster is the consul block checked and converted by Finalize; nil
+	// without a consul block.
+	Cluster *cluster.Config
+
 	// Dev is set by `god agent -dev`, not by files.
 	Dev bool
 }
@@ -105,6 +117,33 @@ type HTTP struct {
 	TLSKey  string `hcl:"tls_key,optional"`
 	// PublicURL is how users reach the API (links, guest login callbacks).
 	PublicURL string `hcl:"public_url,optional"`
+	// TLSCAFile verifies the certificates of the other agents of a cluster
+	// when this one forwards a request to the leader (default: the
+	// system's roots).
+	TLSCAFile string `hcl:"tls_ca_file,optional"`
+}
+
+// Consul makes the agent one of several sharing a Redis store: they elect
+// a leader through Consul and register their roles as Consul services.
+// See website/content/docs/production.md.
+type Consul struct {
+	Address         string `hcl:"address,optional"`
+	Token           string `hcl:"token,optional"`
+	TokenFile       string `hcl:"token_file,optional"`
+	Datacenter      string `hcl:"datacenter,optional"`
+	NodeName        string `hcl:"node_name,optional"`
+	Advertise       string `hcl:"advertise,optional"`
+	ServicePrefix   string `hcl:"service_prefix,optional"`
+	KVPrefix        string `hcl:"kv_prefix,optional"`
+	SessionTTL      string `hcl:"session_ttl,optional"`
+	LockDelay       string `hcl:"lock_delay,optional"`
+	CheckTTL        string `hcl:"check_ttl,optional"`
+	CheckInterval   string `hcl:"check_interval,optional"`
+	CheckTimeout    string `hcl:"check_timeout,optional"`
+	DeregisterAfter string `hcl:"deregister_after,optional"`
+	CAFile          string `hcl:"ca_file,optional"`
+	CertFile        string `hcl:"cert_file,optional"`
+	KeyFile         string `hcl:"key_file,optional"`
 }
 
 // Auth configures one login method: "local" (API keys for the users of
@@ -453,7 +492,15 @@ func merge(base, f *Config, explicit setBools) *Config {
 		set(&h.TLSCert, f.HTTP.TLSCert)
 		set(&h.TLSKey, f.HTTP.TLSKey)
 		set(&h.PublicURL, f.HTTP.PublicURL)
+		set(&h.TLSCAFile, f.HTTP.TLSCAFile)
 		c.HTTP = &h
+	}
+	if f.Roles != nil {
+		c.Roles = f.Roles
+	}
+	if f.Consul != nil {
+		cc := *f.Consul
+		c.Consul = &cc
 	}
 	set(&c.Executor, f.Executor)
 	if f.Nomad != nil {
@@ -704,6 +751,7 @@ func (c *Config) Finalize() error {
 		bad(`unsatisfiable_dependencies must be "end" or "hold", got %q`, c.UnsatisfiableDependencies)
 	}
 	errs = append(errs, c.finalizeStore()...)
+	errs = append(errs, c.finalizeCluster()...)
 	seen := map[string]bool{"home": true}
 	for _, v := range c.Volumes {
 		if seen[v.Name] && v.Name != "home" {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/godocker/god/agent/identity"
 	"github.com/godocker/god/api"
+	"github.com/godocker/god/store"
 )
 
 // Backend is what the API needs from the agent.
@@ -40,6 +41,9 @@ type Backend interface {
 	ProjectUsage(ctx context.Context, caller *api.Caller, name string) (*api.ProjectUsage, error)
 	Logs(ctx context.Context, caller *api.Caller, id int64, stream string, offset int64, follow bool, w io.Writer, flush func()) error
 	Self(caller *api.Caller) *api.AgentSelf
+	// Health says whether the agent serves; ok false answers 503.
+	Health(ctx context.Context) (h *api.AgentHealth, ok bool)
+	Members(ctx context.Context, caller *api.Caller) ([]*api.Member, error)
 
 	AccountBackend
 }
@@ -81,7 +85,16 @@ type Credentials struct {
 	Bearer string
 	// Remote is the client's address (for the audit log).
 	Remote string
+	// Forwarded is the identity another agent of the cluster vouches for
+	// (the ForwardedHeader), made for Method and Path.
+	Forwarded    string
+	Method, Path string
 }
+
+// ForwardedHeader carries, on a request an agent forwards to the leader,
+// the caller's identity as that agent saw it, signed with the key the
+// agents share.
+const ForwardedHeader = "X-God-Forwarded-For"
 
 // CodedError is an error with an HTTP status; others are 500s.
 type CodedError interface {
@@ -122,6 +135,18 @@ func New(b Backend, log hclog.Logger) *http.Server {
 	}))
 	mux.HandleFunc("GET /v1/job/{id}/logs", s.logs)
 	mux.HandleFunc("GET /v1/agent/self", s.wrap(s.self))
+	// The health check of load balancers and Consul: no login.
+	mux.HandleFunc("GET /v1/agent/health", func(w http.ResponseWriter, r *http.Request) {
+		h, ok := b.Health(r.Context())
+		if !ok {
+			writeError(w, http.StatusServiceUnavailable, &api.ErrorResponse{Error: h.Status})
+			return
+		}
+		s.reply(w, r, h)
+	})
+	mux.HandleFunc("GET /v1/operator/members", s.wrap(func(_ http.ResponseWriter, r *http.Request, caller *api.Caller) (any, error) {
+		return b.Members(r.Context(), caller)
+	}))
 	// Changes, each recorded in the audit log with its outcome.
 	mux.HandleFunc("POST /v1/jobs", s.audited("job.submit", s.submit))
 	mux.HandleFunc("DELETE /v1/job/{id}", s.audited("job.stop", s.stop))
@@ -227,7 +252,8 @@ func (s *server) reply(w http.ResponseWriter, r *http.Request, out any) {
 }
 
 func credentials(r *http.Request) *Credentials {
-	c := &Credentials{Peer: identity.FromContext(r.Context()), Remote: r.RemoteAddr}
+	c := &Credentials{Peer: identity.FromContext(r.Context()), Remote: r.RemoteAddr,
+		Forwarded: r.Header.Get(ForwardedHeader), Method: r.Method, Path: r.URL.Path}
 	if c.Peer.Unix {
 		c.Remote = "unix"
 	}
@@ -252,6 +278,12 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		code = ce.StatusCode()
 	} else if errors.Is(err, context.Canceled) {
 		return // the client went away
+	} else if errors.Is(err, store.ErrFenced) {
+		// This agent was deposed as leader: nothing was written, and the
+		// next leader serves the retry.
+		code = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "2")
+		err = errors.New("this agent is no longer the leader: retry in a few seconds")
 	}
 	resp := &api.ErrorResponse{Error: err.Error()}
 	var fe FieldErrorer

@@ -1,8 +1,9 @@
 // Package jobstore opens the job store an agent's configuration names: the
 // embedded SQLite database in <data_dir>/store, or a Redis server. On Redis
-// it takes the agent lock first, so that a second agent refuses to start on
-// a store that one already uses (there is no leader election yet), and
-// hands the agent a view fenced with the lock's epoch.
+// an agent alone (no consul block) takes the agent lock first, so that a
+// second agent refuses to start on a store that one already uses, and gets
+// a view fenced with the lock's epoch; the agents of a cluster share the
+// store and Consul elects the one that writes.
 package jobstore
 
 import (
@@ -64,6 +65,12 @@ func Open(ctx context.Context, cfg *config.Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	desc := fmt.Sprintf("redis %s (prefix %q)", sc.Address, sc.Prefix)
+	if cfg.Cluster != nil {
+		// Several agents share the store: Consul elects the one that
+		// writes, fencing each leader's writes with its epoch.
+		return &Store{Store: st, desc: desc + ", shared by the cluster", closer: st.Close}, nil
+	}
 	host, _ := os.Hostname()
 	ttl := sc.LockTTL
 	if ttl == 0 {
@@ -82,7 +89,7 @@ func Open(ctx context.Context, cfg *config.Config) (*Store, error) {
 	}
 	return &Store{
 		Store: view,
-		desc:  fmt.Sprintf("redis %s (prefix %q)", sc.Address, sc.Prefix),
+		desc:  desc,
 		lock:  lock,
 		closer: func() error {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -131,3 +131,62 @@ func MatchAPIKey(key, hash string) bool {
 	}
 	return hmac.Equal([]byte(HashAPIKey(key)), []byte(hash))
 }
+
+// forwardPrefix marks and versions forwarded identities; it is part of
+// what is signed, so a forwarded identity never verifies as a token nor a
+// token as a forwarded identity.
+const forwardPrefix = "godfwd1."
+
+// Forwarded is what an agent that forwards a request to the leader vouches
+// for: who the kernel said was at the other end of the connection it
+// accepted, for which request, until when.
+type Forwarded struct {
+	UID     int    `json:"uid"`
+	Known   bool   `json:"known"`
+	Unix    bool   `json:"unix"`
+	Remote  string `json:"remote"`
+	Via     string `json:"via"` // the forwarding agent's name, for logs
+	Method  string `json:"method"`
+	Path    string `json:"path"`
+	Expires int64  `json:"exp"` // unix milliseconds
+}
+
+// SignForwarded encodes and signs f.
+func (s *Signer) SignForwarded(f *Forwarded) string {
+	body, _ := json.Marshal(f)
+	payload := base64.RawURLEncoding.EncodeToString(body)
+	m := hmac.New(sha256.New, s.key)
+	m.Write([]byte(forwardPrefix + payload))
+	return forwardPrefix + payload + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// VerifyForwarded checks a forwarded identity's signature, that it was made
+// for this method and path, and that it has not expired.
+func (s *Signer) VerifyForwarded(v, method, path string, now time.Time) (*Forwarded, error) {
+	rest, ok := strings.CutPrefix(v, forwardPrefix)
+	if !ok {
+		return nil, ErrInvalid
+	}
+	payload, sig, ok := strings.Cut(rest, ".")
+	if !ok {
+		return nil, ErrInvalid
+	}
+	m := hmac.New(sha256.New, s.key)
+	m.Write([]byte(forwardPrefix + payload))
+	got, err := base64.RawURLEncoding.DecodeString(sig)
+	if err != nil || !hmac.Equal(got, m.Sum(nil)) {
+		return nil, ErrInvalid
+	}
+	body, err := base64.RawURLEncoding.DecodeString(payload)
+	if err != nil {
+		return nil, ErrInvalid
+	}
+	var f Forwarded
+	if err := json.Unmarshal(body, &f); err != nil || f.Method != method || f.Path != path {
+		return nil, ErrInvalid
+	}
+	if now.UnixMilli() >= f.Expires {
+		return nil, ErrExpired
+	}
+	return &f, nil
+}

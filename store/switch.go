@@ -1,0 +1,89 @@
+package store
+
+import (
+	"context"
+	"sync/atomic"
+
+	"github.com/godocker/god/api"
+	"github.com/godocker/god/job"
+)
+
+// Switch is a Store (and Records) whose backing view can be replaced while
+// it is in use: an agent of a cluster writes through the view fenced with
+// its leadership epoch while it leads, and through the plain store
+// otherwise. Every call uses the view current when it starts.
+type Switch struct {
+	cur atomic.Pointer[view]
+}
+
+type view struct {
+	Store
+	rec Records
+}
+
+// NewSwitch returns a Switch over s, which must implement Records.
+func NewSwitch(s Store) *Switch {
+	sw := &Switch{}
+	sw.Set(s)
+	return sw
+}
+
+// Set makes s the view of every later call; s must implement Records.
+func (sw *Switch) Set(s Store) {
+	rec, _ := s.(Records)
+	sw.cur.Store(&view{Store: s, rec: rec})
+}
+
+// Current is the view calls use now.
+func (sw *Switch) Current() Store { return sw.cur.Load().Store }
+
+func (sw *Switch) Create(ctx context.Context, j *job.Job) error {
+	return sw.cur.Load().Create(ctx, j)
+}
+
+func (sw *Switch) CreateArray(ctx context.Context, parent *job.Job, tasks []*job.Job) error {
+	return sw.cur.Load().CreateArray(ctx, parent, tasks)
+}
+
+func (sw *Switch) Delete(ctx context.Context, id int64) error {
+	return sw.cur.Load().Delete(ctx, id)
+}
+
+func (sw *Switch) Get(ctx context.Context, id int64) (*job.Job, error) {
+	return sw.cur.Load().Get(ctx, id)
+}
+
+func (sw *Switch) Update(ctx context.Context, j *job.Job) error {
+	return sw.cur.Load().Update(ctx, j)
+}
+
+func (sw *Switch) List(ctx context.Context, f Filter) ([]*job.Job, error) {
+	return sw.cur.Load().List(ctx, f)
+}
+
+// Close closes the current view.
+func (sw *Switch) Close() error { return sw.cur.Load().Close() }
+
+func (sw *Switch) GetRecord(ctx context.Context, kind, key string) (*Record, error) {
+	return sw.cur.Load().rec.GetRecord(ctx, kind, key)
+}
+
+func (sw *Switch) PutRecord(ctx context.Context, r *Record) error {
+	return sw.cur.Load().rec.PutRecord(ctx, r)
+}
+
+func (sw *Switch) DeleteRecord(ctx context.Context, kind, key string, version int64) error {
+	return sw.cur.Load().rec.DeleteRecord(ctx, kind, key, version)
+}
+
+func (sw *Switch) ListRecords(ctx context.Context, kind string) ([]*Record, error) {
+	return sw.cur.Load().rec.ListRecords(ctx, kind)
+}
+
+func (sw *Switch) AppendAudit(ctx context.Context, e *api.AuditEntry) error {
+	return sw.cur.Load().rec.AppendAudit(ctx, e)
+}
+
+func (sw *Switch) ListAudit(ctx context.Context, f AuditFilter) ([]*api.AuditEntry, error) {
+	return sw.cur.Load().rec.ListAudit(ctx, f)
+}
