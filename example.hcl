@@ -24,13 +24,15 @@ data_dir = "/var/lib/god"
 # which only this agent can open; it takes no settings.
 #
 # store "redis" keeps them in a Redis server (6.2 or later, standalone, not
-# Cluster), which several agents can share. Leader election is not there
-# yet, so only ONE agent may use a store at a time: the agent holds a lock
-# in Redis (<prefix>agent:lock, refreshed every 5s, expiring 15s after an
-# agent stops refreshing it) and refuses to start while another agent holds
-# it, naming that agent's host and pid. A stopped agent releases it at
-# once; a killed one leaves it to expire. An agent that loses its lock
-# (Redis unreachable for 15s) stops rather than risk two schedulers.
+# Cluster), which several agents can share. Without a consul block only ONE
+# agent may use a store at a time: the agent holds a lock in Redis
+# (<prefix>agent:lock, refreshed every 5s, expiring 15s after an agent
+# stops refreshing it) and refuses to start while another agent holds it,
+# naming that agent's host and pid. A stopped agent releases it at once; a
+# killed one leaves it to expire. An agent that loses its lock (Redis
+# unreachable for 15s) stops rather than risk two schedulers. With a consul
+# block, several agents share the store and Consul elects the one that
+# schedules (see the consul block below).
 # See website/content/docs/redis-store.md to configure Redis durably.
 store "redis" {
   # host:port of the server; required.
@@ -288,15 +290,17 @@ quota {
 # needs a token from `god login` (see the auth blocks); under -dev, loopback
 # callers without a token are identified through the kernel's socket table.
 # Default: false. dev: true. Left out, it keeps the value below it (-dev's,
-# or an earlier file's); set to false, it turns the listener off.
+# or an earlier file's); set to false, it turns the listener off. The agents
+# of a cluster (consul block) need it: they forward requests to the leader
+# over it, and Consul checks their health on it.
 http {
-  enabled = false
+  enabled = true
 
   # Address and port to listen on when enabled. The port is 1 to 65535.
   # Defaults: "127.0.0.1" and 6543. Change the port if 6543 is taken.
   # A non-loopback address needs TLS (or a TLS proxy in front of a loopback
   # listener).
-  address = "127.0.0.1"
+  address = "0.0.0.0"
   port    = 6543
 
   # PEM certificate (with its chain) and key: the API then speaks HTTPS.
@@ -306,6 +310,85 @@ http {
   # The URL users reach the API at, for links and the guest login callback
   # (<public_url>/v1/login/oidc/callback). Default: built from address/port.
   public_url = "https://god.example.org:6543"
+
+  # PEM CA certificates that verify the other agents of a cluster when this
+  # one forwards a request to the leader over HTTPS. Default: the system's
+  # roots.
+  tls_ca_file = "/etc/god/tls/ca.pem"
+}
+
+# What this agent does in a cluster (with a consul block):
+#   "api"       serves the API on its socket and TCP listener; requests are
+#               forwarded to the leader with the caller's identity, signed
+#               with the key the agents share through the store. Consul
+#               checks it over HTTP (GET /v1/agent/health) and DNS names the
+#               healthy ones: <service_prefix>-api.service.consul.
+#   "scheduler" may be elected leader, which keeps the queue, schedules and
+#               dispatches, follows the engine and answers every request.
+#   "watcher"   follows the engine and records the end of its share of the
+#               jobs (rendezvous hashing over the healthy watchers).
+# Default: all three. An agent without a consul block does everything.
+roles = ["api", "scheduler", "watcher"]
+
+# Several agents in front of one engine (usually Nomad), sharing a
+# store "redis": Consul elects the leader through a lock and each agent
+# registers its roles as services <service_prefix>-<role> with health
+# checks. A leader that dies is replaced after check_ttl + lock_delay; one
+# that loses the lock stops dispatching at once, and its writes carry its
+# epoch, so a deposed leader cannot change the store.
+# Without this block the agent runs alone.
+# See website/content/docs/production.md.
+consul {
+  # Consul's HTTP API: "host:port", "https://host:port" or "unix:///path".
+  # Default: CONSUL_HTTP_ADDR, then "127.0.0.1:8500" (the local agent).
+  address = "127.0.0.1:8500"
+
+  # ACL token (needs key:write on <kv_prefix>/, session:write and
+  # service:write on <service_prefix>-*), or token_file: an absolute path to
+  # a file holding it. Default: CONSUL_HTTP_TOKEN. Never logged.
+  token      = ""
+  token_file = "/etc/god/consul-token"
+
+  # Datacenter. Default: the local Consul agent's.
+  datacenter = ""
+
+  # This agent's name among the others (a DNS label). Default: the host name
+  # up to its first dot.
+  node_name = "god-1"
+
+  # Where the other agents and Consul's checks reach this agent's HTTP API
+  # (host:port of the http block's listener); required.
+  advertise = "10.0.0.5:6543"
+
+  # Services are <service_prefix>-api, -scheduler and -watcher; keys live
+  # under <kv_prefix>/ (the leader lock and epoch). Agents that share a
+  # store share both. Defaults: "god" and "god".
+  service_prefix = "god"
+  kv_prefix      = "god"
+
+  # The leader's Consul session: a leader that cannot renew it for
+  # session_ttl (10s to 24h) steps down; after a leader's session ends,
+  # Consul keeps the lock from everyone for lock_delay (at most 60s), time
+  # for a deposed leader to notice. Defaults: "15s" and "5s".
+  session_ttl = "15s"
+  lock_delay  = "5s"
+
+  # Health checks: the scheduler and watcher roles pass a TTL check every
+  # check_ttl/3 while the agent reaches the store; the leader's session is
+  # tied to its scheduler check, so a dead leader is noticed after
+  # check_ttl. The api role's HTTP check runs every check_interval with
+  # check_timeout. A service critical for deregister_after (at least 1m) is
+  # removed. Defaults: "10s", "10s", "5s", "10m".
+  check_ttl        = "10s"
+  check_interval   = "10s"
+  check_timeout    = "5s"
+  deregister_after = "10m"
+
+  # TLS to Consul: CA, client certificate and key (PEM files). Default:
+  # CONSUL_CACERT, CONSUL_CLIENT_CERT, CONSUL_CLIENT_KEY.
+  ca_file   = "/etc/consul.d/ca.pem"
+  cert_file = ""
+  key_file  = ""
 }
 
 # What runs the jobs: "docker", the local Docker engine (the default, the

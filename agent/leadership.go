@@ -31,6 +31,8 @@ type clustered struct {
 
 	leaderMu sync.Mutex
 	leader   leaderInfo // cached, see leaderAddress
+
+	watchers watchers // healthy watchers, who share finalizing (share.go)
 }
 
 type leaderInfo struct {
@@ -62,6 +64,10 @@ func (a *Agent) runCluster(ctx context.Context) {
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	wg.Go(func() { a.followWatchers(ctx) })
+	if a.hasRole(cluster.RoleWatcher) {
+		wg.Go(func() { a.shareLoop(ctx) })
+	}
 	wg.Go(func() {
 		a.cluster.Heartbeat(ctx, a.probe)
 		// Deregister on the way out so that DNS forgets this agent at once.
@@ -114,8 +120,12 @@ func (a *Agent) lead(ctx context.Context, epoch uint64) {
 		log.Error("claiming the leader epoch in the store failed; stepping down", "error", err)
 		return
 	}
-	a.sw.Set(view)
-	defer a.sw.Set(a.plain)
+	// A write refused by the fence means a newer leader claimed the
+	// store: step down at once, whatever Consul says yet.
+	ctx, stepDown := context.WithCancelCause(ctx)
+	defer stepDown(nil)
+	a.sw.Set(view, func() { stepDown(store.ErrFenced) })
+	defer a.sw.Set(a.plain, nil)
 	a.resetState()
 	start := time.Now()
 	if err := a.load(ctx); err != nil {

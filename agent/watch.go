@@ -143,17 +143,25 @@ func (a *Agent) lost(ctx context.Context, id int64) {
 	if a.rerun(ctx, id, nil) {
 		return
 	}
-	_, err := a.mutate(ctx, id, func(j *job.Job) bool {
+	changed := false
+	j, err := a.mutate(ctx, id, func(j *job.Job) bool {
 		if !j.Running() {
 			return false // finalized meanwhile: not lost
 		}
 		a.watchLog.Warn("container of a running job disappeared", "job_id", id)
 		a.returnFiles(j)
 		j.MarkOver(nil, api.SecondaryLost, "the container disappeared from the engine; its exit code is unknown", time.Now())
+		changed = true
 		return true
 	})
 	if err != nil {
 		a.watchLog.Error("recording lost job", "job_id", id, "error", err)
+	}
+	if err == nil && !changed && j.Over() {
+		// Another watcher of the cluster finalized it and removed its
+		// container between our two looks.
+		a.endedElsewhere(ctx, j)
+		return
 	}
 	a.release(id)
 	a.Wake()
@@ -162,17 +170,37 @@ func (a *Agent) lost(ctx context.Context, id int64) {
 // finalize records the end of a job whose container stopped, then removes
 // the container. The record is durable before the container goes, so the
 // exit code is never lost.
+// In a cluster, the job's owner among the watchers does it (share.go).
 func (a *Agent) finalize(ctx context.Context, id int64) {
 	if _, busy := a.finalizing.LoadOrStore(id, struct{}{}); busy {
 		return
 	}
+	if !a.mine(id) {
+		if !a.leading.Load() {
+			a.finalizing.Delete(id)
+			return
+		}
+		go func() {
+			defer a.finalizing.Delete(id)
+			a.awaitEnd(ctx, id)
+		}()
+		return
+	}
 	defer a.finalizing.Delete(id)
+	a.finalizeHere(ctx, id)
+}
+
+// finalizeHere is finalize's work; the caller holds the job's finalizing
+// entry. An agent that does not lead only records plain ends: losses,
+// reruns and requeues change the queue, which is the leader's.
+func (a *Agent) finalizeHere(ctx context.Context, id int64) {
+	leader := a.IsLeader()
 	// Finish what was begun even if the agent is shutting down.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
 	st, err := a.exec.Inspect(ctx, id)
 	if errors.Is(err, executor.ErrNotFound) {
-		if j, gerr := a.store.Get(ctx, id); gerr == nil && j.Running() {
+		if j, gerr := a.store.Get(ctx, id); gerr == nil && j.Running() && leader {
 			a.lost(ctx, id)
 		}
 		return
@@ -186,6 +214,9 @@ func (a *Agent) finalize(ctx context.Context, id int64) {
 	}
 	j, err := a.store.Get(ctx, id)
 	if err != nil || !j.Running() {
+		return
+	}
+	if !leader && !j.KillRequested && (st.Requeue || j.RescheduleRequested) {
 		return
 	}
 	if st.Requeue && !j.KillRequested {
@@ -211,6 +242,7 @@ func (a *Agent) finalize(ctx context.Context, id int64) {
 	// A root job's files go back to their owner before the user is told
 	// the job is over.
 	a.returnFiles(j)
+	recorded := false
 	_, err = a.mutate(ctx, id, func(j *job.Job) bool {
 		if !j.Running() {
 			return false
@@ -228,11 +260,15 @@ func (a *Agent) finalize(ctx context.Context, id int64) {
 			ended = time.Now()
 		}
 		j.MarkOver(&code, secondary, reason, ended)
+		recorded = true
 		return true
 	})
 	if err != nil {
 		a.watchLog.Error("recording job end", "job_id", id, "error", err)
 		return
+	}
+	if recorded {
+		a.watchLog.Debug("recorded job end", "job_id", id, "exit_code", st.ExitCode)
 	}
 	if err := a.exec.Remove(ctx, id); err != nil {
 		a.watchLog.Warn("removing container", "job_id", id, "error", err)

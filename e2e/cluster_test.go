@@ -2,11 +2,13 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +17,8 @@ import (
 
 	"github.com/godocker/god/agent/cluster/consultest"
 	"github.com/godocker/god/api"
+	"github.com/godocker/god/store"
+	"github.com/godocker/god/store/redis"
 	"github.com/godocker/god/store/redis/redistest"
 )
 
@@ -26,6 +30,8 @@ type testCluster struct {
 	agents []*agentProc
 	http   []string // each agent's host:port
 	consul *consultest.Server
+	redis  *redistest.Server
+	kv     string // the agents' consul kv_prefix
 }
 
 const (
@@ -43,7 +49,7 @@ func startCluster(t *testing.T, n int) *testCluster {
 	must.NoError(t, err)
 	suffix := consultest.RandomSuffix()
 	shared := traversableTempDir(t)
-	tc := &testCluster{t: t, consul: cs}
+	tc := &testCluster{t: t, consul: cs, redis: rs, kv: "e2e/" + suffix}
 	for i := range n {
 		addr := fmt.Sprintf("127.0.0.1:%d", ports[i])
 		extra := fmt.Sprintf(`
@@ -201,6 +207,31 @@ func TestCluster_Failover(t *testing.T) {
 		must.Eq(t, 0, exitCode(j), must.Sprintf("job %d: %s", id, j.Status.Reason))
 		must.Eq(t, "run\n", p.jobFile(id, "runs"), must.Sprintf("job %d ran exactly once", id))
 	}
+	// The watchers shared the work of recording the ends, and each end
+	// was recorded once.
+	recordedBy := map[int64][]int{}
+	for i, a := range tc.agents {
+		for _, line := range strings.Split(a.log.String(), "\n") {
+			if !strings.Contains(line, "recorded job end") {
+				continue
+			}
+			var id int64
+			if _, after, ok := strings.Cut(line, "job_id="); ok {
+				fmt.Sscan(after, &id)
+			}
+			recordedBy[id] = append(recordedBy[id], i)
+		}
+	}
+	perAgent := map[int]int{}
+	for _, id := range acked {
+		must.SliceLen(t, 1, recordedBy[id], must.Sprintf("job %d's end recorded once", id))
+		perAgent[recordedBy[id][0]]++
+	}
+	fmt.Printf("job ends recorded per agent: %v\n", perAgent)
+	for _, i := range survivors {
+		must.Positive(t, perAgent[i], must.Sprintf("agent %d recorded its share of the ends", i+1))
+	}
+
 	// Nothing else was created: the ids are all the store has.
 	all, err := p.client.Jobs().List(context.Background(), &api.JobListOptions{Limit: 1000})
 	must.NoError(t, err)
@@ -288,4 +319,50 @@ func TestCluster_ForwardedIdentity(t *testing.T) {
 	_, errOut, code = god(t, "god-alice", "unix://"+tc.agents[follower].socket, dir, "operator", "members")
 	must.NotEq(t, 0, code)
 	must.StrContains(t, errOut, "only admins")
+}
+
+// TestCluster_FencedLeaderStepsDown: once a newer epoch is claimed in the
+// store, the leader's writes are refused (503, nothing stored) and it
+// steps down; the next election serves the retried request.
+func TestCluster_FencedLeaderStepsDown(t *testing.T) {
+	tc := startCluster(t, 1)
+	tc.waitLeader(60 * time.Second)
+	ctx := context.Background()
+	cc, err := tc.consul.Client()
+	must.NoError(t, err)
+	pair, _, err := cc.KV().Get(tc.kv+"/leader/epoch", nil)
+	must.NoError(t, err)
+	must.NotNil(t, pair)
+	var epoch uint64
+	fmt.Sscan(string(pair.Value), &epoch)
+	must.Positive(t, epoch)
+
+	// Another leader's claim, behind this one's back.
+	st, err := redis.Open(ctx, redis.Config{Address: tc.redis.Addr})
+	must.NoError(t, err)
+	defer st.Close()
+	_, err = st.Fence(ctx, epoch+1)
+	must.NoError(t, err)
+
+	once, err := api.NewClient(&api.Config{Address: "unix://" + tc.agents[0].socket, RetryUnavailable: -1})
+	must.NoError(t, err)
+	_, err = once.Jobs().Submit(ctx, &api.JobSpec{Name: "fenced", Command: "true"})
+	var ae *api.APIError
+	must.True(t, errors.As(err, &ae), must.Sprintf("got %v", err))
+	must.Eq(t, http.StatusServiceUnavailable, ae.StatusCode)
+	must.StrContains(t, ae.Message, "no longer the leader")
+	jobs, err := st.List(ctx, store.Filter{})
+	must.NoError(t, err)
+	must.SliceEmpty(t, jobs, must.Sprint("the fenced write stored nothing"))
+
+	// The agent stepped down and is elected again with a new epoch; the
+	// client's retries reach it.
+	id := tc.agents[0].submit(api.JobSpec{Name: "after", Command: "true"})
+	must.Eq(t, 0, exitCode(tc.agents[0].waitOver(id)))
+	pair, _, err = cc.KV().Get(tc.kv+"/leader/epoch", nil)
+	must.NoError(t, err)
+	var now uint64
+	fmt.Sscan(string(pair.Value), &now)
+	must.Greater(t, epoch, now)
+	must.StrContains(t, tc.agents[0].log.String(), "no longer leading")
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 
 	"github.com/godocker/god/api"
@@ -16,37 +17,52 @@ type Switch struct {
 	cur atomic.Pointer[view]
 }
 
+// fenced calls the view's onFenced when a write was refused because a
+// newer leader claimed the store.
+func (v *view) fenced(err error) error {
+	if v.onFenced != nil && errors.Is(err, ErrFenced) {
+		v.onFenced()
+	}
+	return err
+}
+
 type view struct {
 	Store
-	rec Records
+	rec      Records
+	onFenced func()
 }
 
 // NewSwitch returns a Switch over s, which must implement Records.
 func NewSwitch(s Store) *Switch {
 	sw := &Switch{}
-	sw.Set(s)
+	sw.Set(s, nil)
 	return sw
 }
 
 // Set makes s the view of every later call; s must implement Records.
-func (sw *Switch) Set(s Store) {
+// onFenced, if not nil, is called whenever a write through s fails with
+// ErrFenced: the agent steps down.
+func (sw *Switch) Set(s Store, onFenced func()) {
 	rec, _ := s.(Records)
-	sw.cur.Store(&view{Store: s, rec: rec})
+	sw.cur.Store(&view{Store: s, rec: rec, onFenced: onFenced})
 }
 
 // Current is the view calls use now.
 func (sw *Switch) Current() Store { return sw.cur.Load().Store }
 
 func (sw *Switch) Create(ctx context.Context, j *job.Job) error {
-	return sw.cur.Load().Create(ctx, j)
+	v := sw.cur.Load()
+	return v.fenced(v.Create(ctx, j))
 }
 
 func (sw *Switch) CreateArray(ctx context.Context, parent *job.Job, tasks []*job.Job) error {
-	return sw.cur.Load().CreateArray(ctx, parent, tasks)
+	v := sw.cur.Load()
+	return v.fenced(v.CreateArray(ctx, parent, tasks))
 }
 
 func (sw *Switch) Delete(ctx context.Context, id int64) error {
-	return sw.cur.Load().Delete(ctx, id)
+	v := sw.cur.Load()
+	return v.fenced(v.Delete(ctx, id))
 }
 
 func (sw *Switch) Get(ctx context.Context, id int64) (*job.Job, error) {
@@ -54,7 +70,8 @@ func (sw *Switch) Get(ctx context.Context, id int64) (*job.Job, error) {
 }
 
 func (sw *Switch) Update(ctx context.Context, j *job.Job) error {
-	return sw.cur.Load().Update(ctx, j)
+	v := sw.cur.Load()
+	return v.fenced(v.Update(ctx, j))
 }
 
 func (sw *Switch) List(ctx context.Context, f Filter) ([]*job.Job, error) {
@@ -69,11 +86,13 @@ func (sw *Switch) GetRecord(ctx context.Context, kind, key string) (*Record, err
 }
 
 func (sw *Switch) PutRecord(ctx context.Context, r *Record) error {
-	return sw.cur.Load().rec.PutRecord(ctx, r)
+	v := sw.cur.Load()
+	return v.fenced(v.rec.PutRecord(ctx, r))
 }
 
 func (sw *Switch) DeleteRecord(ctx context.Context, kind, key string, version int64) error {
-	return sw.cur.Load().rec.DeleteRecord(ctx, kind, key, version)
+	v := sw.cur.Load()
+	return v.fenced(v.rec.DeleteRecord(ctx, kind, key, version))
 }
 
 func (sw *Switch) ListRecords(ctx context.Context, kind string) ([]*Record, error) {
@@ -81,7 +100,8 @@ func (sw *Switch) ListRecords(ctx context.Context, kind string) ([]*Record, erro
 }
 
 func (sw *Switch) AppendAudit(ctx context.Context, e *api.AuditEntry) error {
-	return sw.cur.Load().rec.AppendAudit(ctx, e)
+	v := sw.cur.Load()
+	return v.fenced(v.rec.AppendAudit(ctx, e))
 }
 
 func (sw *Switch) ListAudit(ctx context.Context, f AuditFilter) ([]*api.AuditEntry, error) {

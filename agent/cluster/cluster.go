@@ -51,8 +51,10 @@ type Config struct {
 	// Address of the Consul HTTP API: "host:port", "https://host:port" or
 	// "unix:///path".
 	Address string
-	// Token is the ACL token; it is never logged.
-	Token string
+	// Token is the ACL token, or TokenFile a file holding it (read by
+	// New); it is never logged.
+	Token     string
+	TokenFile string
 	// Datacenter defaults to the local agent's.
 	Datacenter string
 	// CAFile, CertFile and KeyFile configure TLS to Consul.
@@ -125,6 +127,13 @@ func New(cfg Config, logger hclog.Logger) (*Cluster, error) {
 	}
 	if cfg.Token != "" {
 		ac.Token = cfg.Token
+	}
+	if cfg.TokenFile != "" {
+		b, err := os.ReadFile(cfg.TokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("consul.token_file: %w", err)
+		}
+		ac.Token = strings.TrimSpace(string(b))
 	}
 	if cfg.Datacenter != "" {
 		ac.Datacenter = cfg.Datacenter

@@ -37,7 +37,9 @@ type testConsul = consultest.Server
 
 func startConsul(t *testing.T) *testConsul { return consultest.Start(t) }
 
-func unavailable(t *testing.T, format string, args ...any) { consultest.Unavailable(t, format, args...) }
+func unavailable(t *testing.T, format string, args ...any) {
+	consultest.Unavailable(t, format, args...)
+}
 
 // shared is one dev agent for the tests that can share it (each uses its
 // own key and service prefixes); stopped by TestMain.

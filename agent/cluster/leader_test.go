@@ -266,3 +266,36 @@ func TestLead_RefusesAForeignKey(t *testing.T) {
 	must.NoError(t, err)
 	must.Eq(t, "someone else's", string(pair.Value))
 }
+
+// TestLead_HeartbeatStopsLeaderLoses: the leader's session is tied to its
+// scheduler heartbeat check, so a leader whose heartbeat stops (a dead
+// process) loses the lock once the check's TTL runs out, well before the
+// session TTL would, and another agent takes over after the lock delay.
+func TestLead_HeartbeatStopsLeaderLoses(t *testing.T) {
+	tc := shared.get(t)
+	prefix := "beat" + randomSuffix()
+	ctx := context.Background()
+	rec := newRecorder()
+	beats := map[string]context.CancelFunc{}
+	for _, name := range []string{"one", "two"} {
+		c := newCluster(t, tc, prefix, name, nil) // check TTL 3s, session TTL 10s, lock delay 1s
+		must.NoError(t, c.Register(ctx, []string{cluster.RoleScheduler}, ""))
+		t.Cleanup(func() { _ = c.Deregister(context.Background()) })
+		hctx, stop := context.WithCancel(ctx)
+		t.Cleanup(stop)
+		beats[name] = stop
+		go c.Heartbeat(hctx, nil)
+		startContender(t, c, rec)
+	}
+	first := waitTerm(t, rec.elected, 30*time.Second, "first leader")
+	stopped := time.Now()
+	beats[first.name]() // its session keeps being renewed: only the check stops
+	lost := waitTerm(t, rec.deposed, 20*time.Second, "deposition")
+	must.Eq(t, first.name, lost.name)
+	next := waitTerm(t, rec.elected, 20*time.Second, "next leader")
+	must.NotEq(t, first.name, next.name)
+	took := next.start.Sub(stopped)
+	t.Logf("heartbeat stopped; deposed after %s, next leader after %s", lost.end.Sub(stopped).Round(time.Millisecond), took.Round(time.Millisecond))
+	must.Less(t, 10*time.Second, took, must.Sprint("before the session TTL (10s) runs out"))
+	must.Greater(t, first.epoch, next.epoch)
+}

@@ -289,3 +289,20 @@ func (c *Cluster) Members(ctx context.Context) ([]Member, error) {
 	})
 	return out, nil
 }
+
+// Healthy lists the names of the agents whose role passes its health
+// check, sorted: the watchers that share the work of finalizing jobs.
+func (c *Cluster) Healthy(ctx context.Context, role string) ([]string, error) {
+	entries, _, err := c.client.Health().Service(c.cfg.ServicePrefix+"-"+role, "", true, (&api.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("consul: reading the health of %s-%s: %w", c.cfg.ServicePrefix, role, err)
+	}
+	var names []string
+	for _, e := range entries {
+		if n := e.Service.Meta[metaNode]; n != "" && e.Service.Meta[metaRole] == role && !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}

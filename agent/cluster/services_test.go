@@ -242,6 +242,11 @@ func TestMembers_ShowTheLeader(t *testing.T) {
 		c := newCluster(t, tc, prefix, name, nil)
 		must.NoError(t, c.Register(ctx, []string{cluster.RoleScheduler}, ""))
 		t.Cleanup(func() { _ = c.Deregister(context.Background()) })
+		// The leader's session is tied to its scheduler check: no
+		// session while the check is critical, so heartbeat first.
+		hctx, stop := context.WithCancel(ctx)
+		t.Cleanup(stop)
+		go c.Heartbeat(hctx, nil)
 		startContender(t, c, rec)
 	}
 	leader := waitTerm(t, rec.elected, 30*time.Second, "leader")
@@ -250,7 +255,7 @@ func TestMembers_ShowTheLeader(t *testing.T) {
 	for _, name := range []string{"one", "two"} {
 		want = append(want, cluster.Member{
 			Name: name, Address: "127.0.0.1:4646", ConsulNode: consulNode(t, consulClient(t, tc)),
-			Roles:  []cluster.RoleHealth{{Role: cluster.RoleScheduler, Status: api.HealthCritical}}, // no heartbeat yet
+			Roles:  []cluster.RoleHealth{{Role: cluster.RoleScheduler, Status: api.HealthPassing}},
 			Leader: name == leader.name,
 		})
 	}

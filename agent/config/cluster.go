@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -60,18 +59,11 @@ func (c *Config) finalizeCluster() []string {
 	if k.Token != "" && k.TokenFile != "" {
 		bad("consul: set token or token_file, not both")
 	}
-	token := k.Token
-	if k.TokenFile != "" {
-		if !filepath.IsAbs(k.TokenFile) {
-			bad("consul: token_file must be an absolute path, got %q", k.TokenFile)
-		} else if b, err := os.ReadFile(k.TokenFile); err != nil {
-			bad("consul: token_file: %v", err)
-		} else {
-			token = strings.TrimSpace(string(b))
-		}
+	if k.TokenFile != "" && !filepath.IsAbs(k.TokenFile) {
+		bad("consul: token_file must be an absolute path, got %q", k.TokenFile)
 	}
 	cc := cluster.Config{
-		Address: k.Address, Token: token, Datacenter: k.Datacenter,
+		Address: k.Address, Token: k.Token, TokenFile: k.TokenFile, Datacenter: k.Datacenter,
 		CAFile: k.CAFile, CertFile: k.CertFile, KeyFile: k.KeyFile,
 		ServicePrefix: k.ServicePrefix, KVPrefix: k.KVPrefix,
 		NodeName: k.NodeName, Advertise: k.Advertise,

@@ -27,9 +27,16 @@ func TestExampleHCL(t *testing.T) {
 	must.False(t, cfg.AllowRoot)
 	must.False(t, cfg.Dev)
 
-	must.False(t, cfg.HTTP.Enabled)
-	must.Eq(t, "127.0.0.1", cfg.HTTP.Address)
+	must.True(t, cfg.HTTP.Enabled)
+	must.Eq(t, "0.0.0.0", cfg.HTTP.Address)
 	must.Eq(t, 6543, cfg.HTTP.Port)
+	must.Eq(t, []string{"api", "scheduler", "watcher"}, cfg.Roles)
+	must.Eq(t, "god-1", cfg.Cluster.NodeName)
+	must.Eq(t, "10.0.0.5:6543", cfg.Cluster.Advertise)
+	must.Eq(t, "/etc/god/consul-token", cfg.Cluster.TokenFile)
+	must.Eq(t, 15*time.Second, cfg.Cluster.SessionTTL)
+	must.Eq(t, 5*time.Second, cfg.Cluster.LockDelay)
+	must.Eq(t, 10*time.Second, cfg.Cluster.CheckTTL)
 
 	must.Eq(t, "unix:///var/run/docker.sock", cfg.Docker.Address)
 	must.Eq(t, "god", cfg.Docker.Instance)
@@ -116,6 +123,46 @@ func TestFinalize_errors(t *testing.T) {
 		hcl  string
 		want string
 	}{
+		{
+			name: "consul without redis",
+			hcl:  "http {\n enabled = true\n}\nconsul {\n advertise = \"10.0.0.5:6543\"\n}",
+			want: `consul: the agents of a cluster share their jobs through a store "redis" block`,
+		},
+		{
+			name: "consul without http",
+			hcl:  "store \"redis\" {\n address = \"r:6379\"\n}\nconsul {\n advertise = \"10.0.0.5:6543\"\n}",
+			want: `consul: the agents of a cluster talk to each other over HTTP: set http { enabled = true }`,
+		},
+		{
+			name: "consul without advertise",
+			hcl:  "store \"redis\" {\n address = \"r:6379\"\n}\nhttp {\n enabled = true\n}\nconsul {}",
+			want: `consul: advertise is required`,
+		},
+		{
+			name: "consul bad advertise",
+			hcl:  "store \"redis\" {\n address = \"r:6379\"\n}\nhttp {\n enabled = true\n}\nconsul {\n advertise = \"0.0.0.0:6543\"\n}",
+			want: `consul.advertise must be the host:port where others reach this agent's HTTP API`,
+		},
+		{
+			name: "consul bad duration",
+			hcl:  "store \"redis\" {\n address = \"r:6379\"\n}\nhttp {\n enabled = true\n}\nconsul {\n advertise = \"h:1\"\n session_ttl = \"soon\"\n}",
+			want: `consul: session_ttl must be a positive duration such as "15s", got "soon"`,
+		},
+		{
+			name: "consul session_ttl below Consul's minimum",
+			hcl:  "store \"redis\" {\n address = \"r:6379\"\n}\nhttp {\n enabled = true\n}\nconsul {\n advertise = \"h:1\"\n session_ttl = \"2s\"\n}",
+			want: `consul.session_ttl must be between 10s and 24h`,
+		},
+		{
+			name: "unknown role",
+			hcl:  `roles = ["api", "dispatcher"]`,
+			want: `roles: unknown role "dispatcher"`,
+		},
+		{
+			name: "roles without consul",
+			hcl:  `roles = ["api"]`,
+			want: `roles: an agent without a consul block does everything`,
+		},
 		{
 			name: "relative data_dir",
 			hcl:  `data_dir = "var/lib/god"`,
