@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -26,12 +27,13 @@ import (
 // one Consul, one Docker engine and one job directory tree, as a site runs
 // them in front of Nomad (here the local engine stands in for Nomad).
 type testCluster struct {
-	t      *testing.T
-	agents []*agentProc
-	http   []string // each agent's host:port
-	consul *consultest.Server
-	redis  *redistest.Server
-	kv     string // the agents' consul kv_prefix
+	t       *testing.T
+	agents  []*agentProc
+	http    []string // each agent's host:port
+	consul  *consultest.Server
+	redis   *redistest.Server
+	kv      string // the agents' consul kv_prefix
+	service string // and service_prefix
 }
 
 const (
@@ -49,7 +51,7 @@ func startCluster(t *testing.T, n int) *testCluster {
 	must.NoError(t, err)
 	suffix := consultest.RandomSuffix()
 	shared := traversableTempDir(t)
-	tc := &testCluster{t: t, consul: cs, redis: rs, kv: "e2e/" + suffix}
+	tc := &testCluster{t: t, consul: cs, redis: rs, kv: "e2e/" + suffix, service: "gode2e" + suffix}
 	for i := range n {
 		addr := fmt.Sprintf("127.0.0.1:%d", ports[i])
 		extra := fmt.Sprintf(`
@@ -300,6 +302,35 @@ func TestCluster_ForwardedIdentity(t *testing.T) {
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		must.Eq(t, http.StatusUnauthorized, resp.StatusCode, must.Sprintf("header %q: %s", h, body))
+	}
+
+	// Users find the API through Consul DNS: both agents answer for
+	// <service_prefix>-api.service.consul, and each one's health check
+	// passes.
+	resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, fmt.Sprintf("127.0.0.1:%d", tc.consul.DNSPort))
+	}}
+	var ports []string
+	deadline := time.Now().Add(20 * time.Second)
+	for len(ports) < 2 && time.Now().Before(deadline) {
+		ports = nil
+		_, srvs, err := resolver.LookupSRV(context.Background(), "", "", tc.service+"-api.service.consul.")
+		if err == nil {
+			for _, r := range srvs {
+				ports = append(ports, fmt.Sprint(r.Port))
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	must.SliceLen(t, 2, ports, must.Sprint("both agents' APIs resolve"))
+	for _, port := range ports {
+		c, err := api.NewClient(&api.Config{Address: "http://127.0.0.1:" + port})
+		must.NoError(t, err)
+		h, err := c.Agent().Health(context.Background())
+		must.NoError(t, err)
+		must.Eq(t, "ok", h.Status)
+		must.Eq(t, fmt.Sprintf("god-%d", leader+1), h.LeaderName)
 	}
 
 	// Members and the leader, as an admin (root) sees them.
