@@ -24,8 +24,9 @@ import (
 )
 
 // testCluster is several `god agent` processes sharing one Redis store,
-// one Consul, one Docker engine and one job directory tree, as a site runs
-// them in front of Nomad (here the local engine stands in for Nomad).
+// one Consul, one engine and one job directory tree, as a site runs them
+// in front of Nomad. The engine is the local Docker engine, or the live
+// Nomad at GOD_NOMAD_ADDR when it is set.
 type testCluster struct {
 	t       *testing.T
 	agents  []*agentProc
@@ -76,6 +77,11 @@ consul {
   check_timeout    = "1s"
 }
 `, ports[i], rs.Addr, cs.Addr, i+1, addr, suffix, suffix, clusterTTL, clusterDelay)
+		if addr := os.Getenv("GOD_NOMAD_ADDR"); addr != "" {
+			// In front of a live Nomad (with the docker driver on this
+			// host), as a site runs them.
+			extra += fmt.Sprintf("executor = \"nomad\"\nnomad {\n  address  = %q\n  instance = \"gode2e-%s\"\n}\n", addr, suffix)
+		}
 		p := startAgent(t, agentOpts{cpu: 2, extra: extra, instance: "gode2e-cluster-" + suffix, sharedDir: shared})
 		tc.agents = append(tc.agents, p)
 		tc.http = append(tc.http, addr)
@@ -284,7 +290,10 @@ func TestCluster_ForwardedIdentity(t *testing.T) {
 	_, errOut, code = god(t, "god-alice", "unix://"+tc.agents[follower].socket, dir, "job", "stop", fmt.Sprint(id))
 	must.Eq(t, 0, code, must.Sprint(errOut))
 	tc.agents[leader].waitOver(id)
-	must.Eq(t, "god-alice\n", tc.agents[leader].jobFile(id, "god.log"))
+	// Its logs, read through the follower (forwarded, streamed back).
+	out, errOut, code = god(t, "god-alice", "unix://"+tc.agents[follower].socket, dir, "job", "logs", fmt.Sprint(id))
+	must.Eq(t, 0, code, must.Sprint(errOut))
+	must.Eq(t, "god-alice\n", out)
 
 	// A forged forwarded identity (claiming root) sent to the leader's
 	// TCP port is refused, and so is one signed for another request.

@@ -52,6 +52,11 @@ func (e *Executor) stateOf(ctx context.Context, v *view) (*executor.State, error
 		st.Error = fmt.Sprintf("Nomad lost node %s while the job ran there (%s); its exit code is unknown", a.NodeName, orDefault(a.ClientDescription, "allocation lost"))
 	default: // complete, failed
 		st.Error = taskFailure(a, ts)
+		if st.Error == "" && (ts == nil || lastEvent(ts, api.TaskTerminated) == nil) {
+			// Stopped before its task ran: Nomad has no exit code. Report
+			// a kill's (128+9), not a success.
+			st.ExitCode = 137
+		}
 	}
 	if st.FinishedAt.IsZero() && a.ModifyTime > 0 {
 		st.FinishedAt = time.Unix(0, a.ModifyTime)

@@ -263,6 +263,14 @@ func TestStateOf(t *testing.T) {
 	must.Eq(t, "Nomad lost node n1 while the job ran there (alloc is lost since its node is down); its exit code is unknown", st.Error)
 	must.Eq(t, finished, st.FinishedAt.UTC())
 
+	// Stopped while the image was being prepared: killed, not a success.
+	st, err = e.stateOf(ctx, view(&api.AllocationListStub{ID: "a1", NodeName: "n1", ClientStatus: "complete", DesiredStatus: "stop",
+		TaskStates: map[string]*api.TaskState{taskName: {Events: []*api.TaskEvent{{Type: api.TaskReceived}, {Type: api.TaskKilling}, {Type: api.TaskKilled}}}}}))
+	must.NoError(t, err)
+	must.False(t, st.Running)
+	must.Eq(t, "", st.Error)
+	must.Eq(t, 137, st.ExitCode)
+
 	// Withdrawn: Requeue wins over whatever allocation it had.
 	v := view(lost)
 	v.stop, v.meta = true, map[string]string{MetaRequeue: "Nomad could not place the job"}
