@@ -125,7 +125,7 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 		projectUse:   map[string]userUse{},
 		window:       newUsageWindow(cfg.Quota.WindowDuration),
 		runtimes:     runtimes{byUID: map[int]float64{}},
-		ledger:       newLedger(cfg.Scheduler.HalfLifeDuration, *cfg.Scheduler.MemoryWeight),
+		ledger:       newLedger(cfg.Scheduler.HalfLifeDuration, *cfg.Scheduler.MemoryWeight, *cfg.Scheduler.GPUWeight),
 		backoff:      map[int64]time.Time{},
 		startedAt:    time.Now(),
 		accts:        accountCache{m: map[string]cachedAccount{}},

@@ -198,5 +198,6 @@ func openExecutor(ctx context.Context, cfg *config.Config) (closingExecutor, err
 		Instance: cfg.Docker.Instance,
 		CPU:      cfg.Docker.CPU,
 		Memory:   cfg.Docker.MemoryBytes,
+		GPUs:     cfg.Docker.GPUs,
 	})
 }
