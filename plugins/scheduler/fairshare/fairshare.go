@@ -182,7 +182,7 @@ const reason = "fair share: the user with the least usage (past, running and pla
 type queue struct {
 	uid       int
 	weight    float64
-	project   float64 // the project's usage per project weight
+	project   float64  // the project's usage per project weight
 	jobs      []int32  // places in the snapshot, by job id
 	head      int64    // the id of jobs[0]
 	projected *float64 // the user's, shared by their queues
