@@ -57,33 +57,20 @@ func (s Scheduler) Order(_ context.Context, snap *scheduler.Snapshot) ([]schedul
 	if plan <= 0 {
 		plan = DefaultPlanSeconds
 	}
-	// Jobs queue per (user, weight): a user's jobs of equal weight keep
-	// their order. One lookup by uid per job (a user has one or two
-	// weights); each queue then gets an exact run of one backing array.
+	// Jobs queue per (user, priorities, project): a user's jobs of one
+	// turn keep their order. One lookup by uid per job (a user has one or
+	// two queues); weights and the project's usage are read once per
+	// queue. Each queue then gets an exact run of one backing array.
 	jobs := snap.Pending
 	which := make([]int32, len(jobs)) // the queue of each job
 	byUser := make(map[int][]int32, 64)
 	var q queues
 	projected := map[int]*float64{}
-	// The project term of the last job seen: runs of one project are the
-	// common case, and no projects' usage at all the cheapest.
-	var lastProject string
-	lastPP, lastTerm := -1, 0.0
 	for i := range jobs {
 		j := &jobs[i]
-		uw, pw := weights(*j)
-		w := uw * pw
-		term := 0.0
-		if len(snap.ProjectUsage) > 0 {
-			if j.Project != lastProject || j.ProjectPriority != lastPP {
-				lastProject, lastPP = j.Project, j.ProjectPriority
-				lastTerm = snap.ProjectUsage[j.Project] / pw
-			}
-			term = lastTerm
-		}
 		qi := int32(-1)
 		for _, k := range byUser[j.UID] {
-			if q[k].weight == w && q[k].project == term {
+			if x := q[k]; x.prio == j.Priority && x.projectPrio == j.ProjectPriority && x.projectName == j.Project {
 				qi = k
 				break
 			}
@@ -94,8 +81,12 @@ func (s Scheduler) Order(_ context.Context, snap *scheduler.Snapshot) ([]schedul
 				p = new(snap.Usage[j.UID] + snap.Running[j.UID]*plan)
 				projected[j.UID] = p
 			}
+			uw, pw := weights(*j)
 			qi = int32(len(q))
-			q = append(q, &queue{uid: j.UID, weight: w, project: term, projected: p})
+			q = append(q, &queue{
+				uid: j.UID, prio: j.Priority, projectPrio: j.ProjectPriority, projectName: j.Project,
+				weight: uw * pw, project: snap.ProjectUsage[j.Project] / pw, projected: p,
+			})
 			byUser[j.UID] = append(byUser[j.UID], qi)
 		}
 		which[i] = qi
@@ -178,16 +169,19 @@ func weights(j scheduler.Job) (user, project float64) {
 
 const reason = "fair share: the user with the least usage (past, running and planned) for their priority first, then the project with the least past usage for its priority"
 
-// queue is one user's pending jobs of one weight and project term.
+// queue is one user's pending jobs of one pair of priorities and one
+// project.
 type queue struct {
-	uid       int
-	weight    float64
-	project   float64  // the project's usage per project weight
-	jobs      []int32  // places in the snapshot, by job id
-	head      int64    // the id of jobs[0]
-	projected *float64 // the user's, shared by their queues
-	index     int      // in the heap; -1 once removed
-	count     int      // jobs, while the queues are built
+	uid               int
+	prio, projectPrio int
+	projectName       string
+	weight            float64  // the user's times the project's
+	project           float64  // the project's usage per project weight
+	jobs              []int32  // places in the snapshot, by job id
+	head              int64    // the id of jobs[0]
+	projected         *float64 // the user's, shared by their queues
+	index             int      // in the heap; -1 once removed
+	count             int      // jobs, while the queues are built
 }
 
 func (x *queue) key() float64 { return *x.projected/x.weight + x.project }
