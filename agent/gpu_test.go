@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -109,6 +110,13 @@ func TestGPU_JobsWaitForGPUs(t *testing.T) {
 	must.NoError(t, err)
 	must.InDelta(t, usage[0].GPUHours, g.GPUHours, 1e-9*usage[0].GPUHours)
 	must.Eq(t, alice.GID, g.GID)
+	bob := testUser(t, bobUID)
+	if bob.GID != alice.GID && !slices.Contains(bob.Groups, alice.GID) {
+		_, err = a.GroupUsage(ctx, bob, strconv.Itoa(alice.GID))
+		must.ErrorContains(t, err, "only its members and admins see its usage")
+	}
+	_, err = a.GroupUsage(ctx, alice, "no-such-group-here")
+	must.ErrorContains(t, err, "give a group name or a gid")
 }
 
 // Running-GPU quotas per user and per project hold jobs back with the
