@@ -231,8 +231,10 @@ plugin_dir = "/var/lib/god/plugins"
 # accepted) or "fairshare": the user with the least past usage for their
 # priority goes first, and users' jobs interleave instead of one user's
 # backlog going first. Usage is cpu core-seconds plus memory GiB-seconds
-# times memory_weight, fading by half every half_life; a job's weight is
-# (owner's priority / 50) x (project's priority / 50). `god usage` shows it.
+# times memory_weight plus GPU-seconds times gpu_weight, fading by half every
+# half_life, per user, per project and per group; a job's turn comes by its
+# owner's usage / ((owner's priority / 50) x (project's priority / 50)) plus
+# its project's usage / (project's priority / 50). `god usage` shows them.
 # Without this block the policy is fifo. A scheduler block in a later
 # -config file replaces this one whole.
 #
@@ -259,6 +261,8 @@ scheduler "fairshare" {
   half_life     = "7d"
   # Core-seconds per GiB-second (0.25: 4 GiB weigh like a core); 0 or more.
   memory_weight = 0.25
+  # Core-seconds per GPU-second (10: a GPU weighs like ten cores); 0 or more.
+  gpu_weight    = 10
   # Plugins only: how long one call to the plugin may take before the agent
   # kills it, uses fifo's order for that cycle and restarts it. Default "5s".
   timeout       = "5s"
@@ -274,6 +278,7 @@ quota {
   running_cpu    = 0
   running_memory = "0"
   running_jobs   = 0
+  running_gpus   = 0
 
   # Core-hours (cores x hours run) a user's jobs may use over a sliding
   # window: the jobs that ended within the last `window` count. A user past
@@ -456,6 +461,12 @@ docker {
   # above the engine's CPU count: Docker refuses such containers.
   cpu    = 0
   memory = "0"
+
+  # NVIDIA GPUs on the engine's host that jobs may ask for (resources { gpu
+  # = N }); each job gets its own through the engine's device request, as
+  # `docker run --gpus N` (needs the NVIDIA Container Toolkit). Default: 0,
+  # and jobs that ask for a GPU are refused at submit.
+  gpus = 0
 }
 
 # Values for jobs that do not set them.

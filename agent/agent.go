@@ -123,7 +123,7 @@ func (a *Agent) resetState() {
 	a.projectUse = map[string]userUse{}
 	a.window = newUsageWindow(a.cfg.Quota.WindowDuration)
 	a.runtimes = runtimes{byUID: map[int]float64{}}
-	a.ledger = newLedger(a.cfg.Scheduler.HalfLifeDuration, *a.cfg.Scheduler.MemoryWeight)
+	a.ledger = newLedger(a.cfg.Scheduler.HalfLifeDuration, *a.cfg.Scheduler.MemoryWeight, *a.cfg.Scheduler.GPUWeight)
 	a.backoff = map[int64]time.Time{}
 	a.capacity, a.capAt = executor.Capacity{}, time.Time{}
 }

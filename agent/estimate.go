@@ -88,7 +88,7 @@ func (a *Agent) estimateStarts(ctx context.Context, order []*job.Job, capacity e
 	pq := a.projectQuotas(ctx)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	free := executor.Capacity{CPU: capacity.CPU - a.used.CPU, Memory: capacity.Memory - a.used.Memory}
+	free := executor.Capacity{CPU: capacity.CPU - a.used.CPU, Memory: capacity.Memory - a.used.Memory, GPUs: capacity.GPUs - a.used.GPUs}
 	var h releases
 	for _, r := range a.reserved {
 		end := r.started.Add(a.runtimes.estimate(&job.Job{User: r.owner, MaxLifespan: r.lifespan}))
@@ -101,24 +101,26 @@ func (a *Agent) estimateStarts(ctx context.Context, order []*job.Job, capacity e
 	out := make(map[int64]time.Time, len(order))
 	t := now
 	for _, j := range order {
-		if j.Held || (len(j.Deps) > 0 && !j.DepsMet) || j.CPU > capacity.CPU+1e-9 || j.Memory > capacity.Memory {
+		if j.Held || (len(j.Deps) > 0 && !j.DepsMet) || j.CPU > capacity.CPU+1e-9 || j.Memory > capacity.Memory || j.GPU > capacity.GPUs {
 			continue
 		}
 		if r, _ := a.quotaReasonLocked(j, pq, now); r != "" {
 			continue
 		}
-		for (free.CPU+1e-9 < j.CPU || free.Memory < j.Memory) && h.Len() > 0 {
+		for (free.CPU+1e-9 < j.CPU || free.Memory < j.Memory || free.GPUs < j.GPU) && h.Len() > 0 {
 			r := heap.Pop(&h).(release)
 			if r.at.After(t) {
 				t = r.at
 			}
 			free.CPU += r.res.CPU
 			free.Memory += r.res.Memory
+			free.GPUs += r.res.GPUs
 		}
 		out[j.ID] = t
 		free.CPU -= j.CPU
 		free.Memory -= j.Memory
-		heap.Push(&h, release{at: t.Add(a.runtimes.estimate(j)), res: executor.Capacity{CPU: j.CPU, Memory: j.Memory}})
+		free.GPUs -= j.GPU
+		heap.Push(&h, release{at: t.Add(a.runtimes.estimate(j)), res: executor.Capacity{CPU: j.CPU, Memory: j.Memory, GPUs: j.GPU}})
 	}
 	return out
 }

@@ -205,6 +205,7 @@ func (a *Agent) prepare(j *job.Job) (*executor.Task, error) {
 		Mounts:     mounts,
 		CPU:        j.CPU,
 		Memory:     j.Memory,
+		GPUs:       j.GPU,
 		AvoidNodes: a.avoidNodes(j),
 	}, nil
 }

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"time"
 
@@ -56,9 +57,29 @@ func (p *passPriorities) user(login string) int {
 // compactJob is the record a policy sees of j, priorities left to fill.
 func compactJob(j *job.Job) scheduler.Job {
 	return scheduler.Job{
-		ID: j.ID, UID: j.User.UID, User: j.User.Name, Submitted: j.Dates.Submitted, CPU: j.CPU, Memory: j.Memory,
-		Project: projectOf(j),
+		ID: j.ID, UID: j.User.UID, User: j.User.Name, Submitted: j.Dates.Submitted, CPU: j.CPU, Memory: j.Memory, GPU: j.GPU,
+		Project: projectOf(j), Group: groupKey(j.User.GID),
 	}
+}
+
+// groupKeys are the gids in decimal, the group names of scheduler.Job and
+// Snapshot.GroupUsage, made once per gid rather than once per job and pass.
+var groupKeys = struct {
+	sync.RWMutex
+	m map[int]string
+}{m: map[int]string{}}
+
+func groupKey(gid int) string {
+	groupKeys.RLock()
+	s, ok := groupKeys.m[gid]
+	groupKeys.RUnlock()
+	if !ok {
+		s = strconv.Itoa(gid)
+		groupKeys.Lock()
+		groupKeys.m[gid] = s
+		groupKeys.Unlock()
+	}
+	return s
 }
 
 // fill sets the owner's and the project's priority of each record.

@@ -235,7 +235,7 @@ func (a *Agent) UpdateProject(ctx context.Context, caller *api.Caller, name stri
 }
 
 func checkQuota(q *api.ProjectQuota) error {
-	if q != nil && (q.RunningCPU < 0 || q.RunningMemory < 0 || q.RunningJobs < 0 || q.CPUHours < 0) {
+	if q != nil && (q.RunningCPU < 0 || q.RunningMemory < 0 || q.RunningJobs < 0 || q.RunningGPUs < 0 || q.CPUHours < 0) {
 		return projectFieldError("quota", "quota values are 0 (no cap) or positive")
 	}
 	return nil

@@ -183,14 +183,24 @@ func (a *Agent) QueueLength() int {
 // snapshot starts a policy's snapshot with the usage ledger and what each
 // user runs now.
 func (a *Agent) snapshot(now time.Time, n int) *scheduler.Snapshot {
-	snap := &scheduler.Snapshot{Now: now, Pending: make([]scheduler.Job, 0, n), Usage: map[int]float64{}, Running: map[int]float64{}}
+	snap := &scheduler.Snapshot{Now: now, Pending: make([]scheduler.Job, 0, n), Running: map[int]float64{}, GPUWeight: a.ledger.gpuWeight}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, r := range a.reserved {
-		snap.Running[r.uid] += r.CPU
+		snap.Running[r.uid] += r.CPU + a.ledger.gpuWeight*float64(r.GPUs)
 	}
-	for uid := range a.ledger.accounts {
-		_, _, snap.Usage[uid] = a.ledger.usage(uid, now)
+	l := a.ledger
+	snap.Usage = make(map[int]float64, len(l.users))
+	for uid, acc := range l.users {
+		snap.Usage[uid] = l.amounts(acc, now).Effective
+	}
+	snap.ProjectUsage = make(map[string]float64, len(l.projects))
+	for name, acc := range l.projects {
+		snap.ProjectUsage[name] = l.amounts(acc, now).Effective
+	}
+	snap.GroupUsage = make(map[string]float64, len(l.groups))
+	for gid, acc := range l.groups {
+		snap.GroupUsage[groupKey(gid)] = l.amounts(acc, now).Effective
 	}
 	return snap
 }
@@ -247,7 +257,7 @@ func (a *Agent) reserve(j *job.Job, capacity executor.Capacity, pq map[string]*a
 	}
 	// A small epsilon keeps float sums of fractions like 0.1 from refusing
 	// a job that exactly fits.
-	if a.used.CPU+j.CPU > capacity.CPU+1e-9 || a.used.Memory+j.Memory > capacity.Memory {
+	if a.used.CPU+j.CPU > capacity.CPU+1e-9 || a.used.Memory+j.Memory > capacity.Memory || a.used.GPUs+j.GPU > capacity.GPUs {
 		return false, false, ""
 	}
 	a.bookLocked(j)
@@ -258,7 +268,13 @@ func (a *Agent) reserve(j *job.Job, capacity executor.Capacity, pq map[string]*a
 type userUse struct {
 	cpu    float64
 	memory int64
+	gpus   int
 	jobs   int
+}
+
+// plus is u with c and n jobs added (or, negative, taken away).
+func (u userUse) plus(c executor.Capacity, n int) userUse {
+	return userUse{cpu: u.cpu + c.CPU, memory: u.memory + c.Memory, gpus: u.gpus + c.GPUs, jobs: u.jobs + n}
 }
 
 // quotaReasonLocked says how j would take its owner or its project past a
@@ -274,6 +290,8 @@ func (a *Agent) quotaReasonLocked(j *job.Job, pq map[string]*api.ProjectQuota, n
 			return fmt.Sprintf("%s runs %g cpu; with this job's %g that passes the quota of %g (quota.running_cpu)", j.User.Name, u.cpu, j.CPU, q.RunningCPU), false
 		case q.RunningMemoryBytes > 0 && u.memory+j.Memory > q.RunningMemoryBytes:
 			return fmt.Sprintf("%s runs %s; with this job's %s that passes the quota of %s (quota.running_memory)", j.User.Name, api.FormatSize(u.memory), api.FormatSize(j.Memory), api.FormatSize(q.RunningMemoryBytes)), false
+		case q.RunningGPUs > 0 && j.GPU > 0 && u.gpus+j.GPU > q.RunningGPUs:
+			return fmt.Sprintf("%s runs %d GPU(s); with this job's %d that passes the quota of %d (quota.running_gpus)", j.User.Name, u.gpus, j.GPU, q.RunningGPUs), false
 		}
 		if q.CPUHours > 0 {
 			if used := a.window.hours(userKey(j.User.UID), now); used >= q.CPUHours {
@@ -294,6 +312,8 @@ func (a *Agent) quotaReasonLocked(j *job.Job, pq map[string]*api.ProjectQuota, n
 		return fmt.Sprintf("project %s runs %g cpu; with this job's %g that passes its quota of %g", name, u.cpu, j.CPU, q.RunningCPU), false
 	case q.RunningMemory > 0 && u.memory+j.Memory > q.RunningMemory:
 		return fmt.Sprintf("project %s runs %s; with this job's %s that passes its quota of %s", name, api.FormatSize(u.memory), api.FormatSize(j.Memory), api.FormatSize(q.RunningMemory)), false
+	case q.RunningGPUs > 0 && j.GPU > 0 && u.gpus+j.GPU > q.RunningGPUs:
+		return fmt.Sprintf("project %s runs %d GPU(s); with this job's %d that passes its quota of %d", name, u.gpus, j.GPU, q.RunningGPUs), false
 	}
 	if q.CPUHours > 0 {
 		if used := a.window.hours(projectKey(name), now); used >= q.CPUHours {
@@ -312,17 +332,16 @@ func (a *Agent) book(j *job.Job) {
 
 func (a *Agent) bookLocked(j *job.Job) {
 	if _, ok := a.reserved[j.ID]; !ok {
-		r := reservation{Capacity: executor.Capacity{CPU: j.CPU, Memory: j.Memory}, parent: j.ParentID, uid: j.User.UID, user: j.User.Name, project: projectOf(j), started: time.Now(), owner: j.User, lifespan: j.MaxLifespan}
+		r := reservation{Capacity: executor.Capacity{CPU: j.CPU, Memory: j.Memory, GPUs: j.GPU}, parent: j.ParentID, uid: j.User.UID, user: j.User.Name, project: projectOf(j), started: time.Now(), owner: j.User, lifespan: j.MaxLifespan}
 		if j.Dates.Started != nil {
 			r.started = *j.Dates.Started
 		}
 		a.reserved[j.ID] = r
 		a.used.CPU += r.CPU
 		a.used.Memory += r.Memory
-		u := a.userUse[r.uid]
-		a.userUse[r.uid] = userUse{cpu: u.cpu + r.CPU, memory: u.memory + r.Memory, jobs: u.jobs + 1}
-		p := a.projectUse[r.project]
-		a.projectUse[r.project] = userUse{cpu: p.cpu + r.CPU, memory: p.memory + r.Memory, jobs: p.jobs + 1}
+		a.used.GPUs += r.GPUs
+		a.userUse[r.uid] = a.userUse[r.uid].plus(r.Capacity, 1)
+		a.projectUse[r.project] = a.projectUse[r.project].plus(r.Capacity, 1)
 		if j.ParentID != 0 {
 			a.arrayActive[j.ParentID]++
 		}
@@ -351,15 +370,17 @@ func (a *Agent) release(id int64) {
 		delete(a.reserved, id)
 		a.used.CPU -= r.CPU
 		a.used.Memory -= r.Memory
+		a.used.GPUs -= r.GPUs
+		neg := executor.Capacity{CPU: -r.CPU, Memory: -r.Memory, GPUs: -r.GPUs}
 		if u := a.userUse[r.uid]; u.jobs <= 1 {
 			delete(a.userUse, r.uid)
 		} else {
-			a.userUse[r.uid] = userUse{cpu: u.cpu - r.CPU, memory: u.memory - r.Memory, jobs: u.jobs - 1}
+			a.userUse[r.uid] = u.plus(neg, -1)
 		}
 		if p := a.projectUse[r.project]; p.jobs <= 1 {
 			delete(a.projectUse, r.project)
 		} else {
-			a.projectUse[r.project] = userUse{cpu: p.cpu - r.CPU, memory: p.memory - r.Memory, jobs: p.jobs - 1}
+			a.projectUse[r.project] = p.plus(neg, -1)
 		}
 		if r.parent != 0 {
 			if a.arrayActive[r.parent]--; a.arrayActive[r.parent] <= 0 {

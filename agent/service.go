@@ -95,6 +95,7 @@ func (a *Agent) Submit(ctx context.Context, caller *api.Caller, spec *api.JobSpe
 		if r.Memory != "" {
 			j.Memory, _ = jobspec.ParseMemory(r.Memory) // validated above
 		}
+		j.GPU = r.GPU
 	}
 	j.MaxLifespan = a.cfg.Defaults.Lifespan
 	if spec.MaxLifespan != "" {
@@ -169,6 +170,12 @@ func (a *Agent) admit(ctx context.Context, j *job.Job) []api.FieldError {
 		}
 		if j.Memory > c.Memory {
 			fe = append(fe, api.FieldError{Field: "resources.memory", Message: fmt.Sprintf("%s requested but the %s executor has %s at most; ask for less", api.FormatSize(j.Memory), a.exec.Name(), api.FormatSize(c.Memory))})
+		}
+		switch {
+		case j.GPU > 0 && c.GPUs == 0:
+			fe = append(fe, api.FieldError{Field: "resources.gpu", Message: fmt.Sprintf("%d GPU(s) requested but the %s executor has none; remove gpu, or ask an admin to configure GPUs (docker { gpus = N })", j.GPU, a.exec.Name())})
+		case j.GPU > c.GPUs:
+			fe = append(fe, api.FieldError{Field: "resources.gpu", Message: fmt.Sprintf("%d GPUs requested but the %s executor has %d at most; ask for fewer", j.GPU, a.exec.Name(), c.GPUs)})
 		}
 	}
 	return fe

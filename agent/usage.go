@@ -3,12 +3,17 @@ package agent
 import (
 	"context"
 	"math"
+	"net/http"
+	"slices"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/godocker/god/agent/config"
+	"github.com/godocker/god/agent/identity"
 	"github.com/godocker/god/api"
 	"github.com/godocker/god/job"
+	"github.com/godocker/god/plugins/executor"
 	"github.com/godocker/god/plugins/scheduler"
 	"github.com/godocker/god/plugins/scheduler/fairshare"
 	"github.com/godocker/god/plugins/scheduler/fifo"
@@ -16,23 +21,38 @@ import (
 	"github.com/godocker/god/store"
 )
 
-// ledger is the usage each user has had, fading by half every half-life
-// (as Slurm's and HTCondor's fair share). It is rebuilt from the job
-// records at start-up, so it needs no storage of its own. Callers hold a.mu.
+// ledger is the usage each user, project and group has had, fading by
+// half every half-life (as Slurm's and HTCondor's fair share): core-,
+// GiB- and GPU-seconds. It is rebuilt from the job records at start-up,
+// so it needs no storage of its own. Callers hold a.mu.
 type ledger struct {
 	halfLife  time.Duration
 	memWeight float64 // core-seconds per GiB-second
-	accounts  map[int]*account
+	gpuWeight float64 // core-seconds per GPU-second
+	users     map[int]*account
+	projects  map[string]*account
+	groups    map[int]*account // by the owner's primary gid
 }
 
+// account is one user's, project's or group's decayed usage.
 type account struct {
-	user     string
-	cpu, mem float64   // core-seconds and GiB-seconds, as of at
-	at       time.Time // when they were last decayed
+	name          string    // a user's login; "" for projects and groups
+	cpu, mem, gpu float64   // core-, GiB- and GPU-seconds, as of at
+	at            time.Time // when they were last decayed
 }
 
-func newLedger(halfLife time.Duration, memWeight float64) *ledger {
-	return &ledger{halfLife: halfLife, memWeight: memWeight, accounts: map[int]*account{}}
+// usageAmounts is an account's decayed usage at some time: core-seconds,
+// GiB-seconds, GPU-seconds, and the three folded into core-seconds by the
+// site's weights (what fair share compares).
+type usageAmounts struct {
+	CPU, Memory, GPU, Effective float64
+}
+
+func newLedger(halfLife time.Duration, memWeight, gpuWeight float64) *ledger {
+	return &ledger{
+		halfLife: halfLife, memWeight: memWeight, gpuWeight: gpuWeight,
+		users: map[int]*account{}, projects: map[string]*account{}, groups: map[int]*account{},
+	}
 }
 
 // factor is how much of a usage at `from` remains at `to`.
@@ -43,7 +63,8 @@ func (l *ledger) factor(from, to time.Time) float64 {
 	return math.Exp2(-to.Sub(from).Seconds() / l.halfLife.Seconds())
 }
 
-// charge adds what a finished job used, as of when it ended.
+// charge adds what a finished job used, as of when it ended, to its owner,
+// its project and its owner's primary group.
 func (l *ledger) charge(j *job.Job) {
 	if j.IsArray() || j.Dates.Started == nil || j.Dates.Ended == nil {
 		return
@@ -52,34 +73,66 @@ func (l *ledger) charge(j *job.Job) {
 	if secs <= 0 {
 		return
 	}
-	a := l.accounts[j.User.UID]
+	ended := *j.Dates.Ended
+	cpu, mem, gpu := j.CPU*secs, float64(j.Memory)/(1<<30)*secs, float64(j.GPU)*secs
+	u := accountIn(l.users, j.User.UID, ended)
+	u.name = j.User.Name
+	l.add(u, ended, cpu, mem, gpu)
+	l.add(accountIn(l.projects, projectOf(j), ended), ended, cpu, mem, gpu)
+	l.add(accountIn(l.groups, j.User.GID, ended), ended, cpu, mem, gpu)
+}
+
+func accountIn[K comparable](m map[K]*account, k K, at time.Time) *account {
+	a := m[k]
 	if a == nil {
-		a = &account{at: *j.Dates.Ended}
-		l.accounts[j.User.UID] = a
+		a = &account{at: at}
+		m[k] = a
 	}
-	a.user = j.User.Name
-	// Bring the older of the two to the newer's time, then add.
-	ended, f := *j.Dates.Ended, 1.0
+	return a
+}
+
+// add charges usage as of ended: it brings the older of the account and
+// the usage to the newer's time, then adds.
+func (l *ledger) add(a *account, ended time.Time, cpu, mem, gpu float64) {
+	f := 1.0
 	if ended.After(a.at) {
 		k := l.factor(a.at, ended)
-		a.cpu, a.mem, a.at = a.cpu*k, a.mem*k, ended
+		a.cpu, a.mem, a.gpu, a.at = a.cpu*k, a.mem*k, a.gpu*k, ended
 	} else {
 		f = l.factor(ended, a.at)
 	}
-	a.cpu += j.CPU * secs * f
-	a.mem += float64(j.Memory) / (1 << 30) * secs * f
+	a.cpu += cpu * f
+	a.mem += mem * f
+	a.gpu += gpu * f
 }
 
-// usage is a user's decayed usage now: core-seconds, GiB-seconds, and the
-// two folded into core-seconds.
-func (l *ledger) usage(uid int, now time.Time) (cpu, mem, effective float64) {
-	a := l.accounts[uid]
+// amounts is a's decayed usage now (zero for a nil account).
+func (l *ledger) amounts(a *account, now time.Time) usageAmounts {
 	if a == nil {
-		return 0, 0, 0
+		return usageAmounts{}
 	}
 	k := l.factor(a.at, now)
-	cpu, mem = a.cpu*k, a.mem*k
-	return cpu, mem, cpu + l.memWeight*mem
+	u := usageAmounts{CPU: a.cpu * k, Memory: a.mem * k, GPU: a.gpu * k}
+	u.Effective = u.CPU + l.memWeight*u.Memory + l.gpuWeight*u.GPU
+	return u
+}
+
+// user, project and group are the decayed usage of one account now.
+func (l *ledger) user(uid int, now time.Time) usageAmounts {
+	return l.amounts(l.users[uid], now)
+}
+
+func (l *ledger) project(name string, now time.Time) usageAmounts {
+	return l.amounts(l.projects[name], now)
+}
+
+func (l *ledger) group(gid int, now time.Time) usageAmounts {
+	return l.amounts(l.groups[gid], now)
+}
+
+// hours turns seconds into the API's hours.
+func (u usageAmounts) hours() (cpu, mem, gpu, eff float64) {
+	return u.CPU / 3600, u.Memory / 3600, u.GPU / 3600, u.Effective / 3600
 }
 
 // loadLedger counts every finished job found at start-up (see
@@ -101,14 +154,17 @@ func (a *Agent) loadLedger(ctx context.Context) error {
 func (a *Agent) Usage(ctx context.Context, caller *api.Caller) ([]*api.UsageEntry, error) {
 	now := time.Now()
 	a.mu.Lock()
-	running := map[int]float64{}
+	running := map[int]executor.Capacity{}
 	uids := map[int]string{}
 	for _, r := range a.reserved {
-		running[r.uid] += r.CPU
+		c := running[r.uid]
+		c.CPU += r.CPU
+		c.GPUs += r.GPUs
+		running[r.uid] = c
 		uids[r.uid] = r.user
 	}
-	for uid, acc := range a.ledger.accounts {
-		uids[uid] = acc.user
+	for uid, acc := range a.ledger.users {
+		uids[uid] = acc.name
 	}
 	for _, j := range a.queue {
 		uids[j.User.UID] = j.User.Name
@@ -121,13 +177,13 @@ func (a *Agent) Usage(ctx context.Context, caller *api.Caller) ([]*api.UsageEntr
 		if uid == caller.UID {
 			name = caller.Name
 		}
-		cpu, mem, eff := a.ledger.usage(uid, now)
-		out = append(out, &api.UsageEntry{
+		e := &api.UsageEntry{
 			User: name, UID: uid,
-			CPUHours: cpu / 3600, MemoryGiBHours: mem / 3600, EffectiveHours: eff / 3600,
-			RunningCPU: running[uid], Pending: a.pendingByUID[uid],
+			RunningCPU: running[uid].CPU, RunningGPUs: running[uid].GPUs, Pending: a.pendingByUID[uid],
 			WindowCPUHours: a.window.hours(userKey(uid), now),
-		})
+		}
+		e.CPUHours, e.MemoryGiBHours, e.GPUHours, e.EffectiveHours = a.ledger.user(uid, now).hours()
+		out = append(out, e)
 	}
 	a.mu.Unlock()
 	// Priorities may read the store: not under the agent's lock.
@@ -166,9 +222,35 @@ func (a *Agent) ProjectUsage(ctx context.Context, caller *api.Caller, name strin
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	u := a.projectUse[name]
-	return &api.ProjectUsage{
+	out := &api.ProjectUsage{
 		Project: name, Priority: p.Priority, Quota: p.Quota,
-		RunningJobs: u.jobs, RunningCPU: u.cpu, RunningMemory: u.memory,
+		RunningJobs: u.jobs, RunningCPU: u.cpu, RunningMemory: u.memory, RunningGPUs: u.gpus,
 		WindowCPUHours: a.window.hours(projectKey(name), now), Window: a.cfg.Quota.Window,
-	}, nil
+	}
+	out.CPUHours, out.MemoryGiBHours, out.GPUHours, out.EffectiveHours = a.ledger.project(name, now).hours()
+	return out, nil
+}
+
+// GroupUsage shows the decayed usage of a group (its name or gid): the
+// jobs of the users whose primary group it is. For the group's members
+// and admins.
+func (a *Agent) GroupUsage(ctx context.Context, caller *api.Caller, group string) (*api.GroupUsage, error) {
+	gid, err := strconv.Atoi(group)
+	name := group
+	if err != nil {
+		if gid, err = identity.GroupID(group); err != nil {
+			return nil, errorf(http.StatusNotFound, "group %q: %v; give a group name or a gid", group, err)
+		}
+	} else {
+		name = identity.GroupName(gid)
+	}
+	if !caller.Admin && caller.GID != gid && !slices.Contains(caller.Groups, gid) {
+		return nil, errorf(http.StatusForbidden, "permission denied: you are not in group %s; only its members and admins see its usage", group)
+	}
+	a.mu.Lock()
+	u := a.ledger.group(gid, time.Now())
+	a.mu.Unlock()
+	out := &api.GroupUsage{Group: name, GID: gid}
+	out.CPUHours, out.MemoryGiBHours, out.GPUHours, out.EffectiveHours = u.hours()
+	return out, nil
 }

@@ -153,14 +153,15 @@ func (a *Agent) blocked(ctx context.Context, j *job.Job, all bool) ([]api.Reason
 			}
 		}
 	}
-	freeCPU, freeMem := capacity.CPU-used.CPU, capacity.Memory-used.Memory
-	if j.CPU > freeCPU+1e-9 || j.Memory > freeMem {
-		add(api.Reason{
-			Kind: "capacity",
-			Message: fmt.Sprintf("it needs %g cpu and %s; %g cpu and %s are free of %g cpu and %s (%d job(s) running or starting)",
-				j.CPU, api.FormatSize(j.Memory), max(freeCPU, 0), api.FormatSize(max(freeMem, 0)), capacity.CPU, api.FormatSize(capacity.Memory), running),
-			Fix: "wait for running jobs to end, or ask for fewer resources",
-		})
+	freeCPU, freeMem, freeGPUs := capacity.CPU-used.CPU, capacity.Memory-used.Memory, capacity.GPUs-used.GPUs
+	if j.CPU > freeCPU+1e-9 || j.Memory > freeMem || j.GPU > freeGPUs {
+		msg := fmt.Sprintf("it needs %g cpu and %s; %g cpu and %s are free of %g cpu and %s (%d job(s) running or starting)",
+			j.CPU, api.FormatSize(j.Memory), max(freeCPU, 0), api.FormatSize(max(freeMem, 0)), capacity.CPU, api.FormatSize(capacity.Memory), running)
+		if j.GPU > 0 {
+			msg = fmt.Sprintf("it needs %g cpu, %s and %d GPU(s); %g cpu, %s and %d GPU(s) are free of %g cpu, %s and %d GPU(s) (%d job(s) running or starting)",
+				j.CPU, api.FormatSize(j.Memory), j.GPU, max(freeCPU, 0), api.FormatSize(max(freeMem, 0)), max(freeGPUs, 0), capacity.CPU, api.FormatSize(capacity.Memory), capacity.GPUs, running)
+		}
+		add(api.Reason{Kind: "capacity", Message: msg, Fix: "wait for running jobs to end, or ask for fewer resources"})
 	}
 	return out, nil
 }

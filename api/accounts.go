@@ -90,6 +90,7 @@ type ProjectQuota struct {
 	RunningCPU    float64 `json:"running_cpu,omitempty"`
 	RunningMemory int64   `json:"running_memory,omitempty"`
 	RunningJobs   int     `json:"running_jobs,omitempty"`
+	RunningGPUs   int     `json:"running_gpus,omitempty"`
 	CPUHours      float64 `json:"cpu_hours,omitempty"`
 }
 

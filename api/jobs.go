@@ -80,10 +80,12 @@ type JobSpec struct {
 }
 
 // Resources a job asks for. CPU is in cores (fractions allowed); Memory is a
-// size such as "512MiB" or "2GiB" (binary units: "2G" and "2GB" mean 2 GiB too).
+// size such as "512MiB" or "2GiB" (binary units: "2G" and "2GB" mean 2 GiB too);
+// GPU is a number of whole GPUs (0: none).
 type Resources struct {
 	CPU    float64 `json:"cpu,omitempty" hcl:"cpu,optional"`
 	Memory string  `json:"memory,omitempty" hcl:"memory,optional"`
+	GPU    int     `json:"gpu,omitempty" hcl:"gpu,optional"`
 }
 
 // SubmitResponse answers POST /v1/jobs. Msg keeps Go-Docker's wording.
@@ -137,6 +139,7 @@ type Job struct {
 	Dates     Dates      `json:"dates"`
 	CPU       float64    `json:"cpu"`
 	Memory    int64      `json:"memory"`
+	GPU       int        `json:"gpu,omitempty"`
 	JobDir    string     `json:"job_dir,omitempty"`
 	Container *Container `json:"container,omitempty"`
 	Version   int64      `json:"version"`
@@ -428,13 +431,15 @@ func (j *Jobs) Queue(ctx context.Context) ([]*QueueEntry, error) {
 type UsageEntry struct {
 	User string `json:"user"`
 	UID  int    `json:"uid"`
-	// CPUHours and MemoryGiBHours are past usage, fading by half every
-	// half-life; EffectiveHours folds memory in with the site's weight and
-	// is what fair share compares.
+	// CPUHours, MemoryGiBHours and GPUHours are past usage, fading by
+	// half every half-life; EffectiveHours folds memory and GPUs in with
+	// the site's weights (core-hours) and is what fair share compares.
 	CPUHours       float64 `json:"cpu_hours"`
 	MemoryGiBHours float64 `json:"memory_gib_hours"`
+	GPUHours       float64 `json:"gpu_hours"`
 	EffectiveHours float64 `json:"effective_hours"`
 	RunningCPU     float64 `json:"running_cpu"`
+	RunningGPUs    int     `json:"running_gpus"`
 	Pending        int     `json:"pending"`
 	// Priority is the user's (0-100) and WindowCPUHours the core-hours
 	// of their jobs that ended within the quota window.
@@ -449,9 +454,38 @@ type ProjectUsage struct {
 	RunningJobs    int           `json:"running_jobs"`
 	RunningCPU     float64       `json:"running_cpu"`
 	RunningMemory  int64         `json:"running_memory"`
+	RunningGPUs    int           `json:"running_gpus"`
 	WindowCPUHours float64       `json:"window_cpu_hours"`
 	Window         string        `json:"window"`
 	Quota          *ProjectQuota `json:"quota,omitempty"`
+	// CPUHours, MemoryGiBHours, GPUHours and EffectiveHours are the
+	// project's decayed past usage, as in UsageEntry: fair share weighs
+	// its jobs by it too.
+	CPUHours       float64 `json:"cpu_hours"`
+	MemoryGiBHours float64 `json:"memory_gib_hours"`
+	GPUHours       float64 `json:"gpu_hours"`
+	EffectiveHours float64 `json:"effective_hours"`
+}
+
+// GroupUsage is the decayed past usage of the jobs whose owners have a
+// group as their primary group (GET /v1/usage/group/{group}).
+type GroupUsage struct {
+	Group          string  `json:"group"`
+	GID            int     `json:"gid"`
+	CPUHours       float64 `json:"cpu_hours"`
+	MemoryGiBHours float64 `json:"memory_gib_hours"`
+	GPUHours       float64 `json:"gpu_hours"`
+	EffectiveHours float64 `json:"effective_hours"`
+}
+
+// GroupUsage returns a group's usage, by name or gid (its members and
+// admins).
+func (c *Client) GroupUsage(ctx context.Context, group string) (*GroupUsage, error) {
+	var out GroupUsage
+	if err := c.do(ctx, http.MethodGet, "/v1/usage/group/"+url.PathEscape(group), nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
 
 // ProjectUsage returns a project's usage (members and admins).

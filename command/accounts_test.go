@@ -520,10 +520,13 @@ func TestParseProjectQuota(t *testing.T) {
 	q, err := parseProjectQuota("running_jobs=4, cpu_hours=1000,running_memory=2GiB,running_cpu=1.5")
 	must.NoError(t, err)
 	must.Eq(t, api.ProjectQuota{RunningJobs: 4, CPUHours: 1000, RunningMemory: 2 << 30, RunningCPU: 1.5}, *q)
+	q, err = parseProjectQuota("running_gpus=2")
+	must.NoError(t, err)
+	must.Eq(t, api.ProjectQuota{RunningGPUs: 2}, *q)
 	q, err = parseProjectQuota("none")
 	must.NoError(t, err)
 	must.Eq(t, api.ProjectQuota{}, *q)
-	for _, bad := range []string{"jobs=4", "running_jobs=-1", "running_jobs", "cpu_hours=x", "running_memory=lots"} {
+	for _, bad := range []string{"jobs=4", "running_jobs=-1", "running_jobs", "cpu_hours=x", "running_memory=lots", "running_gpus=-1", "running_gpus=1.5"} {
 		_, err := parseProjectQuota(bad)
 		must.Error(t, err, must.Sprint(bad))
 	}

@@ -209,5 +209,6 @@ func openExecutor(ctx context.Context, cfg *config.Config) (closingExecutor, err
 		Instance: cfg.Docker.Instance,
 		CPU:      cfg.Docker.CPU,
 		Memory:   cfg.Docker.MemoryBytes,
+		GPUs:     cfg.Docker.GPUs,
 	})
 }

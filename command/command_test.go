@@ -143,7 +143,7 @@ func flagsOf(name string) []string {
 	case "agent":
 		return []string{"dev", "config", "data-dir"}
 	case "job run":
-		return append(common, "wait", "json")
+		return append(common, "wait", "gpu", "json")
 	case "job status":
 		return append(common, "state", "limit", "project", "json")
 	case "job logs":
@@ -157,7 +157,7 @@ func flagsOf(name string) []string {
 	case "job why", "queue":
 		return append(common, "json")
 	case "usage":
-		return append(common, "user", "project", "json")
+		return append(common, "user", "project", "group", "json")
 	case "job archive":
 		return append(common, "older-than", "tag", "purge", "json")
 	case "job hold", "job release", "job suspend", "job resume", "job reschedule":

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,6 +34,10 @@ Usage: god job run [options] <path>
 
 Run Options:
 
+  -gpu=<n>
+    Ask for n GPUs (a whole number, 0 for none), in place of the spec's
+    resources { gpu = ... }.
+
   -wait
     Wait for the job to end, print its final status, and exit with the job's
     exit code (137 if it was killed, 1 if it never ran).
@@ -46,6 +51,15 @@ Run Options:
 func (c *JobRunCommand) Run(args []string) int {
 	fs := c.FlagSet("job run", true)
 	wait := fs.Bool("wait", false, "")
+	gpus := -1
+	fs.Func("gpu", "", func(s string) error {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 || n > jobspec.MaxGPU {
+			return fmt.Errorf("the number of GPUs must be a whole number from 0 to %d, got %q", jobspec.MaxGPU, s)
+		}
+		gpus = n
+		return nil
+	})
 	if !c.parseFlags(fs, args, c.Help()) {
 		return 1
 	}
@@ -56,6 +70,12 @@ func (c *JobRunCommand) Run(args []string) int {
 	spec, ok := c.parse(fs.Arg(0))
 	if !ok {
 		return 1
+	}
+	if gpus >= 0 {
+		if spec.Resources == nil {
+			spec.Resources = &api.Resources{}
+		}
+		spec.Resources.GPU = gpus
 	}
 	client, err := c.Client()
 	if err != nil {

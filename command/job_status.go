@@ -122,7 +122,7 @@ func formatJob(j *api.Job) string {
 		fmt.Sprintf("Reason|%s", orDash(j.Status.Reason)),
 		fmt.Sprintf("Exit Code|%s", exit),
 		fmt.Sprintf("Image|%s", j.Spec.Image),
-		fmt.Sprintf("Resources|cpu %g, memory %s", j.CPU, api.FormatSize(j.Memory)),
+		"Resources|" + resourcesText(j),
 		fmt.Sprintf("Root|%t", j.Spec.Root),
 		fmt.Sprintf("Volumes|%s", orDash(strings.Join(j.Spec.Volumes, ", "))),
 		fmt.Sprintf("Tags|%s", orDash(strings.Join(j.Spec.Tags, ", "))),
@@ -231,4 +231,13 @@ func linkTitle(key string) string {
 		return "Nomad UI"
 	}
 	return key
+}
+
+// resourcesText is what a job asked for: cores, memory and any GPUs.
+func resourcesText(j *api.Job) string {
+	s := fmt.Sprintf("cpu %g, memory %s", j.CPU, api.FormatSize(j.Memory))
+	if j.GPU > 0 {
+		s += fmt.Sprintf(", gpu %d", j.GPU)
+	}
+	return s
 }

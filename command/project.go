@@ -66,6 +66,9 @@ func quotaText(q *api.ProjectQuota) string {
 	if q.RunningMemory > 0 {
 		parts = append(parts, api.FormatSize(q.RunningMemory)+" at once")
 	}
+	if q.RunningGPUs > 0 {
+		parts = append(parts, fmt.Sprintf("%d GPU(s) at once", q.RunningGPUs))
+	}
 	if q.CPUHours > 0 {
 		parts = append(parts, fmt.Sprintf("%g core-hours per window", q.CPUHours))
 	}

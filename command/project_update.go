@@ -36,8 +36,8 @@ Update Options:
   -quota=<list>
     The project's new quota, for all its members' jobs together, replacing
     the old one: comma-separated running_jobs=N, running_cpu=CORES,
-    running_memory=SIZE (binary units) and cpu_hours=N (core-hours over the
-    site's quota window). Left out, a value is not capped; -quota=none
+    running_memory=SIZE (binary units), running_gpus=N and cpu_hours=N
+    (core-hours over the site's quota window). Left out, a value is not capped; -quota=none
     removes the quota.
 ` + jsonOptionUsage + "\n\n" + generalOptionsUsage)
 }
@@ -89,12 +89,16 @@ func parseProjectQuota(s string) (*api.ProjectQuota, error) {
 			return fmt.Errorf("quota %s: %q is not a valid value (0 or more)", k, v)
 		}
 		switch k {
-		case "running_jobs":
+		case "running_jobs", "running_gpus":
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 {
 				return nil, bad()
 			}
-			q.RunningJobs = n
+			if k == "running_jobs" {
+				q.RunningJobs = n
+			} else {
+				q.RunningGPUs = n
+			}
 		case "running_cpu", "cpu_hours":
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil || f < 0 {
@@ -112,7 +116,7 @@ func parseProjectQuota(s string) (*api.ProjectQuota, error) {
 			}
 			q.RunningMemory = n
 		default:
-			return nil, fmt.Errorf("quota: unknown %q; the quotas are running_jobs, running_cpu, running_memory and cpu_hours", k)
+			return nil, fmt.Errorf("quota: unknown %q; the quotas are running_jobs, running_cpu, running_memory, running_gpus and cpu_hours", k)
 		}
 	}
 	return q, nil

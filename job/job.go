@@ -18,9 +18,10 @@ type Job struct {
 	Status api.Status  `json:"status"`
 	Dates  api.Dates   `json:"dates"`
 	// CPU (cores) and Memory (bytes) are the resolved resources: the spec's
-	// values or the agent's defaults.
+	// values or the agent's defaults. GPU is the number of GPUs asked for.
 	CPU    float64 `json:"cpu"`
 	Memory int64   `json:"memory"`
+	GPU    int     `json:"gpu,omitempty"`
 	// JobDir is the host path of the job directory, mounted at /mnt/go-docker.
 	JobDir    string         `json:"job_dir,omitempty"`
 	Container *api.Container `json:"container,omitempty"`
@@ -159,6 +160,7 @@ func (j *Job) API() *api.Job {
 		Dates:       j.Dates,
 		CPU:         j.CPU,
 		Memory:      j.Memory,
+		GPU:         j.GPU,
 		JobDir:      j.JobDir,
 		Container:   j.Container,
 		Version:     j.Version,

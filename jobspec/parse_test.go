@@ -21,6 +21,7 @@ const fullHCL = `job "align-reads" {
   resources {
     cpu    = 0.5
     memory = "2GiB"
+    gpu    = 2
   }
   volumes = ["home", "data"]
   env     = { SAMPLE = "s1", THREADS = "4" }
@@ -41,7 +42,7 @@ const fullJSON = `{
       "description": "BWA alignment",
       "image": "debian:12",
       "command": "echo hello; id",
-      "resources": {"cpu": 0.5, "memory": "2GiB"},
+      "resources": {"cpu": 0.5, "memory": "2GiB", "gpu": 2},
       "volumes": ["home", "data"],
       "env": {"SAMPLE": "s1", "THREADS": "4"},
       "root": false,
@@ -62,7 +63,7 @@ func fullSpec() *api.JobSpec {
 		Description: "BWA alignment",
 		Image:       "debian:12",
 		Command:     "echo hello; id",
-		Resources:   &api.Resources{CPU: 0.5, Memory: "2GiB"},
+		Resources:   &api.Resources{CPU: 0.5, Memory: "2GiB", GPU: 2},
 		Volumes:     []string{"home", "data"},
 		Env:         map[string]string{"SAMPLE": "s1", "THREADS": "4"},
 		Tags:        []string{"rnaseq", "team/bio"},
@@ -132,7 +133,7 @@ var errorCases = []struct {
 	{
 		"unknown attribute with suggestion", "job.hcl",
 		"job \"x\" {\n  command = \"true\"\n  resources {\n    cpus = 2\n  }\n}\n",
-		"Unsupported argument", `Did you mean "cpu"? Valid arguments in a resources block: cpu, memory.`, "job.hcl:4,5",
+		"Unsupported argument", `Did you mean "cpu"? Valid arguments in a resources block: cpu, gpu, memory.`, "job.hcl:4,5",
 	},
 	{
 		"unknown attribute lists the valid ones", "job.hcl",
@@ -193,6 +194,11 @@ var errorCases = []struct {
 		"memory too small", "job.hcl",
 		"job \"x\" {\n  command = \"true\"\n  resources {\n    memory = \"4MiB\"\n  }\n}\n",
 		"Invalid resources.memory", "at least 6MiB, Docker's minimum", "job.hcl:4,14",
+	},
+	{
+		"negative gpu", "job.hcl",
+		"job \"x\" {\n  command = \"true\"\n  resources {\n    gpu = -1\n  }\n}\n",
+		"Invalid resources.gpu", "whole number from 0 to 64", "job.hcl:4,11",
 	},
 	{
 		"bad memory in json", "job.json",

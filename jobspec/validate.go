@@ -23,6 +23,7 @@ const (
 	MaxDescriptionLen = 1024
 	MaxCommandSize    = 1 << 20 // also the limit on script
 	MaxCPU            = 1024
+	MaxGPU            = 64
 	MinMemory         = 6 << 20 // Docker refuses less than 6 MiB on some engines
 	MaxMemory         = 16 << 40
 	MaxEnv            = 256
@@ -125,6 +126,9 @@ func Validate(spec *api.JobSpec) []api.FieldError {
 			case m > MaxMemory:
 				add("resources.memory", `memory must be at most 16TiB; ask for e.g. "64GiB"`)
 			}
+		}
+		if r.GPU < 0 || r.GPU > MaxGPU {
+			add("resources.gpu", "the number of GPUs must be a whole number from 0 to %d, e.g. 1", MaxGPU)
 		}
 	}
 

@@ -83,6 +83,8 @@ func TestValidate_invalid(t *testing.T) {
 		{"bad memory", func(s *api.JobSpec) { s.Resources.Memory = "two gigs" }, "resources.memory", `e.g. "512MiB"`},
 		{"memory below docker's minimum", func(s *api.JobSpec) { s.Resources.Memory = "5MiB" }, "resources.memory", "at least 6MiB, Docker's minimum"},
 		{"memory too large", func(s *api.JobSpec) { s.Resources.Memory = "17TiB" }, "resources.memory", "at most 16TiB"},
+		{"negative gpu", func(s *api.JobSpec) { s.Resources.GPU = -1 }, "resources.gpu", "whole number from 0 to 64"},
+		{"too many gpus", func(s *api.JobSpec) { s.Resources.GPU = 65 }, "resources.gpu", "from 0 to 64"},
 		{"bad volume name", func(s *api.JobSpec) { s.Volumes = []string{"home", "Data"} }, "volumes[1]", `volume "Data" is not a valid name`},
 		{"volume starting with a digit", func(s *api.JobSpec) { s.Volumes = []string{"1home"} }, "volumes[0]", "starting with a letter"},
 		{"duplicate volume", func(s *api.JobSpec) { s.Volumes = []string{"home", "data", "home"} }, "volumes[2]", "already listed at volumes[0]; remove the duplicate"},

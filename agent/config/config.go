@@ -187,12 +187,20 @@ type Scheduler struct {
 	// MemoryWeight converts memory into cores for usage: core-seconds per
 	// GiB-second (0.25: 4 GiB weigh like a core).
 	MemoryWeight *float64 `hcl:"memory_weight,optional"`
+	// GPUWeight converts GPUs into cores likewise: core-seconds per
+	// GPU-second (10: a GPU weighs like ten cores, as GPU nodes commonly
+	// have about ten cores per GPU; Slurm's TRESBillingWeights idea).
+	GPUWeight *float64 `hcl:"gpu_weight,optional"`
 
 	// HalfLifeDuration is HalfLife parsed by Finalize.
 	HalfLifeDuration time.Duration
 	// TimeoutDuration is Timeout parsed by Finalize.
 	TimeoutDuration time.Duration
 }
+
+// DefaultGPUWeight is scheduler.gpu_weight unless set: one GPU-second
+// counts as ten core-seconds of usage.
+const DefaultGPUWeight = 10.0
 
 // BuiltinSchedulers are the policies compiled into the agent; any other
 // scheduler name is a plugin's.
@@ -256,6 +264,10 @@ type Docker struct {
 	Instance string  `hcl:"instance,optional"`
 	CPU      float64 `hcl:"cpu,optional"`
 	Memory   string  `hcl:"memory,optional"`
+	// GPUs is how many NVIDIA GPUs the engine's host offers jobs (0: none;
+	// the engine does not report them). Jobs get theirs through the
+	// engine's NVIDIA device request, as `docker run --gpus N`.
+	GPUs int `hcl:"gpus,optional"`
 	// MemoryBytes is Memory parsed by Finalize.
 	MemoryBytes int64
 }
@@ -268,6 +280,7 @@ type Quota struct {
 	RunningCPU    float64 `hcl:"running_cpu,optional"`
 	RunningMemory string  `hcl:"running_memory,optional"`
 	RunningJobs   int     `hcl:"running_jobs,optional"`
+	RunningGPUs   int     `hcl:"running_gpus,optional"`
 	// CPUHours caps the core-hours (cores times hours run) of a user's
 	// jobs that ended within the last Window.
 	CPUHours float64 `hcl:"cpu_hours,optional"`
@@ -515,6 +528,9 @@ func merge(base, f *Config, explicit setBools) *Config {
 		if f.Docker.CPU != 0 {
 			d.CPU = f.Docker.CPU
 		}
+		if f.Docker.GPUs != 0 {
+			d.GPUs = f.Docker.GPUs
+		}
 		c.Docker = &d
 	}
 	if f.Defaults != nil {
@@ -611,6 +627,9 @@ func (c *Config) Finalize() error {
 	if c.HTTP.Port < 1 || c.HTTP.Port > 65535 {
 		bad("http.port must be between 1 and 65535, got %d", c.HTTP.Port)
 	}
+	if c.Docker.GPUs < 0 {
+		bad("docker.gpus must be 0 (no GPUs) or more, got %d", c.Docker.GPUs)
+	}
 	if c.Docker.Memory != "" {
 		n, err := jobspec.ParseMemory(c.Docker.Memory)
 		if err != nil {
@@ -654,8 +673,8 @@ func (c *Config) Finalize() error {
 	if c.Quota == nil {
 		c.Quota = &Quota{}
 	}
-	if q := c.Quota; q.RunningCPU < 0 || q.RunningJobs < 0 || q.CPUHours < 0 {
-		bad("quota: running_cpu, running_jobs and cpu_hours must be 0 (no cap) or positive")
+	if q := c.Quota; q.RunningCPU < 0 || q.RunningJobs < 0 || q.RunningGPUs < 0 || q.CPUHours < 0 {
+		bad("quota: running_cpu, running_jobs, running_gpus and cpu_hours must be 0 (no cap) or positive")
 	} else if q.RunningMemory != "" {
 		if q.RunningMemoryBytes, err = jobspec.ParseMemory(q.RunningMemory); err != nil {
 			bad("quota.running_memory: %v", err)
@@ -697,6 +716,12 @@ func (c *Config) Finalize() error {
 	}
 	if *sc.MemoryWeight < 0 {
 		bad("scheduler.memory_weight must be 0 or more, got %g", *sc.MemoryWeight)
+	}
+	if sc.GPUWeight == nil {
+		sc.GPUWeight = new(DefaultGPUWeight)
+	}
+	if *sc.GPUWeight < 0 {
+		bad("scheduler.gpu_weight must be 0 or more, got %g", *sc.GPUWeight)
 	}
 	if sc.Timeout == "" {
 		sc.Timeout = "5s"

@@ -179,6 +179,21 @@ func TestFinalize_errors(t *testing.T) {
 			want: `log_level must be one of trace, debug, info, warn, error; got "verbose"`,
 		},
 		{
+			name: "negative docker gpus",
+			hcl:  "docker {\n  gpus = -1\n}",
+			want: "docker.gpus must be 0 (no GPUs) or more, got -1",
+		},
+		{
+			name: "negative gpu_weight",
+			hcl:  "scheduler \"fairshare\" {\n  gpu_weight = -2\n}",
+			want: "scheduler.gpu_weight must be 0 or more, got -2",
+		},
+		{
+			name: "negative running_gpus",
+			hcl:  "quota {\n  running_gpus = -1\n}",
+			want: "running_gpus and cpu_hours must be 0 (no cap) or positive",
+		},
+		{
 			name: "bad docker memory",
 			hcl:  "docker {\n  memory = \"lots\"\n}",
 			want: "docker.memory: invalid memory size",
@@ -430,6 +445,31 @@ scheduler "smallest-first" {
 	must.Eq(t, map[string]string{"weights": "1,2", "mode": "strict"}, cfg.Scheduler.Config)
 	must.Eq(t, 750*time.Millisecond, cfg.Scheduler.TimeoutDuration)
 	must.Eq(t, 0.25, *cfg.Scheduler.MemoryWeight) // the usage ledger still runs
+	must.Eq(t, DefaultGPUWeight, *cfg.Scheduler.GPUWeight)
+}
+
+// GPUs: the Docker engine's count, the ledger's weight and the quota.
+func TestFinalize_gpus(t *testing.T) {
+	cfg, err := Parse("agent.hcl", []byte(`
+docker {
+  gpus = 4
+}
+scheduler "fairshare" {
+  gpu_weight = 20
+}
+quota {
+  running_gpus = 2
+}`), nil)
+	must.NoError(t, err)
+	must.NoError(t, cfg.Finalize())
+	must.Eq(t, 4, cfg.Docker.GPUs)
+	must.Eq(t, 20.0, *cfg.Scheduler.GPUWeight)
+	must.Eq(t, 2, cfg.Quota.RunningGPUs)
+	// A later file keeps what it does not set.
+	cfg, err = Parse("b.hcl", []byte("docker {\n  cpu = 2\n}"), cfg)
+	must.NoError(t, err)
+	must.NoError(t, cfg.Finalize())
+	must.Eq(t, 4, cfg.Docker.GPUs)
 }
 
 func TestLoad_unknownAttribute(t *testing.T) {

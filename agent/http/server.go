@@ -39,6 +39,7 @@ type Backend interface {
 	Queue(ctx context.Context, caller *api.Caller) ([]*api.QueueEntry, error)
 	Usage(ctx context.Context, caller *api.Caller) ([]*api.UsageEntry, error)
 	ProjectUsage(ctx context.Context, caller *api.Caller, name string) (*api.ProjectUsage, error)
+	GroupUsage(ctx context.Context, caller *api.Caller, group string) (*api.GroupUsage, error)
 	Logs(ctx context.Context, caller *api.Caller, id int64, stream string, offset int64, follow bool, w io.Writer, flush func()) error
 	Self(caller *api.Caller) *api.AgentSelf
 	// Health says whether the agent serves; ok false answers 503.
@@ -132,6 +133,9 @@ func New(b Backend, log hclog.Logger) *http.Server {
 	}))
 	mux.HandleFunc("GET /v1/usage/project/{name}", s.wrap(func(_ http.ResponseWriter, r *http.Request, caller *api.Caller) (any, error) {
 		return b.ProjectUsage(r.Context(), caller, r.PathValue("name"))
+	}))
+	mux.HandleFunc("GET /v1/usage/group/{group}", s.wrap(func(_ http.ResponseWriter, r *http.Request, caller *api.Caller) (any, error) {
+		return b.GroupUsage(r.Context(), caller, r.PathValue("group"))
 	}))
 	mux.HandleFunc("GET /v1/job/{id}/logs", s.logs)
 	mux.HandleFunc("GET /v1/agent/self", s.wrap(s.self))

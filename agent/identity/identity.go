@@ -147,6 +147,15 @@ func GroupName(gid int) string {
 	return g.Name
 }
 
+// GroupID returns the gid of a group name.
+func GroupID(name string) (int, error) {
+	g, err := user.LookupGroup(name)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(g.Gid)
+}
+
 // Cache remembers lookups for a while: the user database (often LDAP behind
 // NSS) is too slow to ask on every request.
 type Cache struct {

@@ -48,6 +48,10 @@ type Task struct {
 	Mounts []Mount
 	CPU    float64 // cores
 	Memory int64   // bytes
+	// GPUs is how many whole GPUs the container gets (0: none). An
+	// executor passes them to the engine (a Docker device request, a Nomad
+	// device) and reports how many it has in Capacity.GPUs.
+	GPUs int
 	// AvoidNodes are nodes the job failed on before: an executor must not
 	// place it there (refusing with a permanent error if it has no other).
 	AvoidNodes []string
@@ -88,10 +92,12 @@ const (
 	LinkNomadUI    = "nomad_ui"    // the job's page in the Nomad web UI
 )
 
-// Capacity is what the executor can run at once.
+// Capacity is what the executor can run at once. GPUs is 0 on an
+// executor without any: jobs that ask for one are refused at submit.
 type Capacity struct {
 	CPU    float64
 	Memory int64
+	GPUs   int
 }
 
 // Event tells the agent that a task's container stopped running.

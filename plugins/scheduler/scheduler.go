@@ -19,7 +19,8 @@ type Job struct {
 	GPU       int
 	// Project is the project the job is accounted to ("" when none).
 	Project string
-	// Group is the owner's group the job runs as ("" when unknown).
+	// Group is the owner's primary group the job runs as, its gid in
+	// decimal ("" when unknown): the key of Snapshot.GroupUsage.
 	Group string
 	// Priority is the owner's priority, 0 to 100 (50 unless an admin set
 	// another); ProjectPriority the project's, likewise.
@@ -47,12 +48,22 @@ type Snapshot struct {
 	Now     time.Time
 	Pending []Job
 	// Usage is each user's past usage by uid, decayed with the site's
-	// half-life, in core-seconds (memory folded in by the site's weight).
+	// half-life, in core-seconds (memory and GPUs folded in by the site's
+	// weights).
 	Usage map[int]float64
-	// Running is the cores each user's jobs hold now, by uid.
+	// Running is the cores each user's jobs hold now, by uid, GPUs
+	// folded in by GPUWeight.
 	Running map[int]float64
-	// ProjectUsage is each project's past usage, decayed like Usage.
+	// ProjectUsage is each project's past usage, decayed like Usage
+	// ("default" for jobs without a project).
 	ProjectUsage map[string]float64
+	// GroupUsage is each group's past usage, decayed like Usage, by the
+	// owners' primary gid in decimal (Job.Group).
+	GroupUsage map[string]float64
+	// GPUWeight is the site's core-seconds per GPU-second
+	// (scheduler.gpu_weight): a policy counts a job's GPUs as that many
+	// cores each when it plans usage.
+	GPUWeight float64
 	// UserWindow and ProjectWindow are what the pending jobs' owners and
 	// projects used over the site's quota window (Go-Docker's sliding
 	// window): the sums over their finished jobs.

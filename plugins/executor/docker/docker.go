@@ -39,6 +39,9 @@ type Config struct {
 	// CPU and Memory override the engine's reported capacity when > 0.
 	CPU    float64
 	Memory int64
+	// GPUs is how many NVIDIA GPUs the host offers jobs: the engine does
+	// not report them, so 0 (the default) means none.
+	GPUs int
 	// PidsLimit caps processes per container (fork bombs); 0 means 4096.
 	PidsLimit int64
 	// PullTimeout bounds an image pull; 0 means 10 minutes.
@@ -103,13 +106,13 @@ func (e *Executor) Name() string { return "docker" }
 
 // Capabilities implements executor.Executor.
 func (e *Executor) Capabilities() []executor.Capability {
-	return []executor.Capability{executor.CapKill, executor.CapPause}
+	return []executor.Capability{executor.CapKill, executor.CapPause, executor.CapGPUs}
 }
 
 // Capacity implements executor.Executor: the engine's cpus and memory unless
-// the configuration overrides them.
+// the configuration overrides them, and the configured GPUs.
 func (e *Executor) Capacity(ctx context.Context) (executor.Capacity, error) {
-	c := executor.Capacity{CPU: e.cfg.CPU, Memory: e.cfg.Memory}
+	c := executor.Capacity{CPU: e.cfg.CPU, Memory: e.cfg.Memory, GPUs: e.cfg.GPUs}
 	if c.CPU > 0 && c.Memory > 0 {
 		return c, nil
 	}
@@ -235,6 +238,10 @@ func (e *Executor) hostConfig(t *executor.Task) *container.HostConfig {
 			MemorySwap: t.Memory, // no swap beyond the memory limit
 			PidsLimit:  new(e.cfg.PidsLimit),
 		},
+	}
+	if t.GPUs > 0 {
+		// `docker run --gpus N`: the NVIDIA runtime hook picks N devices.
+		hc.DeviceRequests = []container.DeviceRequest{{Driver: "nvidia", Count: t.GPUs, Capabilities: [][]string{{"gpu"}}}}
 	}
 	if t.UID != 0 {
 		hc.CapDrop = []string{"ALL"}

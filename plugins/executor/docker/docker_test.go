@@ -684,6 +684,8 @@ func TestCapacity(t *testing.T) {
 	must.Eq(t, executor.Capacity{CPU: 3.5, Memory: 1 << 30}, capacity(docker.Config{CPU: 3.5, Memory: 1 << 30}))
 	must.Eq(t, executor.Capacity{CPU: 1.5, Memory: info.Info.MemTotal}, capacity(docker.Config{CPU: 1.5}))
 	must.Eq(t, executor.Capacity{CPU: float64(info.Info.NCPU), Memory: 2 << 30}, capacity(docker.Config{Memory: 2 << 30}))
+	// The engine reports no GPUs: only the configuration gives some.
+	must.Eq(t, executor.Capacity{CPU: 1, Memory: 1 << 30, GPUs: 2}, capacity(docker.Config{CPU: 1, Memory: 1 << 30, GPUs: 2}))
 }
 
 // TestNameAndCapabilities: the executor's name and what it declares.
@@ -693,6 +695,7 @@ func TestNameAndCapabilities(t *testing.T) {
 	must.Eq(t, "docker", e.Name())
 	must.True(t, executor.Has(e.Capabilities(), executor.CapKill))
 	must.True(t, executor.Has(e.Capabilities(), executor.CapPause))
+	must.True(t, executor.Has(e.Capabilities(), executor.CapGPUs))
 }
 
 // TestStartCancelled: a start cut short by its context (the agent stopping)

@@ -19,15 +19,17 @@ type Executor struct {
 
 	mu     sync.Mutex
 	tasks  map[int64]*executor.State
+	given  map[int64]executor.Task // what Start was given, by job id
 	starts int
 	events chan executor.Event
 }
 
 var _ executor.Executor = (*Executor)(nil)
 
-// New returns a fake executor with the given capacity.
+// New returns a fake executor with the given capacity (GPUs included: the
+// fake has as many as it is told).
 func New(capacity executor.Capacity) *Executor {
-	return &Executor{capacity: capacity, tasks: map[int64]*executor.State{}, events: make(chan executor.Event, 1024)}
+	return &Executor{capacity: capacity, tasks: map[int64]*executor.State{}, given: map[int64]executor.Task{}, events: make(chan executor.Event, 1024)}
 }
 
 // Name implements executor.Executor.
@@ -35,7 +37,7 @@ func (e *Executor) Name() string { return "fake" }
 
 // Capabilities implements executor.Executor.
 func (e *Executor) Capabilities() []executor.Capability {
-	return []executor.Capability{executor.CapKill, executor.CapPause}
+	return []executor.Capability{executor.CapKill, executor.CapPause, executor.CapGPUs}
 }
 
 // Capacity implements executor.Executor.
@@ -61,10 +63,19 @@ func (e *Executor) Start(_ context.Context, t *executor.Task) (*executor.State, 
 		return &c, nil
 	}
 	e.starts++
+	e.given[t.JobID] = *t
 	st := &executor.State{JobID: t.JobID, ID: fmt.Sprintf("fake-%d", t.JobID), Name: fmt.Sprintf("fake-%d", t.JobID), Running: true, StartedAt: time.Now()}
 	e.tasks[t.JobID] = st
 	c := *st
 	return &c, nil
+}
+
+// Task returns the task Start was given for a job, if it was started.
+func (e *Executor) Task(jobID int64) (executor.Task, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	t, ok := e.given[jobID]
+	return t, ok
 }
 
 // Starts is how many containers were started in all.
@@ -163,6 +174,7 @@ func (e *Executor) Unpause(_ context.Context, jobID int64) error {
 func (e *Executor) Remove(_ context.Context, jobID int64) error {
 	e.mu.Lock()
 	delete(e.tasks, jobID)
+	delete(e.given, jobID)
 	e.mu.Unlock()
 	return nil
 }

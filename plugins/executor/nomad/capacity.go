@@ -19,9 +19,11 @@ type nodeInfo struct {
 	minMHzPerCore int      // 0 when no node is ready
 }
 
-// Capacity implements executor.Executor: the total cpu cores and memory of
-// the ready, eligible nodes of the configured pool and datacenters (not
-// minus what runs there, like the Docker executor's).
+// Capacity implements executor.Executor: the total cpu cores, memory and
+// healthy NVIDIA GPUs (devices of vendor "nvidia" and type "gpu", as the
+// Nomad NVIDIA device plugin fingerprints them) of the ready, eligible
+// nodes of the configured pool and datacenters (not minus what runs there,
+// like the Docker executor's). GPUs of other vendors count as none.
 func (e *Executor) Capacity(ctx context.Context) (executor.Capacity, error) {
 	n, err := e.nodeInfo(ctx)
 	if err != nil {
@@ -54,6 +56,7 @@ func (e *Executor) nodeInfo(ctx context.Context) (*nodeInfo, error) {
 		r := node.NodeResources
 		n.capacity.CPU += float64(r.Cpu.TotalCpuCores)
 		n.capacity.Memory += r.Memory.MemoryMB << 20
+		n.capacity.GPUs += gpus(r.Devices)
 		n.ready = append(n.ready, node.Name)
 		if r.Cpu.TotalCpuCores > 0 {
 			per := int(r.Cpu.CpuShares / int64(r.Cpu.TotalCpuCores))
@@ -112,4 +115,20 @@ func globMatch(pattern, s string) bool {
 		s = s[i+len(p):]
 	}
 	return len(s) >= len(last) && strings.HasSuffix(s, last)
+}
+
+// gpus counts the healthy NVIDIA GPUs among a node's devices.
+func gpus(devices []*api.NodeDeviceResource) int {
+	n := 0
+	for _, d := range devices {
+		if d == nil || d.Vendor != "nvidia" || d.Type != "gpu" {
+			continue
+		}
+		for _, inst := range d.Instances {
+			if inst != nil && inst.Healthy {
+				n++
+			}
+		}
+	}
+	return n
 }

@@ -25,6 +25,9 @@ const (
 // (the Docker executor's list).
 var rootCapDrop = []string{"MKNOD", "SETFCAP", "NET_RAW", "AUDIT_WRITE", "SYS_CHROOT"}
 
+// gpuDevice is the device GPUs are requested as: any NVIDIA GPU model.
+const gpuDevice = "nvidia/gpu"
+
 // minMemoryMB is the smallest memory Nomad accepts for a task.
 const minMemoryMB = 10
 
@@ -58,6 +61,11 @@ func (e *Executor) nomadJob(ctx context.Context, t *executor.Task) (*api.Job, er
 		}
 		mhz := int(math.Ceil(t.CPU * float64(per)))
 		res.CPU = &mhz
+	}
+	if t.GPUs > 0 {
+		// Nomad's NVIDIA device plugin fingerprints the GPUs as
+		// nvidia/gpu and gives the task the ones it places it on.
+		res.Devices = []*api.RequestedDevice{{Name: gpuDevice, Count: new(uint64(t.GPUs))}}
 	}
 	if len(t.AvoidNodes) > 0 {
 		n, err := e.nodeInfo(ctx)

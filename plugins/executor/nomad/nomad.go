@@ -220,7 +220,7 @@ func (e *Executor) Name() string { return "nomad" }
 // Capabilities implements executor.Executor. Nomad cannot freeze a task, so
 // no CapPause.
 func (e *Executor) Capabilities() []executor.Capability {
-	return []executor.Capability{executor.CapKill, executor.CapLogs}
+	return []executor.Capability{executor.CapKill, executor.CapLogs, executor.CapGPUs}
 }
 
 // JobID is the Nomad job id of a GoDocker job.

@@ -84,6 +84,33 @@ func TestNomadJobLimits(t *testing.T) {
 	must.ErrorIs(t, err, executor.ErrPermanent)
 }
 
+// A job's GPUs are a device request for NVIDIA GPUs; other jobs ask none.
+func TestNomadJobGPUs(t *testing.T) {
+	t.Parallel()
+	e := testExecutor()
+	tk := &executor.Task{JobID: 4, Image: "img:1", Entrypoint: []string{"bash"}, CPU: 1, Memory: 64 << 20}
+	job, err := e.nomadJob(context.Background(), tk)
+	must.NoError(t, err)
+	must.SliceEmpty(t, job.TaskGroups[0].Tasks[0].Resources.Devices)
+
+	tk.GPUs = 2
+	job, err = e.nomadJob(context.Background(), tk)
+	must.NoError(t, err)
+	must.Eq(t, []*api.RequestedDevice{{Name: "nvidia/gpu", Count: new(uint64(2))}}, job.TaskGroups[0].Tasks[0].Resources.Devices)
+}
+
+// Capacity counts the healthy NVIDIA GPUs of a node's devices, nothing else.
+func TestGPUCount(t *testing.T) {
+	t.Parallel()
+	must.Eq(t, 0, gpus(nil))
+	must.Eq(t, 3, gpus([]*api.NodeDeviceResource{
+		{Vendor: "nvidia", Type: "gpu", Name: "A100", Instances: []*api.NodeDevice{{ID: "a", Healthy: true}, {ID: "b", Healthy: true}, {ID: "c", Healthy: false}}},
+		{Vendor: "nvidia", Type: "gpu", Name: "T4", Instances: []*api.NodeDevice{{ID: "d", Healthy: true}}},
+		{Vendor: "amd", Type: "gpu", Instances: []*api.NodeDevice{{ID: "e", Healthy: true}}},
+		{Vendor: "intel", Type: "fpga", Instances: []*api.NodeDevice{{ID: "f", Healthy: true}}},
+	}))
+}
+
 func TestNomadJobAvoidNodes(t *testing.T) {
 	t.Parallel()
 	e := testExecutor()

@@ -8,6 +8,22 @@
 // 50). Over time each user gets a share of the machine in proportion to
 // their weight: a user at 75 gets three times what a user at 25 gets when
 // both keep the queue full.
+//
+// Projects share too: the decayed past usage of the job's project,
+// divided by the project's weight (project priority / 50), is added. The
+// lowest turn goes first:
+//
+//	turn = (U_user + running·plan + planned) / (w_user · w_project)
+//	     + U_project / w_project
+//
+// with usages in core-seconds (memory and GPUs folded in by the site's
+// weights; a planned or running GPU counts as Snapshot.GPUWeight cores).
+// Between the users of one project the project term is the same, so the
+// user shares above hold; between projects, a project that used more waits
+// behind one that used less, in proportion to their priorities. Jobs
+// without a project count for the "default" project like any other. The
+// project term is fixed for a pass (planning counts against users only), so
+// a pass costs what it did without it.
 package fairshare
 
 import (
@@ -41,9 +57,10 @@ func (s Scheduler) Order(_ context.Context, snap *scheduler.Snapshot) ([]schedul
 	if plan <= 0 {
 		plan = DefaultPlanSeconds
 	}
-	// Jobs queue per (user, weight): a user's jobs of equal weight keep
-	// their order. One lookup by uid per job (a user has one or two
-	// weights); each queue then gets an exact run of one backing array.
+	// Jobs queue per (user, priorities, project): a user's jobs of one
+	// turn keep their order. One lookup by uid per job (a user has one or
+	// two queues); weights and the project's usage are read once per
+	// queue. Each queue then gets an exact run of one backing array.
 	jobs := snap.Pending
 	which := make([]int32, len(jobs)) // the queue of each job
 	byUser := make(map[int][]int32, 64)
@@ -51,10 +68,9 @@ func (s Scheduler) Order(_ context.Context, snap *scheduler.Snapshot) ([]schedul
 	projected := map[int]*float64{}
 	for i := range jobs {
 		j := &jobs[i]
-		w := Weight(*j)
 		qi := int32(-1)
 		for _, k := range byUser[j.UID] {
-			if q[k].weight == w {
+			if x := q[k]; x.prio == j.Priority && x.projectPrio == j.ProjectPriority && x.projectName == j.Project {
 				qi = k
 				break
 			}
@@ -65,8 +81,12 @@ func (s Scheduler) Order(_ context.Context, snap *scheduler.Snapshot) ([]schedul
 				p = new(snap.Usage[j.UID] + snap.Running[j.UID]*plan)
 				projected[j.UID] = p
 			}
+			uw, pw := weights(*j)
 			qi = int32(len(q))
-			q = append(q, &queue{uid: j.UID, weight: w, projected: p})
+			q = append(q, &queue{
+				uid: j.UID, prio: j.Priority, projectPrio: j.ProjectPriority, projectName: j.Project,
+				weight: uw * pw, project: snap.ProjectUsage[j.Project] / pw, projected: p,
+			})
 			byUser[j.UID] = append(byUser[j.UID], qi)
 		}
 		which[i] = qi
@@ -109,7 +129,7 @@ func (s Scheduler) Order(_ context.Context, snap *scheduler.Snapshot) ([]schedul
 		if len(u.jobs) > 0 {
 			u.head = jobs[u.jobs[0]].ID
 		}
-		*u.projected += j.CPU * plan
+		*u.projected += (j.CPU + snap.GPUWeight*float64(j.GPU)) * plan
 		if len(u.jobs) == 0 {
 			heap.Remove(&q, u.index)
 		} else {
@@ -128,6 +148,12 @@ func (s Scheduler) Order(_ context.Context, snap *scheduler.Snapshot) ([]schedul
 // owner's and the project's priorities (0 to 100, 50 being 1; 0 counts as
 // 1 so that no one waits forever).
 func Weight(j scheduler.Job) float64 {
+	uw, pw := weights(j)
+	return uw * pw
+}
+
+// weights are the owner's and the project's weights of a job.
+func weights(j scheduler.Job) (user, project float64) {
 	w := func(p int) float64 {
 		if p <= 0 {
 			p = 1
@@ -138,25 +164,29 @@ func Weight(j scheduler.Job) float64 {
 	if up == 0 && pp == 0 {
 		up, pp = 50, 50 // a snapshot without priorities: everyone equal
 	}
-	return w(up) * w(pp)
+	return w(up), w(pp)
 }
 
-const reason = "fair share: the user with the least usage (past, running and planned) for their priority first"
+const reason = "fair share: the user with the least usage (past, running and planned) for their priority first, then the project with the least past usage for its priority"
 
-// queue is one user's pending jobs of one weight.
+// queue is one user's pending jobs of one pair of priorities and one
+// project.
 type queue struct {
-	uid       int
-	weight    float64
-	jobs      []int32  // places in the snapshot, by job id
-	head      int64    // the id of jobs[0]
-	projected *float64 // the user's, shared by their queues
-	index     int      // in the heap; -1 once removed
-	count     int      // jobs, while the queues are built
+	uid               int
+	prio, projectPrio int
+	projectName       string
+	weight            float64  // the user's times the project's
+	project           float64  // the project's usage per project weight
+	jobs              []int32  // places in the snapshot, by job id
+	head              int64    // the id of jobs[0]
+	projected         *float64 // the user's, shared by their queues
+	index             int      // in the heap; -1 once removed
+	count             int      // jobs, while the queues are built
 }
 
-func (x *queue) key() float64 { return *x.projected / x.weight }
+func (x *queue) key() float64 { return *x.projected/x.weight + x.project }
 
-// queues is a min-heap on projected usage per weight, then on the head
+// queues is a min-heap on turns (see the package doc), then on the head
 // job's id (the older job first), so equal users alternate.
 type queues []*queue
 

@@ -43,6 +43,8 @@ func genSnapshot(t *rapid.T) *scheduler.Snapshot {
 		Usage:        usage.Draw(t, "usage"),
 		Running:      usage.Draw(t, "running"),
 		ProjectUsage: rapid.MapOf(names, rapid.Float64()).Draw(t, "project-usage"),
+		GroupUsage:   rapid.MapOf(names, rapid.Float64()).Draw(t, "group-usage"),
+		GPUWeight:    rapid.Float64().Draw(t, "gpu-weight"),
 		Free: scheduler.Resources{
 			CPU: rapid.Float64().Draw(t, "free-cpu"), Memory: rapid.Int64().Draw(t, "free-memory"), GPU: rapid.IntRange(0, 1024).Draw(t, "free-gpu"),
 		},
@@ -71,6 +73,8 @@ func TestSnapshot_roundTrip(t *testing.T) {
 		must.True(t, maps.Equal(in.Usage, out.Usage))
 		must.True(t, maps.Equal(in.Running, out.Running))
 		must.True(t, maps.Equal(in.ProjectUsage, out.ProjectUsage))
+		must.True(t, maps.Equal(in.GroupUsage, out.GroupUsage))
+		must.Eq(t, in.GPUWeight, out.GPUWeight)
 		must.Eq(t, in.Free, out.Free)
 	})
 }

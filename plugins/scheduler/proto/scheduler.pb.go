@@ -207,9 +207,10 @@ type Snapshot struct {
 	// always "". Jobs.user, Jobs.project and Jobs.group index it.
 	Strings []string `protobuf:"bytes,2,rep,name=strings,proto3" json:"strings,omitempty"`
 	Pending *Jobs    `protobuf:"bytes,3,opt,name=pending,proto3" json:"pending,omitempty"`
-	// Decayed past usage per uid, in core-seconds.
+	// Decayed past usage per uid, in core-seconds (memory and GPUs folded
+	// in by the site's weights).
 	Usage map[int64]float64 `protobuf:"bytes,4,rep,name=usage,proto3" json:"usage,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
-	// Cores each uid's jobs hold now.
+	// Cores each uid's jobs hold now (GPUs folded in by gpu_weight).
 	Running map[int64]float64 `protobuf:"bytes,5,rep,name=running,proto3" json:"running,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
 	// Decayed past usage per project, in core-seconds.
 	ProjectUsage map[string]float64 `protobuf:"bytes,6,rep,name=project_usage,json=projectUsage,proto3" json:"project_usage,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
@@ -218,6 +219,12 @@ type Snapshot struct {
 	// pending jobs (Go-Docker's sliding window).
 	UserWindow    map[int64]*WindowUsage  `protobuf:"bytes,8,rep,name=user_window,json=userWindow,proto3" json:"user_window,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	ProjectWindow map[string]*WindowUsage `protobuf:"bytes,9,rep,name=project_window,json=projectWindow,proto3" json:"project_window,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Decayed past usage per group (the owners' primary gid in decimal, as
+	// Jobs.group), in core-seconds.
+	GroupUsage map[string]float64 `protobuf:"bytes,10,rep,name=group_usage,json=groupUsage,proto3" json:"group_usage,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	// Core-seconds per GPU-second (the site's scheduler.gpu_weight): usage
+	// and running above fold GPUs in with it.
+	GpuWeight     float64 `protobuf:"fixed64,11,opt,name=gpu_weight,json=gpuWeight,proto3" json:"gpu_weight,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -313,6 +320,20 @@ func (x *Snapshot) GetProjectWindow() map[string]*WindowUsage {
 		return x.ProjectWindow
 	}
 	return nil
+}
+
+func (x *Snapshot) GetGroupUsage() map[string]float64 {
+	if x != nil {
+		return x.GroupUsage
+	}
+	return nil
+}
+
+func (x *Snapshot) GetGpuWeight() float64 {
+	if x != nil {
+		return x.GpuWeight
+	}
+	return 0
 }
 
 // WindowUsage sums finished jobs: run seconds, cores and GB asked for.
@@ -638,7 +659,7 @@ const file_scheduler_proto_rawDesc = "" +
 	"\vConfigEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x13\n" +
-	"\x11ConfigureResponse\"\x97\a\n" +
+	"\x11ConfigureResponse\"\xc2\b\n" +
 	"\bSnapshot\x12\"\n" +
 	"\rnow_unix_nano\x18\x01 \x01(\x03R\vnowUnixNano\x12\x18\n" +
 	"\astrings\x18\x02 \x03(\tR\astrings\x120\n" +
@@ -649,7 +670,12 @@ const file_scheduler_proto_rawDesc = "" +
 	"\x04free\x18\a \x01(\v2\x1b.god.scheduler.v1.ResourcesR\x04free\x12K\n" +
 	"\vuser_window\x18\b \x03(\v2*.god.scheduler.v1.Snapshot.UserWindowEntryR\n" +
 	"userWindow\x12T\n" +
-	"\x0eproject_window\x18\t \x03(\v2-.god.scheduler.v1.Snapshot.ProjectWindowEntryR\rprojectWindow\x1a8\n" +
+	"\x0eproject_window\x18\t \x03(\v2-.god.scheduler.v1.Snapshot.ProjectWindowEntryR\rprojectWindow\x12K\n" +
+	"\vgroup_usage\x18\n" +
+	" \x03(\v2*.god.scheduler.v1.Snapshot.GroupUsageEntryR\n" +
+	"groupUsage\x12\x1d\n" +
+	"\n" +
+	"gpu_weight\x18\v \x01(\x01R\tgpuWeight\x1a8\n" +
 	"\n" +
 	"UsageEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\x03R\x03key\x12\x14\n" +
@@ -665,7 +691,10 @@ const file_scheduler_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\v2\x1d.god.scheduler.v1.WindowUsageR\x05value:\x028\x01\x1a_\n" +
 	"\x12ProjectWindowEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x123\n" +
-	"\x05value\x18\x02 \x01(\v2\x1d.god.scheduler.v1.WindowUsageR\x05value:\x028\x01\"P\n" +
+	"\x05value\x18\x02 \x01(\v2\x1d.god.scheduler.v1.WindowUsageR\x05value:\x028\x01\x1a=\n" +
+	"\x0fGroupUsageEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"P\n" +
 	"\vWindowUsage\x12\x18\n" +
 	"\aseconds\x18\x01 \x01(\x01R\aseconds\x12\x10\n" +
 	"\x03cpu\x18\x02 \x01(\x01R\x03cpu\x12\x15\n" +
@@ -708,7 +737,7 @@ func file_scheduler_proto_rawDescGZIP() []byte {
 	return file_scheduler_proto_rawDescData
 }
 
-var file_scheduler_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_scheduler_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_scheduler_proto_goTypes = []any{
 	(*InfoRequest)(nil),       // 0: god.scheduler.v1.InfoRequest
 	(*InfoResponse)(nil),      // 1: god.scheduler.v1.InfoResponse
@@ -725,6 +754,7 @@ var file_scheduler_proto_goTypes = []any{
 	nil,                       // 12: god.scheduler.v1.Snapshot.ProjectUsageEntry
 	nil,                       // 13: god.scheduler.v1.Snapshot.UserWindowEntry
 	nil,                       // 14: god.scheduler.v1.Snapshot.ProjectWindowEntry
+	nil,                       // 15: god.scheduler.v1.Snapshot.GroupUsageEntry
 }
 var file_scheduler_proto_depIdxs = []int32{
 	9,  // 0: god.scheduler.v1.ConfigureRequest.config:type_name -> god.scheduler.v1.ConfigureRequest.ConfigEntry
@@ -735,19 +765,20 @@ var file_scheduler_proto_depIdxs = []int32{
 	7,  // 5: god.scheduler.v1.Snapshot.free:type_name -> god.scheduler.v1.Resources
 	13, // 6: god.scheduler.v1.Snapshot.user_window:type_name -> god.scheduler.v1.Snapshot.UserWindowEntry
 	14, // 7: god.scheduler.v1.Snapshot.project_window:type_name -> god.scheduler.v1.Snapshot.ProjectWindowEntry
-	5,  // 8: god.scheduler.v1.Snapshot.UserWindowEntry.value:type_name -> god.scheduler.v1.WindowUsage
-	5,  // 9: god.scheduler.v1.Snapshot.ProjectWindowEntry.value:type_name -> god.scheduler.v1.WindowUsage
-	0,  // 10: god.scheduler.v1.Scheduler.Info:input_type -> god.scheduler.v1.InfoRequest
-	2,  // 11: god.scheduler.v1.Scheduler.Configure:input_type -> god.scheduler.v1.ConfigureRequest
-	4,  // 12: god.scheduler.v1.Scheduler.Order:input_type -> god.scheduler.v1.Snapshot
-	1,  // 13: god.scheduler.v1.Scheduler.Info:output_type -> god.scheduler.v1.InfoResponse
-	3,  // 14: god.scheduler.v1.Scheduler.Configure:output_type -> god.scheduler.v1.ConfigureResponse
-	8,  // 15: god.scheduler.v1.Scheduler.Order:output_type -> god.scheduler.v1.Decisions
-	13, // [13:16] is the sub-list for method output_type
-	10, // [10:13] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	15, // 8: god.scheduler.v1.Snapshot.group_usage:type_name -> god.scheduler.v1.Snapshot.GroupUsageEntry
+	5,  // 9: god.scheduler.v1.Snapshot.UserWindowEntry.value:type_name -> god.scheduler.v1.WindowUsage
+	5,  // 10: god.scheduler.v1.Snapshot.ProjectWindowEntry.value:type_name -> god.scheduler.v1.WindowUsage
+	0,  // 11: god.scheduler.v1.Scheduler.Info:input_type -> god.scheduler.v1.InfoRequest
+	2,  // 12: god.scheduler.v1.Scheduler.Configure:input_type -> god.scheduler.v1.ConfigureRequest
+	4,  // 13: god.scheduler.v1.Scheduler.Order:input_type -> god.scheduler.v1.Snapshot
+	1,  // 14: god.scheduler.v1.Scheduler.Info:output_type -> god.scheduler.v1.InfoResponse
+	3,  // 15: god.scheduler.v1.Scheduler.Configure:output_type -> god.scheduler.v1.ConfigureResponse
+	8,  // 16: god.scheduler.v1.Scheduler.Order:output_type -> god.scheduler.v1.Decisions
+	14, // [14:17] is the sub-list for method output_type
+	11, // [11:14] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_scheduler_proto_init() }
@@ -761,7 +792,7 @@ func file_scheduler_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_scheduler_proto_rawDesc), len(file_scheduler_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
