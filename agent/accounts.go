@@ -653,8 +653,8 @@ func (a *Agent) RotateAPIKey(ctx context.Context, caller *api.Caller, login stri
 // action itself already happened or was refused.
 func (a *Agent) audit(ctx context.Context, caller *api.Caller, action, target string, err error) {
 	e := &api.AuditEntry{Time: time.Now().UTC(), Actor: caller.Login, Action: action, Target: target, Outcome: api.OutcomeOK, From: caller.Address}
-	if caller.Via == api.ViaUnix {
-		e.From = "unix"
+	if caller.Via == api.ViaUnix && !strings.HasPrefix(caller.Address, "unix@") {
+		e.From = "unix" // on this agent's socket; "unix@<agent>" when forwarded
 	}
 	if e.Actor == "" {
 		e.Actor = "-"

@@ -51,7 +51,7 @@ func (a *Agent) forwarding(next http.Handler) http.Handler {
 			// Sent, but the answer was lost: it may have been carried out.
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusBadGateway)
-			_ = json.NewEncoder(w).Encode(&api.ErrorResponse{Error: fmt.Sprintf("the leader stopped answering (%v): the request may or may not have been carried out; check (god job status / god job list) before trying again", err)})
+			_ = json.NewEncoder(w).Encode(&api.ErrorResponse{Error: fmt.Sprintf("the leader stopped answering (%v): the request may or may not have been carried out; check with god job status before trying again", err)})
 		},
 	}
 	if a.cfg.HTTP.TLSCert != "" {

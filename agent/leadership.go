@@ -62,6 +62,9 @@ func (a *Agent) runCluster(ctx context.Context) {
 	if !a.register(ctx) {
 		return
 	}
+	if err := a.cluster.Beat(ctx, a.probe); err != nil {
+		a.log.Warn("first heartbeat to Consul failed; Heartbeat retries", "error", err)
+	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { a.followWatchers(ctx) })

@@ -200,7 +200,7 @@ func (cfg *Config) Finalize() error {
 	}
 	if cfg.Advertise != "" {
 		if err := checkHostPort(cfg.Advertise); err != nil {
-			bad("advertise must be the host:port where others reach this agent's HTTP API, such as \"10.0.0.5:4646\"; %q: %v", cfg.Advertise, err)
+			bad("advertise must be the host:port where others reach this agent's HTTP API, such as \"10.0.0.5:6543\"; %q: %v", cfg.Advertise, err)
 		}
 	}
 

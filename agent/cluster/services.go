@@ -195,6 +195,13 @@ func (c *Cluster) Heartbeat(ctx context.Context, probe func(ctx context.Context,
 	}
 }
 
+// Beat runs one heartbeat at once, as Heartbeat does periodically: an agent
+// passes its checks before it campaigns, since the leader's session needs
+// its scheduler check passing.
+func (c *Cluster) Beat(ctx context.Context, probe func(ctx context.Context, role string) error) error {
+	return c.beat(ctx, probe)
+}
+
 // beat runs one heartbeat; it holds the registration lock so that a
 // concurrent Deregister cannot be undone by a re-registration.
 func (c *Cluster) beat(ctx context.Context, probe func(context.Context, string) error) error {

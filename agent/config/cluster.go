@@ -54,7 +54,7 @@ func (c *Config) finalizeCluster() []string {
 		bad("consul: the agents of a cluster talk to each other over HTTP: set http { enabled = true }")
 	}
 	if k.Advertise == "" {
-		bad(`consul: advertise is required: the host:port where the other agents reach this agent's HTTP API, e.g. "10.0.0.5:4646"`)
+		bad(`consul: advertise is required: the host:port where the other agents reach this agent's HTTP API, e.g. "10.0.0.5:6543"`)
 	}
 	if k.Token != "" && k.TokenFile != "" {
 		bad("consul: set token or token_file, not both")

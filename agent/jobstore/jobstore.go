@@ -68,7 +68,12 @@ func Open(ctx context.Context, cfg *config.Config) (*Store, error) {
 	desc := fmt.Sprintf("redis %s (prefix %q)", sc.Address, sc.Prefix)
 	if cfg.Cluster != nil {
 		// Several agents share the store: Consul elects the one that
-		// writes, fencing each leader's writes with its epoch.
+		// writes, fencing each leader's writes with its epoch. An agent
+		// without a consul block on it would schedule beside the leader.
+		if held, ok := st.LockHolder(ctx); ok {
+			st.Close()
+			return nil, fmt.Errorf("redis store at %s (prefix %q) is used by an agent without a consul block (%s): stop it, or give it the cluster's consul block, before starting the agents of a cluster", sc.Address, sc.Prefix, held.Holder)
+		}
 		return &Store{Store: st, desc: desc + ", shared by the cluster", closer: st.Close}, nil
 	}
 	host, _ := os.Hostname()

@@ -183,3 +183,34 @@ func TestLockLost(t *testing.T) {
 	must.NoError(t, second.Store.Create(ctx, storetest.NewJob(1000, 1)))
 	must.True(t, strings.Contains(second.String(), srv.Addr))
 }
+
+// TestClusterRefusesStandaloneStore: the agents of a cluster (consul block)
+// take no agent lock, and refuse a store that an agent without a consul
+// block uses: it would schedule beside their leader.
+func TestClusterRefusesStandaloneStore(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := t.Context()
+	clustered := func() *config.Config {
+		cfg := config.Default()
+		cfg.DataDir = t.TempDir()
+		cfg.Store = &config.Store{Backend: "redis", Address: srv.Addr}
+		cfg.HTTP.Enabled = true
+		cfg.Consul = &config.Consul{Advertise: "127.0.0.1:6543"}
+		must.NoError(t, cfg.Finalize())
+		return cfg
+	}
+	// Two cluster agents share the store.
+	a, err := jobstore.Open(ctx, clustered())
+	must.NoError(t, err)
+	b, err := jobstore.Open(ctx, clustered())
+	must.NoError(t, err)
+	must.NoError(t, a.Close())
+	must.NoError(t, b.Close())
+
+	alone, err := jobstore.Open(ctx, redisConfig(srv.Addr, t.TempDir()))
+	must.NoError(t, err)
+	defer alone.Close()
+	_, err = jobstore.Open(ctx, clustered())
+	must.ErrorContains(t, err, "is used by an agent without a consul block")
+	must.ErrorContains(t, err, fmt.Sprintf("pid %d", os.Getpid()))
+}

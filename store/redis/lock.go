@@ -84,7 +84,7 @@ func (e *LockedError) Error() string {
 		expiry = fmt.Sprintf("its lock has no expiry: delete the key %s%s once you are sure that agent is gone", e.Prefix, lockKey)
 	}
 	return fmt.Sprintf("redis store: another agent uses the store at %s (prefix %q): %s. "+
-		"Only one agent may run on a store until leader election is supported: stop that agent first; if it died, %s",
+		"Without a consul block only one agent may run on a store (agents share one as a cluster, with a consul block): stop that agent first; if it died, %s",
 		e.Addr, e.Prefix, e.Holder, expiry)
 }
 
@@ -136,6 +136,10 @@ func (s *Store) Lock(ctx context.Context, holder Holder, ttl time.Duration) (*Lo
 		return l, nil
 	}
 }
+
+// LockHolder says which agent holds the agent lock, if one does: the agents
+// of a cluster refuse a store that an agent without a consul block uses.
+func (s *Store) LockHolder(ctx context.Context) (*LockedError, bool) { return s.lockHolder(ctx) }
 
 // lockHolder reads who holds the lock and for how long; ok is false when
 // nobody does, or the holder cannot be read.
