@@ -25,7 +25,7 @@ func TestNew_RejectsBadFieldsNamingThem(t *testing.T) {
 		{"empty KV segment", cluster.Config{KVPrefix: "a//b"}, `kv_prefix must be slash-separated segments of letters, digits, '.', '_' or '-' such as "god", got "a//b"`},
 		{"service prefix with space", cluster.Config{ServicePrefix: "go d"}, `service_prefix must be letters, digits and inner dashes (a DNS label) such as "god", got "go d"`},
 		{"node name with dot", cluster.Config{NodeName: "n1.example.org"}, `node_name must be letters, digits and inner dashes, at most 63 characters, got "n1.example.org"`},
-		{"advertise without port", cluster.Config{Advertise: "10.0.0.5"}, `advertise must be the host:port where others reach this agent's HTTP API, such as "10.0.0.5:4646"; "10.0.0.5": address 10.0.0.5: missing port in address`},
+		{"advertise without port", cluster.Config{Advertise: "10.0.0.5"}, `advertise must be the host:port where others reach this agent's HTTP API, such as "10.0.0.5:6543"; "10.0.0.5": address 10.0.0.5: missing port in address`},
 		{"advertise everywhere", cluster.Config{Advertise: "0.0.0.0:4646"}, `"0.0.0.0:4646": 0.0.0.0 means every interface`},
 		{"advertise bad port", cluster.Config{Advertise: "h:99999"}, `"h:99999": port "99999" is not a number between 1 and 65535`},
 	}
