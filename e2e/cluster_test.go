@@ -133,8 +133,9 @@ func containsInt(xs []int, x int) bool {
 
 // TestCluster_Failover: three agents, a stream of submissions through all
 // of them, and the leader killed with SIGKILL while it dispatches: another
-// agent takes over within the session TTL plus the lock delay, and every
-// acknowledged job runs exactly once.
+// agent takes over within the session TTL plus the lock delay; then a
+// follower is killed while jobs run. Every acknowledged job runs exactly
+// once and its end is recorded once.
 func TestCluster_Failover(t *testing.T) {
 	tc := startCluster(t, 3)
 	leader := tc.waitLeader(60 * time.Second)
@@ -208,15 +209,51 @@ func TestCluster_Failover(t *testing.T) {
 	defer mu.Unlock()
 	must.SliceLen(t, 32, acked, must.Sprintf("submissions to the survivors are acknowledged once a leader serves them: %v", fails))
 
-	// Every acknowledged job runs exactly once and ends well.
+	// Every acknowledged job runs exactly once and ends well; the two
+	// survivors shared the work of recording the ends.
 	p := tc.agents[next]
-	for _, id := range acked {
+	follower := survivors[0]
+	if follower == next {
+		follower = survivors[1]
+	}
+	checkRanOnce(t, p, acked)
+	perAgent := recordedOnce(t, tc, acked)
+	fmt.Printf("job ends recorded per agent (index from 0): %v\n", perAgent)
+	must.Positive(t, perAgent[next], must.Sprintf("agent %d recorded its share of the ends", next+1))
+	must.Positive(t, perAgent[follower], must.Sprintf("agent %d recorded its share of the ends", follower+1))
+
+	// Losing a follower while jobs run costs nothing either: the ends it
+	// owned go to the others once Consul sees it gone.
+	mu.Unlock()
+	submit(next, 4)
+	mu.Lock()
+	must.SliceLen(t, 36, acked, must.Sprintf("submissions to the new leader: %v", fails))
+	waitSomeRunning(t, p, acked[32:])
+	tc.agents[follower].kill9()
+	checkRanOnce(t, p, acked)
+	recordedOnce(t, tc, acked)
+
+	// Nothing else was created: the ids are all the store has.
+	all, err := p.client.Jobs().List(context.Background(), &api.JobListOptions{Limit: 1000})
+	must.NoError(t, err)
+	must.Eq(t, len(acked), len(all), must.Sprint("no job beyond the acknowledged ones"))
+}
+
+// checkRanOnce waits until every job is over and checks it succeeded,
+// having run exactly once (each run appends a line to its "runs" file).
+func checkRanOnce(t *testing.T, p *agentProc, ids []int64) {
+	t.Helper()
+	for _, id := range ids {
 		j := p.waitOver(id)
 		must.Eq(t, 0, exitCode(j), must.Sprintf("job %d: %s", id, j.Status.Reason))
 		must.Eq(t, "run\n", p.jobFile(id, "runs"), must.Sprintf("job %d ran exactly once", id))
 	}
-	// The watchers shared the work of recording the ends, and each end
-	// was recorded once.
+}
+
+// recordedOnce checks from the agents' logs that each job's end was
+// recorded by exactly one agent, and counts them per agent.
+func recordedOnce(t *testing.T, tc *testCluster, ids []int64) map[int]int {
+	t.Helper()
 	recordedBy := map[int64][]int{}
 	for i, a := range tc.agents {
 		for _, line := range strings.Split(a.log.String(), "\n") {
@@ -231,19 +268,11 @@ func TestCluster_Failover(t *testing.T) {
 		}
 	}
 	perAgent := map[int]int{}
-	for _, id := range acked {
+	for _, id := range ids {
 		must.SliceLen(t, 1, recordedBy[id], must.Sprintf("job %d's end recorded once", id))
 		perAgent[recordedBy[id][0]]++
 	}
-	fmt.Printf("job ends recorded per agent: %v\n", perAgent)
-	for _, i := range survivors {
-		must.Positive(t, perAgent[i], must.Sprintf("agent %d recorded its share of the ends", i+1))
-	}
-
-	// Nothing else was created: the ids are all the store has.
-	all, err := p.client.Jobs().List(context.Background(), &api.JobListOptions{Limit: 1000})
-	must.NoError(t, err)
-	must.Eq(t, len(acked), len(all), must.Sprint("no job beyond the acknowledged ones"))
+	return perAgent
 }
 
 // waitSomeRunning waits until one of ids runs.
