@@ -114,12 +114,15 @@ func (a *Agent) prepare(j *job.Job) (*executor.Task, error) {
 			return nil, fmt.Errorf("creating array directory: %w", err)
 		}
 	}
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+	if err := os.Mkdir(dir, 0o700); errors.Is(err, fs.ErrExist) {
+		// Made before (a retried dispatch, a rerun): refuse anything but a
+		// real directory (never follow a planted symlink). One just made
+		// is one: only the agent can add entries to its parent.
+		if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("job directory %s is not a directory", dir)
+		}
+	} else if err != nil {
 		return nil, fmt.Errorf("creating job directory: %w", err)
-	}
-	// Refuse anything but a real directory (never follow a planted symlink).
-	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() {
-		return nil, fmt.Errorf("job directory %s is not a directory", dir)
 	}
 	// A root job's directory belongs to root while it runs: the user must
 	// not reach, from the host, what root writes there (a setuid copy of a
@@ -255,12 +258,17 @@ func safeName(name, prefix string, id int) string {
 // writeFileNoFollow replaces path with content without following a symlink
 // the user may have planted there.
 func writeFileNoFollow(path string, content []byte, mode os.FileMode, uid, gid int) error {
-	if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() {
-		if err := os.Remove(path); err != nil {
-			return fmt.Errorf("replacing %s: %w", path, err)
+	// Usually the file is new: O_EXCL creates it, or fails on anything
+	// already there, a symlink included, without a stat first.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, mode)
+	if errors.Is(err, fs.ErrExist) {
+		if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() {
+			if err := os.Remove(path); err != nil {
+				return fmt.Errorf("replacing %s: %w", path, err)
+			}
 		}
+		f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, mode)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, mode)
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}

@@ -149,8 +149,7 @@ func (a *Agent) cycle(ctx context.Context, sem chan struct{}) (time.Duration, er
 		a.dispatching.Add(1)
 		go func() {
 			defer a.dispatching.Done()
-			defer func() { <-sem }()
-			a.dispatch(context.WithoutCancel(ctx), j)
+			a.dispatch(context.WithoutCancel(ctx), j, func() { <-sem })
 		}()
 	}
 	return retryIn, nil
@@ -395,9 +394,14 @@ func (a *Agent) release(id int64) {
 // dispatch starts one job. The container name is derived from the job id,
 // so if the agent dies anywhere in here the restart adopts the container
 // instead of starting a second one.
-func (a *Agent) dispatch(ctx context.Context, j *job.Job) {
+//
+// engineDone is called once the engine call has returned, before the
+// dispatch is durably recorded: a slot held through that store write would
+// cap each group commit at maxConcurrentDispatch jobs.
+func (a *Agent) dispatch(ctx context.Context, j *job.Job, engineDone func()) {
 	log := a.schedLog.With("job_id", j.ID, "user", j.User.Name)
 	if err := a.veto(ctx, j); err != nil {
+		engineDone()
 		a.release(j.ID)
 		log.Info("job may not run now", "reason", err)
 		a.holdPending(ctx, j.ID, "may not run now: "+err.Error())
@@ -408,6 +412,7 @@ func (a *Agent) dispatch(ctx context.Context, j *job.Job) {
 	if err == nil {
 		st, err = a.exec.Start(ctx, task)
 	}
+	engineDone()
 	if err != nil {
 		a.release(j.ID)
 		if errors.Is(err, executor.ErrPermanent) || isPrepareError(err) {
@@ -422,7 +427,7 @@ func (a *Agent) dispatch(ctx context.Context, j *job.Job) {
 	a.mu.Lock()
 	delete(a.backoff, j.ID)
 	a.mu.Unlock()
-	a.adopt(ctx, j.ID, st)
+	a.adoptFrom(ctx, j, j.ID, st)
 }
 
 // isPrepareError reports errors of the job itself (a missing home, an
@@ -441,7 +446,13 @@ func (e *prepareError) Unwrap() error { return e.err }
 // start-up, for a container found without a running job), then finalizes
 // it at once if it has already ended.
 func (a *Agent) adopt(ctx context.Context, id int64, st *executor.State) {
-	j, err := a.mutate(ctx, id, func(j *job.Job) bool {
+	a.adoptFrom(ctx, nil, id, st)
+}
+
+// adoptFrom is adopt starting from known, the job as the queue held it when
+// it was dispatched (see mutateFrom); known may be nil.
+func (a *Agent) adoptFrom(ctx context.Context, known *job.Job, id int64, st *executor.State) {
+	j, err := a.mutateFrom(ctx, id, known, func(j *job.Job) bool {
 		if !j.Pending() || j.Held {
 			return false // stopped or held while being dispatched: it must not run
 		}
@@ -509,16 +520,35 @@ func (a *Agent) holdPending(ctx context.Context, id int64, reason string) {
 // It returns the job as stored afterwards, changed or not, so callers need
 // not read it again.
 func (a *Agent) mutate(ctx context.Context, id int64, change func(*job.Job) bool) (*job.Job, error) {
+	return a.mutateFrom(ctx, id, nil, change)
+}
+
+// mutateFrom is mutate whose first attempt starts from known, a copy of the
+// job as this agent last stored it, instead of reading the store: on the
+// dispatch path that read cost as much as the update. Update's version
+// check makes the result the same as reading first: a stale copy ends in
+// ErrConflict and the retry reads the store. A copy that declines the
+// change is checked against the store too. known is not modified.
+func (a *Agent) mutateFrom(ctx context.Context, id int64, known *job.Job, change func(*job.Job) bool) (*job.Job, error) {
 	for {
-		j, err := a.store.Get(ctx, id)
-		if err != nil {
-			return nil, err
+		var j *job.Job
+		fromCopy := known != nil && known.ID == id
+		if fromCopy {
+			j, known = known.Clone(), nil
+		} else {
+			var err error
+			if j, err = a.store.Get(ctx, id); err != nil {
+				return nil, err
+			}
 		}
 		before := j.Clone()
 		if !change(j) {
+			if fromCopy {
+				continue // decide on the stored job, not on a copy
+			}
 			return before, nil // change may have touched j before declining
 		}
-		err = a.store.Update(ctx, j)
+		err := a.store.Update(ctx, j)
 		if errors.Is(err, store.ErrConflict) {
 			continue
 		}

@@ -52,6 +52,18 @@ func TestBenchmarkReport(t *testing.T) {
 	submitToRunning(t, runs)
 }
 
+// TestBenchmarkDispatch runs B3 alone (GOD_BENCH=1), so that it can be
+// repeated for a median without the Docker benchmarks.
+func TestBenchmarkDispatch(t *testing.T) {
+	if os.Getenv("GOD_BENCH") == "" {
+		t.Skip("skipping: benchmarks run with GOD_BENCH=1")
+	}
+	if os.Geteuid() != 0 {
+		t.Fatal("the benchmark starts an agent that runs jobs: run it as root")
+	}
+	dispatchThroughput(t, envInt("GOD_BENCH_DISPATCH", 10000))
+}
+
 func envInt(name string, def int) int {
 	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
 		return v
