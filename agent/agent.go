@@ -88,6 +88,12 @@ type Agent struct {
 	// cluster is set when the agent is one of several (nil: it leads alone).
 	clustered
 
+	// passMu makes scheduling passes one at a time; they reuse passCands
+	// and passPending.
+	passMu      sync.Mutex
+	passCands   []*job.Job
+	passPending []scheduler.Job
+
 	dispatching sync.WaitGroup
 	finalizing  sync.Map // job id -> struct{}: one finalize at a time per job
 	startedAt   time.Time

@@ -3,7 +3,9 @@ package agent
 import (
 	"context"
 	"errors"
+	"maps"
 	"strconv"
+	"sync/atomic"
 	"sync"
 	"time"
 
@@ -64,22 +66,27 @@ func compactJob(j *job.Job) scheduler.Job {
 
 // groupKeys are the gids in decimal, the group names of scheduler.Job and
 // Snapshot.GroupUsage, made once per gid rather than once per job and pass.
-var groupKeys = struct {
-	sync.RWMutex
-	m map[int]string
-}{m: map[int]string{}}
+// Read on every job of every pass, written once per new gid: copy on write.
+var groupKeys atomic.Pointer[map[int]string]
 
 func groupKey(gid int) string {
-	groupKeys.RLock()
-	s, ok := groupKeys.m[gid]
-	groupKeys.RUnlock()
-	if !ok {
-		s = strconv.Itoa(gid)
-		groupKeys.Lock()
-		groupKeys.m[gid] = s
-		groupKeys.Unlock()
+	if m := groupKeys.Load(); m != nil {
+		if s, ok := (*m)[gid]; ok {
+			return s
+		}
 	}
-	return s
+	s := strconv.Itoa(gid)
+	for {
+		old := groupKeys.Load()
+		next := map[int]string{gid: s}
+		if old != nil {
+			next = maps.Clone(*old)
+			next[gid] = s
+		}
+		if groupKeys.CompareAndSwap(old, &next) {
+			return s
+		}
+	}
 }
 
 // fill sets the owner's and the project's priority of each record.
