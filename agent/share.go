@@ -94,20 +94,25 @@ func (a *Agent) shareLoop(ctx context.Context) {
 			sleep(ctx, time.Second) // the leader's own watch loop runs
 			continue
 		}
-		events, err := a.exec.Events(ctx)
+		// The subscription ends with the loop, or once this agent leads:
+		// the leader's watch loop takes over.
+		sub, cancel := context.WithCancel(ctx)
+		events, err := a.exec.Events(sub)
 		if err != nil {
+			cancel()
 			a.watchLog.Error("subscribing to engine events", "error", err)
 			sleep(ctx, time.Second)
 			continue
 		}
 		for ev := range events {
 			if a.leading.Load() {
-				break // elected: the leader's watch loop takes over
+				break
 			}
 			if a.mine(ev.JobID) {
 				go a.finalize(ctx, ev.JobID)
 			}
 		}
+		cancel()
 		sleep(ctx, time.Second)
 	}
 }
