@@ -5,8 +5,8 @@ import (
 	"errors"
 	"maps"
 	"strconv"
-	"sync/atomic"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/godocker/god/job"
