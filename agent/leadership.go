@@ -141,6 +141,9 @@ func (a *Agent) lead(ctx context.Context, epoch uint64) {
 	a.leading.Store(true)
 	log.Info("leading: scheduling and dispatching", "pending", a.QueueLength(), "loaded_in", time.Since(start).Round(time.Millisecond))
 	var wg sync.WaitGroup
+	if m, ok := a.plain.(clusterMarker); ok {
+		wg.Go(func() { a.markCluster(ctx, m) })
+	}
 	a.startLoops(ctx, &wg)
 	<-ctx.Done()
 	// From here requests are forwarded to the next leader; the loops stop
@@ -149,6 +152,24 @@ func (a *Agent) lead(ctx context.Context, epoch uint64) {
 	log.Warn("no longer leading", "cause", context.Cause(ctx))
 	wg.Wait()
 	a.dispatching.Wait()
+}
+
+// clusterMarker is a store that tells agents without a consul block that a
+// cluster shares it (the Redis store), so that they refuse it.
+type clusterMarker interface {
+	MarkCluster(ctx context.Context, leader string, ttl time.Duration) error
+}
+
+// markCluster keeps the store marked as this cluster's while this agent
+// leads: the mark lasts a session TTL and is refreshed every third of it.
+func (a *Agent) markCluster(ctx context.Context, m clusterMarker) {
+	ttl := a.cfg.Cluster.SessionTTL
+	for ctx.Err() == nil {
+		if err := m.MarkCluster(ctx, a.cluster.Name(), ttl); err != nil && ctx.Err() == nil {
+			a.log.Warn("marking the store as the cluster's", "error", err)
+		}
+		sleep(ctx, ttl/3)
+	}
 }
 
 // leaderAddress is where the leader serves its API; it is cached briefly

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -397,6 +398,19 @@ func TestCluster_FencedLeaderStepsDown(t *testing.T) {
 	tc := startCluster(t, 1)
 	tc.waitLeader(60 * time.Second)
 	ctx := context.Background()
+
+	// An agent without the consul block refuses the cluster's store: it
+	// would schedule beside the leader.
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "alone.hcl")
+	must.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf("data_dir = %q\nsocket = %q\nstore \"redis\" {\n  address = %q\n}\n",
+		dir, filepath.Join(dir, "god.sock"), tc.redis.Addr)), 0o644))
+	actx, cancel := context.WithTimeout(ctx, 20*time.Second) // if it starts, stop it
+	defer cancel()
+	out, err := exec.CommandContext(actx, godBin, "agent", "-config", cfg).CombinedOutput()
+	must.Error(t, err, must.Sprintf("the standalone agent started: %s", out))
+	must.StrContains(t, string(out), "is shared by a cluster of agents (leader god-1)")
+
 	cc, err := tc.consul.Client()
 	must.NoError(t, err)
 	pair, _, err := cc.KV().Get(tc.kv+"/leader/epoch", nil)

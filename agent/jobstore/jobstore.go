@@ -76,6 +76,10 @@ func Open(ctx context.Context, cfg *config.Config) (*Store, error) {
 		}
 		return &Store{Store: st, desc: desc + ", shared by the cluster", closer: st.Close}, nil
 	}
+	if leader, ok := st.ClusterLeader(ctx); ok {
+		st.Close()
+		return nil, fmt.Errorf("redis store at %s (prefix %q) is shared by a cluster of agents (leader %s): give this agent the cluster's consul block, or another prefix", sc.Address, sc.Prefix, leader)
+	}
 	host, _ := os.Hostname()
 	ttl := sc.LockTTL
 	if ttl == 0 {

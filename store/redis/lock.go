@@ -258,3 +258,24 @@ func (l *Lock) Release(ctx context.Context) error {
 	}
 	return nil
 }
+
+// clusterKey marks a store that the agents of a cluster share: the leader
+// keeps it, with its name, while it leads.
+const clusterKey = "cluster:leader"
+
+// MarkCluster records that the agent named leader leads the cluster that
+// shares this store, for ttl: an agent without a consul block refuses the
+// store while the mark lasts. The leader refreshes it.
+func (s *Store) MarkCluster(ctx context.Context, leader string, ttl time.Duration) error {
+	if err := s.client.Set(ctx, s.prefix+clusterKey, leader, ttl).Err(); err != nil {
+		return fmt.Errorf("redis store: marking the store as a cluster's: %w", err)
+	}
+	return nil
+}
+
+// ClusterLeader names the leader of the cluster that shares this store, if
+// a leader marked it recently.
+func (s *Store) ClusterLeader(ctx context.Context) (string, bool) {
+	v, err := s.client.Get(ctx, s.prefix+clusterKey).Result()
+	return v, err == nil
+}
