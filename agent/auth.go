@@ -170,9 +170,5 @@ func publicURL(cfg *config.Config) string {
 	if cfg.HTTP.PublicURL != "" {
 		return cfg.HTTP.PublicURL
 	}
-	scheme := "http"
-	if cfg.HTTP.TLSCert != "" {
-		scheme = "https"
-	}
-	return fmt.Sprintf("%s://%s:%d", scheme, cfg.HTTP.Address, cfg.HTTP.Port)
+	return fmt.Sprintf("%s://%s:%d", cfg.HTTP.Scheme(), cfg.HTTP.Address, cfg.HTTP.Port)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -32,7 +31,7 @@ func (a *Agent) forwarding(next http.Handler) http.Handler {
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			target := r.In.Context().Value(forwardTarget{}).(string)
-			r.Out.URL.Scheme = a.scheme()
+			r.Out.URL.Scheme = a.cfg.HTTP.Scheme()
 			r.Out.URL.Host = target
 			r.Out.Host = target
 			r.SetXForwarded()
@@ -49,9 +48,7 @@ func (a *Agent) forwarding(next http.Handler) http.Handler {
 				return
 			}
 			// Sent, but the answer was lost: it may have been carried out.
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusBadGateway)
-			_ = json.NewEncoder(w).Encode(&api.ErrorResponse{Error: fmt.Sprintf("the leader stopped answering (%v): the request may or may not have been carried out; check with god job status before trying again", err)})
+			agenthttp.WriteError(w, http.StatusBadGateway, &api.ErrorResponse{Error: fmt.Sprintf("the leader stopped answering (%v): the request may or may not have been carried out; check with god job status before trying again", err)})
 		},
 	}
 	if a.cfg.HTTP.TLSCert != "" {
@@ -69,7 +66,7 @@ func (a *Agent) forwarding(next http.Handler) http.Handler {
 			unavailable(w, "leadership is changing: retry in a few seconds")
 			return
 		}
-		if !a.hasRole(cluster.RoleAPI) {
+		if !a.cfg.HasRole(cluster.RoleAPI) {
 			unavailable(w, "this agent does not serve the API (roles: "+fmt.Sprint(a.cfg.Roles)+")")
 			return
 		}
@@ -121,10 +118,8 @@ func (a *Agent) peerTransport() http.RoundTripper {
 // unavailable answers 503 with a Retry-After: the client (god retries)
 // comes back once a leader serves.
 func unavailable(w http.ResponseWriter, msg string) {
-	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Retry-After", "2")
-	w.WriteHeader(http.StatusServiceUnavailable)
-	_ = json.NewEncoder(w).Encode(&api.ErrorResponse{Error: msg})
+	agenthttp.WriteError(w, http.StatusServiceUnavailable, &api.ErrorResponse{Error: msg})
 }
 
 // forwardedPeer replaces a request's credentials with what the agent that

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,7 +26,6 @@ type clustered struct {
 	plain   store.Store   // the shared store, unfenced: for followers
 	sw      *store.Switch // a.store and a.rec while clustered
 	leading atomic.Bool
-	epoch   atomic.Uint64
 
 	leaderMu sync.Mutex
 	leader   leaderInfo // cached, see leaderAddress
@@ -68,7 +66,7 @@ func (a *Agent) runCluster(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { a.followWatchers(ctx) })
-	if a.hasRole(cluster.RoleWatcher) {
+	if a.cfg.HasRole(cluster.RoleWatcher) {
 		wg.Go(func() { a.shareLoop(ctx) })
 	}
 	wg.Go(func() {
@@ -87,7 +85,7 @@ func (a *Agent) runCluster(ctx context.Context) {
 
 // register registers the roles, retrying while Consul is unreachable.
 func (a *Agent) register(ctx context.Context) bool {
-	health := a.scheme() + "://" + a.cfg.Cluster.Advertise + "/v1/agent/health"
+	health := a.cfg.HTTP.Scheme() + "://" + a.cfg.Cluster.Advertise + "/v1/agent/health"
 	backoff := 500 * time.Millisecond
 	for {
 		err := a.cluster.Register(ctx, a.cfg.Roles, health)
@@ -107,7 +105,12 @@ func (a *Agent) register(ctx context.Context) bool {
 // probe is the TTL check of the scheduler and watcher roles: they are
 // healthy while the agent reaches the store (a standby is a ready leader).
 func (a *Agent) probe(ctx context.Context, role string) error {
-	if _, err := a.plain.Get(ctx, 0); err != nil && !errors.Is(err, store.ErrNotFound) {
+	return reachable(ctx, a.plain)
+}
+
+// reachable reads from st (job 0 never exists) to tell whether it answers.
+func reachable(ctx context.Context, st store.Store) error {
+	if _, err := st.Get(ctx, 0); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("the job store is unreachable: %w", err)
 	}
 	return nil
@@ -137,7 +140,6 @@ func (a *Agent) lead(ctx context.Context, epoch uint64) {
 		}
 		return
 	}
-	a.epoch.Store(epoch)
 	a.leading.Store(true)
 	log.Info("leading: scheduling and dispatching", "pending", a.QueueLength(), "loaded_in", time.Since(start).Round(time.Millisecond))
 	var wg sync.WaitGroup
@@ -214,8 +216,8 @@ func (a *Agent) Health(ctx context.Context) (*api.AgentHealth, bool) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if _, err := probe.Get(ctx, 0); err != nil && !errors.Is(err, store.ErrNotFound) {
-		h.Status = "the job store is unreachable: " + err.Error()
+	if err := reachable(ctx, probe); err != nil {
+		h.Status = err.Error()
 		return h, false
 	}
 	return h, true
@@ -248,14 +250,3 @@ func (a *Agent) Members(ctx context.Context, caller *api.Caller) ([]*api.Member,
 	}
 	return out, nil
 }
-
-// scheme is how the agents' HTTP APIs are reached.
-func (a *Agent) scheme() string {
-	if a.cfg.HTTP.TLSCert != "" {
-		return "https"
-	}
-	return "http"
-}
-
-// hasRole is config.HasRole, for readability at call sites.
-func (a *Agent) hasRole(role string) bool { return slices.Contains(a.cfg.Roles, role) }

@@ -155,11 +155,7 @@ func (c *AgentCommand) Run(args []string) int {
 		c.Ui.Output("    dev mode: try `god job init && god job run task.hcl`")
 	}
 	if cfg.HTTP.Enabled {
-		scheme := "http"
-		if cfg.HTTP.TLSCert != "" {
-			scheme = "https"
-		}
-		c.Ui.Output(fmt.Sprintf("    HTTP API on %s://%s:%d", scheme, cfg.HTTP.Address, cfg.HTTP.Port))
+		c.Ui.Output(fmt.Sprintf("    HTTP API on %s://%s:%d", cfg.HTTP.Scheme(), cfg.HTTP.Address, cfg.HTTP.Port))
 	}
 	if k := cfg.Cluster; k != nil {
 		c.Ui.Output(fmt.Sprintf("    cluster member %s (roles %s), advertised at %s", k.NodeName, strings.Join(cfg.Roles, ", "), k.Advertise))

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -110,7 +111,7 @@ func (tc *testCluster) waitLeader(timeout time.Duration, exclude ...int) int {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		for i := range tc.agents {
-			if containsInt(exclude, i) {
+			if slices.Contains(exclude, i) {
 				continue
 			}
 			if h := tc.health(i); h != nil && h.Leader {
@@ -121,15 +122,6 @@ func (tc *testCluster) waitLeader(timeout time.Duration, exclude ...int) int {
 	}
 	tc.t.Fatalf("no agent leads after %s", timeout)
 	return -1
-}
-
-func containsInt(xs []int, x int) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 // TestCluster_Failover: three agents, a stream of submissions through all

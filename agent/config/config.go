@@ -123,6 +123,14 @@ type HTTP struct {
 	TLSCAFile string `hcl:"tls_ca_file,optional"`
 }
 
+// Scheme is how the API is reached: https with a certificate, else http.
+func (h *HTTP) Scheme() string {
+	if h.TLSCert != "" {
+		return "https"
+	}
+	return "http"
+}
+
 // Consul makes the agent one of several sharing a Redis store: they elect
 // a leader through Consul and register their roles as Consul services.
 // See website/content/docs/production.md.

@@ -143,7 +143,7 @@ func New(b Backend, log hclog.Logger) *http.Server {
 	mux.HandleFunc("GET /v1/agent/health", func(w http.ResponseWriter, r *http.Request) {
 		h, ok := b.Health(r.Context())
 		if !ok {
-			writeError(w, http.StatusServiceUnavailable, &api.ErrorResponse{Error: h.Status})
+			WriteError(w, http.StatusServiceUnavailable, &api.ErrorResponse{Error: h.Status})
 			return
 		}
 		s.reply(w, r, h)
@@ -164,7 +164,7 @@ func New(b Backend, log hclog.Logger) *http.Server {
 	}
 	s.accountRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, &api.ErrorResponse{Error: "no such endpoint: " + r.Method + " " + r.URL.Path})
+		WriteError(w, http.StatusNotFound, &api.ErrorResponse{Error: "no such endpoint: " + r.Method + " " + r.URL.Path})
 	})
 	return &http.Server{
 		Handler:           mux,
@@ -298,10 +298,11 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 		resp.Error = "internal error: " + err.Error()
 	}
-	writeError(w, code, resp)
+	WriteError(w, code, resp)
 }
 
-func writeError(w http.ResponseWriter, code int, resp *api.ErrorResponse) {
+// WriteError answers with code and resp as JSON.
+func WriteError(w http.ResponseWriter, code int, resp *api.ErrorResponse) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(resp)

@@ -69,45 +69,55 @@ func (s *Signer) Issue(login string, now time.Time, ttl time.Duration) (string, 
 }
 
 // Sign encodes and signs c.
-func (s *Signer) Sign(c *Claims) string {
-	body, _ := json.Marshal(c)
-	payload := base64.RawURLEncoding.EncodeToString(body)
-	return prefix + payload + "." + base64.RawURLEncoding.EncodeToString(s.mac(payload))
-}
-
-func (s *Signer) mac(payload string) []byte {
-	m := hmac.New(sha256.New, s.key)
-	m.Write([]byte(prefix + payload))
-	return m.Sum(nil)
-}
+func (s *Signer) Sign(c *Claims) string { return s.seal(prefix, c) }
 
 // Verify checks a token's signature and expiry at now and returns its
 // claims. The signature is checked before anything in the token is read.
 func (s *Signer) Verify(tok string, now time.Time) (*Claims, error) {
-	rest, ok := strings.CutPrefix(tok, prefix)
-	if !ok {
-		return nil, ErrInvalid
-	}
-	payload, sig, ok := strings.Cut(rest, ".")
-	if !ok {
-		return nil, ErrInvalid
-	}
-	got, err := base64.RawURLEncoding.DecodeString(sig)
-	if err != nil || !hmac.Equal(got, s.mac(payload)) {
-		return nil, ErrInvalid
-	}
-	body, err := base64.RawURLEncoding.DecodeString(payload)
-	if err != nil {
-		return nil, ErrInvalid
-	}
 	var c Claims
-	if err := json.Unmarshal(body, &c); err != nil || c.Login == "" || c.ID == "" {
+	if err := s.open(prefix, tok, &c); err != nil || c.Login == "" || c.ID == "" {
 		return nil, ErrInvalid
 	}
 	if now.Unix() >= c.Expires {
 		return nil, ErrExpired
 	}
 	return &c, nil
+}
+
+// seal encodes v as JSON after a format prefix and signs both: the prefix
+// keeps one kind of signed value from passing for another.
+func (s *Signer) seal(prefix string, v any) string {
+	body, _ := json.Marshal(v)
+	payload := base64.RawURLEncoding.EncodeToString(body)
+	return prefix + payload + "." + base64.RawURLEncoding.EncodeToString(s.mac(prefix, payload))
+}
+
+// open checks a sealed value's prefix and signature, then decodes it into
+// v; anything wrong is ErrInvalid.
+func (s *Signer) open(prefix, sealed string, v any) error {
+	rest, ok := strings.CutPrefix(sealed, prefix)
+	if !ok {
+		return ErrInvalid
+	}
+	payload, sig, ok := strings.Cut(rest, ".")
+	if !ok {
+		return ErrInvalid
+	}
+	got, err := base64.RawURLEncoding.DecodeString(sig)
+	if err != nil || !hmac.Equal(got, s.mac(prefix, payload)) {
+		return ErrInvalid
+	}
+	body, err := base64.RawURLEncoding.DecodeString(payload)
+	if err != nil || json.Unmarshal(body, v) != nil {
+		return ErrInvalid
+	}
+	return nil
+}
+
+func (s *Signer) mac(prefix, payload string) []byte {
+	m := hmac.New(sha256.New, s.key)
+	m.Write([]byte(prefix + payload))
+	return m.Sum(nil)
 }
 
 // NewAPIKey returns a new API key: 160 random bits, so a fast hash is
@@ -152,37 +162,13 @@ type Forwarded struct {
 }
 
 // SignForwarded encodes and signs f.
-func (s *Signer) SignForwarded(f *Forwarded) string {
-	body, _ := json.Marshal(f)
-	payload := base64.RawURLEncoding.EncodeToString(body)
-	m := hmac.New(sha256.New, s.key)
-	m.Write([]byte(forwardPrefix + payload))
-	return forwardPrefix + payload + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-}
+func (s *Signer) SignForwarded(f *Forwarded) string { return s.seal(forwardPrefix, f) }
 
 // VerifyForwarded checks a forwarded identity's signature, that it was made
 // for this method and path, and that it has not expired.
 func (s *Signer) VerifyForwarded(v, method, path string, now time.Time) (*Forwarded, error) {
-	rest, ok := strings.CutPrefix(v, forwardPrefix)
-	if !ok {
-		return nil, ErrInvalid
-	}
-	payload, sig, ok := strings.Cut(rest, ".")
-	if !ok {
-		return nil, ErrInvalid
-	}
-	m := hmac.New(sha256.New, s.key)
-	m.Write([]byte(forwardPrefix + payload))
-	got, err := base64.RawURLEncoding.DecodeString(sig)
-	if err != nil || !hmac.Equal(got, m.Sum(nil)) {
-		return nil, ErrInvalid
-	}
-	body, err := base64.RawURLEncoding.DecodeString(payload)
-	if err != nil {
-		return nil, ErrInvalid
-	}
 	var f Forwarded
-	if err := json.Unmarshal(body, &f); err != nil || f.Method != method || f.Path != path {
+	if err := s.open(forwardPrefix, v, &f); err != nil || f.Method != method || f.Path != path {
 		return nil, ErrInvalid
 	}
 	if now.UnixMilli() >= f.Expires {
