@@ -32,21 +32,26 @@ func TestAPI_Errors(t *testing.T) {
 		name, method, path, body string
 		code                     int
 		want                     string
+		header                   map[string]string
 	}{
-		{"not json", "POST", "/v1/jobs", "{", 400, "invalid job spec JSON"},
-		{"unknown field", "POST", "/v1/jobs", `{"name":"x","command":"true","privileged":true}`, 400, `unknown field "privileged"`},
-		{"invalid spec", "POST", "/v1/jobs", `{"name":"x"}`, 400, "command or a script"},
-		{"bad memory", "POST", "/v1/jobs", `{"name":"x","command":"true","resources":{"memory":"lots"}}`, 400, "resources.memory"},
-		{"bad id", "GET", "/v1/job/abc", "", 400, "job ids are positive integers"},
-		{"missing job", "GET", "/v1/job/999", "", 404, "job 999 not found"},
-		{"bad state", "GET", "/v1/jobs?state=done", "", 400, "use pending, running, over or archived"},
-		{"logs of missing job", "GET", "/v1/job/1/logs?stream=stdout", "", 404, "job 1 not found"},
-		{"no endpoint", "GET", "/v1/nothing", "", 404, "no such endpoint"},
+		{"not json", "POST", "/v1/jobs", "{", 400, "invalid job spec JSON", nil},
+		{"unknown field", "POST", "/v1/jobs", `{"name":"x","command":"true","privileged":true}`, 400, `unknown field "privileged"`, nil},
+		{"invalid spec", "POST", "/v1/jobs", `{"name":"x"}`, 400, "command or a script", nil},
+		{"bad memory", "POST", "/v1/jobs", `{"name":"x","command":"true","resources":{"memory":"lots"}}`, 400, "resources.memory", nil},
+		{"bad id", "GET", "/v1/job/abc", "", 400, "job ids are positive integers", nil},
+		{"missing job", "GET", "/v1/job/999", "", 404, "job 999 not found", nil},
+		{"bad state", "GET", "/v1/jobs?state=done", "", 400, "use pending, running, over or archived", nil},
+		{"logs of missing job", "GET", "/v1/job/1/logs?stream=stdout", "", 404, "job 1 not found", nil},
+		{"no endpoint", "GET", "/v1/nothing", "", 404, "no such endpoint", nil},
+		{"bad idempotency key", "POST", "/v1/jobs", `{"name":"x","command":"true"}`, 400, "Idempotency-Key: use 1 to 128 printable", map[string]string{"Idempotency-Key": "two words"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			req, err := http.NewRequest(tc.method, "http://god"+tc.path, strings.NewReader(tc.body))
 			must.NoError(t, err)
+			for k, v := range tc.header {
+				req.Header.Set(k, v)
+			}
 			resp, err := hc.Do(req)
 			must.NoError(t, err)
 			defer resp.Body.Close()

@@ -105,20 +105,18 @@ func (a *Agent) archive(ctx context.Context, j *job.Job, purge bool, out *api.Ar
 			out.Purged++
 			continue
 		}
-		changed := false
-		_, err := a.mutate(ctx, x.ID, func(x *job.Job) bool {
+		_, archived, err := a.mutate(ctx, x.ID, func(x *job.Job) bool {
 			if x.Status.Primary != api.StateOver {
 				return false
 			}
 			x.Status.Primary = api.StateArchived
 			x.JobDir = "" // removed
-			changed = true
 			return true
 		})
 		if err != nil {
 			return err
 		}
-		if changed {
+		if archived {
 			out.Archived++
 		}
 	}

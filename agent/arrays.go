@@ -26,6 +26,7 @@ func (a *Agent) submitArray(ctx context.Context, parent *job.Job) (*api.Job, err
 		t := *parent
 		t.Array = nil
 		t.Spec.Array, t.Spec.Throttle = "", 0
+		t.SubmitKey = "" // the parent's: one submit, one key
 		t.TaskID = taskID
 		tasks[i] = &t
 	}
@@ -35,7 +36,7 @@ func (a *Agent) submitArray(ctx context.Context, parent *job.Job) (*api.Job, err
 	parent.Held, parent.HeldBy = false, "" // holding applies to the tasks
 	parent.MaxLifespan = 0                 // so does the lifespan, from each task's start
 	if err := a.store.CreateArray(ctx, parent, tasks); err != nil {
-		return nil, fmt.Errorf("storing array job: %w", err)
+		return a.stored(ctx, err)
 	}
 	a.mu.Lock()
 	a.arrayLeft[parent.ID] = len(tasks)
@@ -112,7 +113,7 @@ func (a *Agent) endArray(ctx context.Context, parentID int64) {
 	a.mu.Lock()
 	delete(a.arrayLeft, parentID)
 	a.mu.Unlock()
-	_, err = a.mutate(ctx, parentID, func(j *job.Job) bool {
+	_, _, err = a.mutate(ctx, parentID, func(j *job.Job) bool {
 		if !j.Running() {
 			return false
 		}

@@ -43,7 +43,7 @@ func (a *Agent) setHeld(ctx context.Context, caller *api.Caller, id int64, held 
 		return nil, errorf(http.StatusConflict, "job %d is %s: only pending jobs can be %s", id, j.Status.Primary, verb)
 	}
 	for _, tid := range ids {
-		_, err := a.mutate(ctx, tid, func(j *job.Job) bool {
+		_, _, err := a.mutate(ctx, tid, func(j *job.Job) bool {
 			if !j.Pending() || j.Held == held {
 				return false
 			}
@@ -127,7 +127,7 @@ func (a *Agent) setSuspended(ctx context.Context, caller *api.Caller, id int64, 
 		if engineErr != nil {
 			return nil, fmt.Errorf("%s job %d: %w", map[bool]string{true: "suspending", false: "resuming"}[suspend], tid, engineErr)
 		}
-		_, err := a.mutate(ctx, tid, func(j *job.Job) bool {
+		_, _, err := a.mutate(ctx, tid, func(j *job.Job) bool {
 			if !j.Running() || j.KillRequested || (j.Status.Secondary == api.SecondarySuspended) == suspend {
 				return false
 			}
@@ -187,7 +187,7 @@ func (a *Agent) Update(ctx context.Context, caller *api.Caller, id int64, u *api
 	if len(fe) > 0 {
 		return nil, &Error{Code: http.StatusBadRequest, Msg: "invalid update", Fields: fe}
 	}
-	j, err = a.mutate(ctx, id, func(j *job.Job) bool {
+	j, _, err = a.mutate(ctx, id, func(j *job.Job) bool {
 		if j.Over() {
 			return false
 		}
@@ -225,7 +225,7 @@ func (a *Agent) updateTasks(ctx context.Context, parentID int64, lifespan time.D
 		return err
 	}
 	for _, t := range tasks {
-		_, err := a.mutate(ctx, t.ID, func(j *job.Job) bool {
+		_, _, err := a.mutate(ctx, t.ID, func(j *job.Job) bool {
 			if j.Over() {
 				return false
 			}

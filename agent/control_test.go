@@ -138,7 +138,7 @@ func TestWhyAndQueue(t *testing.T) {
 	held := submit(alice, api.JobSpec{Hold: true})
 	dep := submit(alice, api.JobSpec{DependsOn: []string{fmt.Sprintf("afterok:%d", big.ID)}})
 	// bob's job is running (as if dispatched): one core is taken.
-	running, err := a.mutate(ctx, first.ID, func(j *job.Job) bool {
+	running, _, err := a.mutate(ctx, first.ID, func(j *job.Job) bool {
 		j.MarkRunning(api.Container{Executor: "fake"}, time.Now())
 		return true
 	})
@@ -180,7 +180,7 @@ func TestWhyAndQueue(t *testing.T) {
 	must.Eq(t, big.ID, q[0].Job.ID)
 	must.Eq(t, "capacity", q[0].Blocked.Kind)
 	must.Eq(t, "held", q[1].Blocked.Kind)
-	_, err = a.mutate(ctx, first.ID, func(j *job.Job) bool { j.MarkOver(new(0), "", "", time.Now()); return true })
+	_, _, err = a.mutate(ctx, first.ID, func(j *job.Job) bool { j.MarkOver(new(0), "", "", time.Now()); return true })
 	must.NoError(t, err)
 	a.release(first.ID)
 	other := submit(bob, api.JobSpec{})

@@ -121,7 +121,7 @@ func outcome(j *job.Job) string {
 // never be satisfied: end it with the reason, or hold it.
 func (a *Agent) unsatisfiable(ctx context.Context, j *job.Job, reason string) {
 	if a.cfg.UnsatisfiableDependencies == "hold" {
-		_, _ = a.mutate(ctx, j.ID, func(j *job.Job) bool {
+		_, _, _ = a.mutate(ctx, j.ID, func(j *job.Job) bool {
 			if !j.Pending() || j.Held {
 				return false
 			}
@@ -136,7 +136,7 @@ func (a *Agent) unsatisfiable(ctx context.Context, j *job.Job, reason string) {
 
 // setWaiting records what a pending job waits for, when it changes.
 func (a *Agent) setWaiting(ctx context.Context, id int64, reason string) {
-	_, _ = a.mutate(ctx, id, func(j *job.Job) bool {
+	_, _, _ = a.mutate(ctx, id, func(j *job.Job) bool {
 		if !j.Pending() || j.Held || j.Status.Reason == reason {
 			return false
 		}

@@ -28,7 +28,7 @@ func queueCopy(t *testing.T, a *Agent, id int64) *job.Job {
 
 func setHeld(t *testing.T, a *Agent, id int64, held bool) {
 	t.Helper()
-	_, err := a.mutate(context.Background(), id, func(j *job.Job) bool {
+	_, _, err := a.mutate(context.Background(), id, func(j *job.Job) bool {
 		j.Held = held
 		return true
 	})

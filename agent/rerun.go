@@ -25,7 +25,7 @@ func (a *Agent) Reschedule(ctx context.Context, caller *api.Caller, id int64) (*
 	case j.KillRequested:
 		return nil, errorf(http.StatusConflict, "job %d is being stopped", id)
 	}
-	j, err = a.mutate(ctx, id, func(j *job.Job) bool {
+	j, _, err = a.mutate(ctx, id, func(j *job.Job) bool {
 		if !j.Running() || j.KillRequested || j.RescheduleRequested {
 			return false
 		}
@@ -48,7 +48,7 @@ func (a *Agent) Reschedule(ctx context.Context, caller *api.Caller, id int64) (*
 // job went back to pending.
 func (a *Agent) rerun(ctx context.Context, id int64, st *executor.State) bool {
 	var requeued bool
-	_, err := a.mutate(ctx, id, func(j *job.Job) bool {
+	_, _, err := a.mutate(ctx, id, func(j *job.Job) bool {
 		requeued = false
 		if !j.Running() || j.KillRequested {
 			return false
@@ -86,7 +86,7 @@ func (a *Agent) rerun(ctx context.Context, id int64, st *executor.State) bool {
 // back to pending, with the engine's reason; its retries are not spent.
 func (a *Agent) requeue(ctx context.Context, id int64, reason string) {
 	var requeued bool
-	_, err := a.mutate(ctx, id, func(j *job.Job) bool {
+	_, _, err := a.mutate(ctx, id, func(j *job.Job) bool {
 		requeued = j.Running() && !j.KillRequested
 		if requeued {
 			j.MarkPending("", "the engine could not place it: "+reason)

@@ -473,7 +473,7 @@ func (a *Agent) adopt(ctx context.Context, id int64, st *executor.State) {
 // adoptFrom is adopt starting from known, the job as the queue held it when
 // it was dispatched (see mutateFrom); known may be nil.
 func (a *Agent) adoptFrom(ctx context.Context, known *job.Job, id int64, st *executor.State) {
-	j, err := a.mutateFrom(ctx, id, known, func(j *job.Job) bool {
+	j, _, err := a.mutateFrom(ctx, id, known, func(j *job.Job) bool {
 		if !j.Pending() || j.Held {
 			return false // stopped or held while being dispatched: it must not run
 		}
@@ -508,7 +508,7 @@ func (a *Agent) adoptFrom(ctx context.Context, known *job.Job, id int64, st *exe
 
 // endPending ends a pending job that can never run.
 func (a *Agent) endPending(ctx context.Context, id int64, secondary, reason string) {
-	_, err := a.mutate(ctx, id, func(j *job.Job) bool {
+	_, _, err := a.mutate(ctx, id, func(j *job.Job) bool {
 		if !j.Pending() {
 			return false
 		}
@@ -526,7 +526,7 @@ func (a *Agent) holdPending(ctx context.Context, id int64, reason string) {
 	a.mu.Lock()
 	a.backoff[id] = time.Now().Add(5 * time.Second)
 	a.mu.Unlock()
-	_, _ = a.mutate(ctx, id, func(j *job.Job) bool {
+	_, _, _ = a.mutate(ctx, id, func(j *job.Job) bool {
 		if !j.Pending() || j.Status.Reason == reason {
 			return false
 		}
@@ -539,8 +539,12 @@ func (a *Agent) holdPending(ctx context.Context, id int64, reason string) {
 // mutate applies change to the stored job, re-reading and retrying when
 // another writer got there first. change returns false to leave it as is.
 // It returns the job as stored afterwards, changed or not, so callers need
-// not read it again.
-func (a *Agent) mutate(ctx context.Context, id int64, change func(*job.Job) bool) (*job.Job, error) {
+// not read it again, and whether this call's change is the one stored: the
+// store's version check is the compare-and-set that one writer wins, so
+// effects that must happen once (an end recorded, a job counted as lost)
+// follow wrote, never a flag set inside change (an attempt that lost the
+// race has run change too).
+func (a *Agent) mutate(ctx context.Context, id int64, change func(*job.Job) bool) (j *job.Job, wrote bool, err error) {
 	return a.mutateFrom(ctx, id, nil, change)
 }
 
@@ -550,7 +554,7 @@ func (a *Agent) mutate(ctx context.Context, id int64, change func(*job.Job) bool
 // check makes the result the same as reading first: a stale copy ends in
 // ErrConflict and the retry reads the store. A copy that declines the
 // change is checked against the store too. known is not modified.
-func (a *Agent) mutateFrom(ctx context.Context, id int64, known *job.Job, change func(*job.Job) bool) (*job.Job, error) {
+func (a *Agent) mutateFrom(ctx context.Context, id int64, known *job.Job, change func(*job.Job) bool) (*job.Job, bool, error) {
 	for {
 		var j *job.Job
 		fromCopy := known != nil && known.ID == id
@@ -559,7 +563,7 @@ func (a *Agent) mutateFrom(ctx context.Context, id int64, known *job.Job, change
 		} else {
 			var err error
 			if j, err = a.store.Get(ctx, id); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 		}
 		before := j.Clone()
@@ -567,21 +571,21 @@ func (a *Agent) mutateFrom(ctx context.Context, id int64, known *job.Job, change
 			if fromCopy {
 				continue // decide on the stored job, not on a copy
 			}
-			return before, nil // change may have touched j before declining
+			return before, false, nil // change may have touched j before declining
 		}
 		err := a.store.Update(ctx, j)
 		if errors.Is(err, store.ErrConflict) {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		a.queued(j)
 		a.changes.notify()
 		if !before.Over() && j.Over() {
 			a.ended(ctx, j)
 		}
-		return j, nil
+		return j, true, nil
 	}
 }
 

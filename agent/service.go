@@ -10,10 +10,12 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	agenthttp "github.com/godocker/god/agent/http"
 	"github.com/godocker/god/api"
 	"github.com/godocker/god/job"
 	"github.com/godocker/god/jobspec"
@@ -66,10 +68,22 @@ func (a *Agent) mayManage(ctx context.Context, caller *api.Caller, j *job.Job) b
 }
 
 // Submit validates a spec, applies defaults and stores the job as pending.
-// It returns once the job is durable.
+// It returns once the job is durable. A submit that carries an idempotency
+// key (agenthttp.SubmitKey) the caller used before returns the job that
+// key created, checked and stored nothing again: the client retries a
+// submit whose answer it lost without risking a second job.
 func (a *Agent) Submit(ctx context.Context, caller *api.Caller, spec *api.JobSpec) (*api.Job, error) {
 	if spec == nil {
 		return nil, errorf(http.StatusBadRequest, "missing job spec")
+	}
+	submitKey := ""
+	if k := agenthttp.SubmitKey(ctx); k != "" {
+		submitKey = strconv.Itoa(caller.UID) + ":" + k
+		if j, err := a.store.GetBySubmitKey(ctx, submitKey); err == nil {
+			return j.API(), nil
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("looking up the submit key: %w", err)
+		}
 	}
 	if fe := jobspec.Validate(spec); len(fe) > 0 {
 		return nil, &Error{Code: http.StatusBadRequest, Msg: "invalid job spec", Fields: fe}
@@ -82,7 +96,7 @@ func (a *Agent) Submit(ctx context.Context, caller *api.Caller, spec *api.JobSpe
 	// uid 0 in the container is root whatever the spec says: the same rules
 	// (allow_root, read-only mounts) apply.
 	s.Root = s.Root || caller.UID == 0
-	j := &job.Job{Spec: s, User: caller.User, Status: api.Status{Primary: api.StatePending}}
+	j := &job.Job{Spec: s, User: caller.User, Status: api.Status{Primary: api.StatePending}, SubmitKey: submitKey}
 	j.Dates.Submitted = time.Now().UTC()
 	if j.Spec.Image == "" {
 		j.Spec.Image = a.cfg.Defaults.Image
@@ -123,11 +137,25 @@ func (a *Agent) Submit(ctx context.Context, caller *api.Caller, spec *api.JobSpe
 		return a.submitArray(ctx, j)
 	}
 	if err := a.store.Create(ctx, j); err != nil {
-		return nil, fmt.Errorf("storing job: %w", err)
+		return a.stored(ctx, err)
 	}
 	a.queued(j)
 	a.changes.notify()
 	a.Wake()
+	return j.API(), nil
+}
+
+// stored answers a submit whose create failed: a racing retry of the same
+// submit (same key) stored it first, so the answer is that job.
+func (a *Agent) stored(ctx context.Context, err error) (*api.Job, error) {
+	var dup *store.DuplicateError
+	if !errors.As(err, &dup) {
+		return nil, fmt.Errorf("storing job: %w", err)
+	}
+	j, gerr := a.store.Get(ctx, dup.ID)
+	if gerr != nil {
+		return nil, fmt.Errorf("reading job %d stored by an earlier try of this submit: %w", dup.ID, gerr)
+	}
 	return j.API(), nil
 }
 
@@ -337,7 +365,7 @@ func (a *Agent) Stop(ctx context.Context, caller *api.Caller, id int64) (*api.Jo
 // container has stopped; an array stops every task and ends with the last.
 func (a *Agent) kill(ctx context.Context, id int64, reason string) error {
 	var wasRunning, isArray bool
-	_, err := a.mutate(ctx, id, func(j *job.Job) bool {
+	_, _, err := a.mutate(ctx, id, func(j *job.Job) bool {
 		wasRunning, isArray = false, j.IsArray()
 		switch {
 		case j.Pending():

@@ -143,21 +143,21 @@ func (a *Agent) lost(ctx context.Context, id int64) {
 	if a.rerun(ctx, id, nil) {
 		return
 	}
-	changed := false
-	j, err := a.mutate(ctx, id, func(j *job.Job) bool {
+	j, recorded, err := a.mutate(ctx, id, func(j *job.Job) bool {
 		if !j.Running() {
 			return false // finalized meanwhile: not lost
 		}
-		a.watchLog.Warn("container of a running job disappeared", "job_id", id)
 		a.returnFiles(j)
 		j.MarkOver(nil, api.SecondaryLost, "the container disappeared from the engine; its exit code is unknown", time.Now())
-		changed = true
 		return true
 	})
 	if err != nil {
 		a.watchLog.Error("recording lost job", "job_id", id, "error", err)
 	}
-	if err == nil && !changed && j.Over() {
+	if recorded {
+		a.watchLog.Warn("container of a running job disappeared", "job_id", id)
+	}
+	if err == nil && !recorded && j.Over() {
 		// Another watcher of the cluster finalized it and removed its
 		// container between our two looks.
 		a.endedElsewhere(ctx, j)
@@ -242,8 +242,7 @@ func (a *Agent) finalizeHere(ctx context.Context, id int64) {
 	// A root job's files go back to their owner before the user is told
 	// the job is over.
 	a.returnFiles(j)
-	recorded := false
-	_, err = a.mutate(ctx, id, func(j *job.Job) bool {
+	_, recorded, err := a.mutate(ctx, id, func(j *job.Job) bool {
 		if !j.Running() {
 			return false
 		}
@@ -260,7 +259,6 @@ func (a *Agent) finalizeHere(ctx context.Context, id int64) {
 			ended = time.Now()
 		}
 		j.MarkOver(&code, secondary, reason, ended)
-		recorded = true
 		return true
 	})
 	if err != nil {

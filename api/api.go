@@ -23,6 +23,9 @@ import (
 const (
 	EnvAddr  = "GOD_ADDR"
 	EnvToken = "GOD_TOKEN"
+	// HeaderIdempotencyKey makes a submit safe to send again: the agent
+	// keeps one job per key and caller, and a retry returns it.
+	HeaderIdempotencyKey = "Idempotency-Key"
 )
 
 // DefaultSocketPaths are tried in order when GOD_ADDR is unset: the system
@@ -173,21 +176,34 @@ func (c *Client) newRequest(ctx context.Context, method, path string, q url.Valu
 	return req, nil
 }
 
+// send sends req and returns a 2xx answer, or the error. It retries, for
+// up to RetryUnavailable, what is safe to send again: a 503 with
+// Retry-After (the request was not carried out) and, for a request with
+// an idempotency key, an answer lost after the request went out (the
+// connection broke, or a follower answered 502 because the leader died):
+// the agent may have carried it out, and the key makes the retry return
+// that result instead of doing it twice.
 func (c *Client) send(req *http.Request) (*http.Response, error) {
 	retryFor := c.cfg.RetryUnavailable
 	if retryFor == 0 {
 		retryFor = time.Minute
 	}
 	deadline := time.Now().Add(retryFor)
+	keyed := req.Header.Get(HeaderIdempotencyKey) != ""
+	rewindable := req.Body == nil || req.GetBody != nil
 	resp, err := c.hc.Do(req)
-	for err == nil && resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != "" &&
-		time.Now().Before(deadline) && (req.Body == nil || req.GetBody != nil) {
-		wait := time.Second
-		if secs, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && secs >= 0 {
-			wait = min(time.Duration(secs)*time.Second, 5*time.Second)
+	// A first attempt that could not connect sent nothing: report it at
+	// once (the agent is not running), without waiting for the deadline.
+	sent := err == nil || !isDialError(err)
+	for attempt := 0; rewindable && time.Now().Before(deadline); attempt++ {
+		wait, retry := retryWait(req, resp, err, keyed && sent, attempt)
+		if !retry {
+			break
 		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+		if resp != nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
 		select {
 		case <-req.Context().Done():
 			return nil, req.Context().Err()
@@ -210,11 +226,40 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
+// retryWait says whether to send a request again after this outcome, and
+// when. idempotent is true for a keyed request that was sent at least once.
+func retryWait(req *http.Request, resp *http.Response, err error, idempotent bool, attempt int) (time.Duration, bool) {
+	switch {
+	case err == nil && resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != "":
+		if secs, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && secs >= 0 {
+			return min(time.Duration(secs)*time.Second, 5*time.Second), true
+		}
+		return time.Second, true
+	case !idempotent:
+		return 0, false
+	case err == nil && resp.StatusCode == http.StatusBadGateway,
+		err != nil && req.Context().Err() == nil:
+		return min(250*time.Millisecond<<min(attempt, 3), 2*time.Second), true
+	}
+	return 0, false
+}
+
+// isDialError reports an error connecting: the request was never sent.
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, body, out any) error {
 	req, err := c.newRequest(ctx, method, path, q, body)
 	if err != nil {
 		return err
 	}
+	return c.doRequest(req, out)
+}
+
+// doRequest sends req and decodes the answer into out (nil: discarded).
+func (c *Client) doRequest(req *http.Request, out any) error {
 	resp, err := c.send(req)
 	if err != nil {
 		return err

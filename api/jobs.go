@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -224,11 +226,26 @@ func (c *Client) Jobs() *Jobs { return &Jobs{c: c} }
 
 // Submit sends a job spec and returns the new job's id.
 func (j *Jobs) Submit(ctx context.Context, spec *JobSpec) (*SubmitResponse, error) {
+	req, err := j.c.newRequest(ctx, http.MethodPost, "/v1/jobs", nil, spec)
+	if err != nil {
+		return nil, err
+	}
+	// A key of its own makes the submit safe to send again: if the answer
+	// is lost (the agent or the cluster's leader died after storing the
+	// job), the retry returns the job stored the first time.
+	req.Header.Set(HeaderIdempotencyKey, newSubmitKey())
 	var out SubmitResponse
-	if err := j.c.do(ctx, http.MethodPost, "/v1/jobs", nil, spec, &out); err != nil {
+	if err := j.c.doRequest(req, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
+}
+
+// newSubmitKey is a random idempotency key.
+func newSubmitKey() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return hex.EncodeToString(b)
 }
 
 // List returns the caller's jobs, newest first.

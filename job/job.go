@@ -53,6 +53,10 @@ type Job struct {
 	// Retries counts reruns after infrastructure failures, on FailedNodes.
 	Retries     int      `json:"retries,omitempty"`
 	FailedNodes []string `json:"failed_nodes,omitempty"`
+	// SubmitKey is the submitter's idempotency key, scoped to them
+	// ("<uid>:<key>"): the store keeps one job per key, so a submit retried
+	// after a lost answer returns the job it created instead of a second.
+	SubmitKey string `json:"submit_key,omitempty"`
 	// Version increases with every stored change; updates compare it so that
 	// two writers never overwrite each other (optimistic concurrency).
 	Version int64 `json:"-"`

@@ -6,6 +6,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/godocker/god/job"
@@ -18,6 +19,14 @@ var ErrNotFound = errors.New("job not found")
 // the caller re-reads and decides again.
 var ErrConflict = errors.New("job changed concurrently")
 
+// DuplicateError is returned by Create and CreateArray when a job with the
+// same SubmitKey exists: nothing was stored; ID is that job.
+type DuplicateError struct{ ID int64 }
+
+func (e *DuplicateError) Error() string {
+	return "a job with this submit key exists: job " + strconv.FormatInt(e.ID, 10)
+}
+
 // ErrFenced is returned by a fenced view's writes once a newer leader epoch
 // was claimed: this agent is no longer the leader and must stop writing.
 var ErrFenced = errors.New("job store fenced: a newer leader epoch was claimed")
@@ -28,6 +37,12 @@ var ErrFenced = errors.New("job store fenced: a newer leader epoch was claimed")
 // was already claimed. Reads through the view are not fenced.
 type Fencer interface {
 	Fence(ctx context.Context, epoch uint64) (Store, error)
+}
+
+// Identified is implemented by stores that have an Identity (every store
+// Open makes, and their fenced views).
+type Identified interface {
+	Identity() Identity
 }
 
 // Filter selects jobs for List.
@@ -51,12 +66,19 @@ type Filter struct {
 
 // Store keeps jobs durably: a call that returns nil has reached stable storage.
 type Store interface {
-	// Create stores a new job, assigning its ID and Version.
+	// Create stores a new job, assigning its ID and Version. When
+	// j.SubmitKey is set and a job with that key exists, it stores nothing
+	// and returns a *DuplicateError naming that job: the check and the
+	// write are one atomic step, so concurrent retries create one job.
 	Create(ctx context.Context, j *job.Job) error
 	// CreateArray stores an array job and its tasks in one transaction:
 	// either all of them exist afterwards or none. It assigns every ID and
-	// Version and sets each task's ParentID.
+	// Version and sets each task's ParentID. The parent's SubmitKey is
+	// checked as Create checks it.
 	CreateArray(ctx context.Context, parent *job.Job, tasks []*job.Job) error
+	// GetBySubmitKey returns the job stored with that SubmitKey, or
+	// ErrNotFound. Deleting the job frees its key.
+	GetBySubmitKey(ctx context.Context, key string) (*job.Job, error)
 	// Delete removes a job's record (purge); a missing job is ErrNotFound.
 	Delete(ctx context.Context, id int64) error
 	// Get returns a job by id, or ErrNotFound.

@@ -47,6 +47,15 @@ func (sw *Switch) Set(s Store, onFenced func()) {
 	sw.cur.Store(&view{Store: s, rec: rec, onFenced: onFenced})
 }
 
+// Identity implements Identified: the identity of the current view's
+// store (every view of one store has the same).
+func (sw *Switch) Identity() Identity {
+	if id, ok := sw.cur.Load().Store.(Identified); ok {
+		return id.Identity()
+	}
+	return Identity{}
+}
+
 // Current is the view calls use now.
 func (sw *Switch) Current() Store { return sw.cur.Load().Store }
 
@@ -67,6 +76,10 @@ func (sw *Switch) Delete(ctx context.Context, id int64) error {
 
 func (sw *Switch) Get(ctx context.Context, id int64) (*job.Job, error) {
 	return sw.cur.Load().Get(ctx, id)
+}
+
+func (sw *Switch) GetBySubmitKey(ctx context.Context, key string) (*job.Job, error) {
+	return sw.cur.Load().GetBySubmitKey(ctx, key)
 }
 
 func (sw *Switch) Update(ctx context.Context, j *job.Job) error {

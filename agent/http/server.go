@@ -336,17 +336,51 @@ func pathID(r *http.Request) (int64, error) {
 }
 
 func (s *server) submit(_ http.ResponseWriter, r *http.Request, caller *api.Caller) (any, error) {
+	ctx := r.Context()
+	if key := r.Header.Get(api.HeaderIdempotencyKey); key != "" {
+		if !validSubmitKey(key) {
+			return nil, badRequest("invalid "+api.HeaderIdempotencyKey+" header", api.FieldError{Field: api.HeaderIdempotencyKey,
+				Message: "use 1 to 128 printable ASCII characters without spaces (the god client sends a random one)"})
+		}
+		ctx = WithSubmitKey(ctx, key)
+	}
 	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxBody))
 	dec.DisallowUnknownFields()
 	var spec api.JobSpec
 	if err := dec.Decode(&spec); err != nil {
 		return nil, badRequest("invalid job spec JSON: " + err.Error())
 	}
-	j, err := s.b.Submit(r.Context(), caller, &spec)
+	j, err := s.b.Submit(ctx, caller, &spec)
 	if err != nil {
 		return nil, err
 	}
 	return &api.SubmitResponse{ID: j.ID, Msg: "Job submitted"}, nil
+}
+
+// validSubmitKey: 1 to 128 printable ASCII characters, no space.
+func validSubmitKey(k string) bool {
+	if len(k) > 128 {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] <= ' ' || k[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+type submitKeyCtx struct{}
+
+// WithSubmitKey carries a submit's idempotency key to the Backend.
+func WithSubmitKey(ctx context.Context, key string) context.Context {
+	return context.WithValue(ctx, submitKeyCtx{}, key)
+}
+
+// SubmitKey is the idempotency key the client sent with a submit, or "".
+func SubmitKey(ctx context.Context) string {
+	k, _ := ctx.Value(submitKeyCtx{}).(string)
+	return k
 }
 
 func (s *server) list(_ http.ResponseWriter, r *http.Request, caller *api.Caller) (any, error) {

@@ -108,6 +108,15 @@ func Open(ctx context.Context, cfg *config.Config) (*Store, error) {
 	}, nil
 }
 
+// Identity is the store's identity (store.Identity): executors name and
+// label what they create for its jobs with it.
+func (s *Store) Identity() store.Identity {
+	if id, ok := s.Store.(store.Identified); ok {
+		return id.Identity()
+	}
+	return store.Identity{}
+}
+
 // String says which store this is, for the agent's start banner.
 func (s *Store) String() string { return s.desc }
 

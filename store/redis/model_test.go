@@ -209,7 +209,7 @@ func requireIndexes(rt *rapid.T, c *goredis.Client, prefix string, model map[int
 	must.NoError(rt, err)
 	got := map[string][]string{}
 	for _, k := range keys {
-		if k == prefix+"next_id" {
+		if k == prefix+"next_id" || k == prefix+"store" {
 			continue
 		}
 		if strings.HasPrefix(k, prefix+"job:") {

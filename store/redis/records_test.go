@@ -102,7 +102,7 @@ func TestRecordKeyLayout(t *testing.T) {
 	slices.Sort(keys)
 	must.Eq(t, []string{
 		"god:audit:action:login", "god:audit:actor:alice", "god:audit:entries", "god:audit:ids",
-		"god:audit:next_id", "god:audit:time", "god:rec:token:a:b", "god:recs:token",
+		"god:audit:next_id", "god:audit:time", "god:rec:token:a:b", "god:recs:token", "god:store",
 	}, keys)
 	h, err := c.HGetAll(ctx, "god:rec:token:a:b").Result()
 	must.NoError(t, err)

@@ -10,9 +10,11 @@
 // instead of every job. All keys start with a configurable prefix, so several
 // installs can share one server:
 //
+//	<prefix>store          hash: id, legacy_max_job (the store's identity, store.Identity)
 //	<prefix>next_id        string: the last id assigned
 //	<prefix>epoch          string: the greatest leader epoch claimed (Fence)
-//	<prefix>job:<id>       hash: v (version), uid, state, parent, ended (unix ns or ""), data (JSON)
+//	<prefix>job:<id>       hash: v (version), uid, state, parent, ended (unix ns or ""), data (JSON), sk (submit key, if any)
+//	<prefix>submit:<key>   string: the id of the job created with that submit key
 //	<prefix>jobs           zset: every id, scored by id
 //	<prefix>state:<state>  zset: ids in a primary state, scored by id
 //	<prefix>uid:<uid>      zset: ids of a submitter, scored by id
@@ -96,6 +98,7 @@ type Store struct {
 	// owner is set on the Store made by Open, which closes the client.
 	owner  bool
 	closed atomic.Bool
+	ident  store.Identity
 }
 
 var (
@@ -105,6 +108,9 @@ var (
 )
 
 var errClosed = errors.New("job store is closed")
+
+// errExists is a create refused because its submit key is taken.
+var errExists = errors.New("submit key taken")
 
 // Open connects to the server and checks that it keeps writes durably.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
@@ -159,8 +165,34 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.client.Close()
 		return nil, err
 	}
+	if err := s.loadIdentity(ctx); err != nil {
+		s.client.Close()
+		return nil, err
+	}
 	return s, nil
 }
+
+// loadIdentity reads the store's identity, giving it one if it has none.
+func (s *Store) loadIdentity(ctx context.Context) error {
+	vals, err := identityScript.Run(ctx, s.client, nil, s.prefix, store.NewID()).StringSlice()
+	if err != nil {
+		return fmt.Errorf("redis store: reading the store's identity: %w", err)
+	}
+	if len(vals) != 2 {
+		return fmt.Errorf("redis store: reading the store's identity: got %q", vals)
+	}
+	s.ident.ID = vals[0]
+	if s.ident.LegacyMaxJob, err = strconv.ParseInt(vals[1], 10, 64); err != nil {
+		return fmt.Errorf("redis store: the store's legacy_max_job %q: %w", vals[1], err)
+	}
+	if err := s.ident.Check(); err != nil {
+		return fmt.Errorf("redis store %s (prefix %q): %w", s.addr, s.prefix, err)
+	}
+	return nil
+}
+
+// Identity implements store.Identified.
+func (s *Store) Identity() store.Identity { return s.ident }
 
 // check verifies that the server answers, is recent enough, and (unless
 // allowed otherwise) keeps every acknowledged write.
@@ -272,7 +304,7 @@ func (s *Store) Fence(ctx context.Context, epoch uint64) (store.Store, error) {
 	if epoch == 0 || epoch > maxEpoch {
 		return nil, fmt.Errorf("redis store: fencing epoch %d out of range 1 to 2^53", epoch)
 	}
-	view := &Store{client: s.client, addr: s.addr, prefix: s.prefix, epoch: epoch}
+	view := &Store{client: s.client, addr: s.addr, prefix: s.prefix, epoch: epoch, ident: s.ident}
 	if _, err := view.write(ctx, fenceScript); err != nil {
 		return nil, err
 	}
@@ -304,6 +336,8 @@ func (s *Store) write(ctx context.Context, script *goredis.Script, args ...any) 
 		return 0, store.ErrNoRecord
 	case n == codeLocked:
 		return 0, errLocked
+	case n == codeExists:
+		return 0, errExists
 	}
 	return n, nil
 }
@@ -340,12 +374,41 @@ func (s *Store) Create(ctx context.Context, j *job.Job) error {
 	if err != nil {
 		return err
 	}
-	id, err := s.write(ctx, createScript, append([]any{strconv.FormatInt(j.ParentID, 10)}, f...)...)
+	id, err := s.write(ctx, createScript, append([]any{strconv.FormatInt(j.ParentID, 10), j.SubmitKey}, f...)...)
 	if err != nil {
-		return err
+		return s.duplicate(ctx, j.SubmitKey, err)
 	}
 	j.ID, j.Version = id, 1
 	return nil
+}
+
+// duplicate turns a create refused for its submit key into a
+// *store.DuplicateError naming the job that has the key.
+func (s *Store) duplicate(ctx context.Context, key string, err error) error {
+	if !errors.Is(err, errExists) {
+		return err
+	}
+	id, gerr := s.client.Get(ctx, s.prefix+"submit:"+key).Int64()
+	if gerr != nil {
+		// Deleted meanwhile: the caller may try again.
+		return fmt.Errorf("redis store: job with submit key %q: %w", key, gerr)
+	}
+	return &store.DuplicateError{ID: id}
+}
+
+// GetBySubmitKey implements store.Store.
+func (s *Store) GetBySubmitKey(ctx context.Context, key string) (*job.Job, error) {
+	if s.closed.Load() {
+		return nil, errClosed
+	}
+	id, err := s.client.Get(ctx, s.prefix+"submit:"+key).Int64()
+	if errors.Is(err, goredis.Nil) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("redis store: %w", err)
+	}
+	return s.Get(ctx, id)
 }
 
 // CreateArray implements store.Store with one script: the parent and its
@@ -353,7 +416,7 @@ func (s *Store) Create(ctx context.Context, j *job.Job) error {
 // parent id is kept beside its record (the parent field), which is where
 // reads take it from. The caller's jobs change only on success.
 func (s *Store) CreateArray(ctx context.Context, parent *job.Job, tasks []*job.Job) error {
-	args := []any{strconv.FormatInt(parent.ParentID, 10)}
+	args := []any{strconv.FormatInt(parent.ParentID, 10), parent.SubmitKey}
 	for i, j := range append([]*job.Job{parent}, tasks...) {
 		f, err := fields(j)
 		if err != nil {
@@ -366,7 +429,7 @@ func (s *Store) CreateArray(ctx context.Context, parent *job.Job, tasks []*job.J
 	}
 	pid, err := s.write(ctx, createScript, args...)
 	if err != nil {
-		return err
+		return s.duplicate(ctx, parent.SubmitKey, err)
 	}
 	parent.ID, parent.Version = pid, 1
 	for i, t := range tasks {

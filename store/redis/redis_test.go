@@ -402,8 +402,8 @@ func TestKeyLayout(t *testing.T) {
 	slices.Sort(keys)
 	must.Eq(t, []string{
 		"god:ended", "god:epoch", "god:job:1", "god:job:2", "god:job:3", "god:jobs", "god:next_id",
-		"god:parent:1", "god:state:over", "god:state:pending", "god:uid:1000",
-		"other/job:1", "other/jobs", "other/next_id", "other/state:pending", "other/uid:1001",
+		"god:parent:1", "god:state:over", "god:state:pending", "god:store", "god:uid:1000",
+		"other/job:1", "other/jobs", "other/next_id", "other/state:pending", "other/store", "other/uid:1001",
 	}, keys)
 	h, err := c.HGetAll(ctx, "god:job:3").Result()
 	must.NoError(t, err)
@@ -483,4 +483,41 @@ func TestListUsesIndexes(t *testing.T) {
 	listed, hmgets := reads(store.Filter{})
 	must.EqOp(t, 2000+2+3+2, listed)
 	must.EqOp(t, int64(listed), hmgets)
+}
+
+// TestIdentity: a new prefix is a new store with a random identity, kept
+// across reopens and shared by every agent that opens it (and by its
+// fenced views); a store of an older release (jobs, no identity) gets one
+// with its jobs so far as legacy.
+func TestIdentity(t *testing.T) {
+	srv := startServer(t)
+	s := open(t, srv.Addr, "ident:")
+	ident := s.Identity()
+	must.NoError(t, ident.Check())
+	must.Zero(t, ident.LegacyMaxJob)
+	other := open(t, srv.Addr, "ident:")
+	must.Eq(t, ident, other.Identity(), must.Sprint("every agent of the store sees one identity"))
+	v, err := s.Fence(t.Context(), 3)
+	must.NoError(t, err)
+	must.Eq(t, ident, v.(store.Identified).Identity())
+	must.NoError(t, other.Close())
+	must.NoError(t, s.Close())
+	another := open(t, srv.Addr, "ident2:")
+	must.NotEq(t, ident.ID, another.Identity().ID)
+	must.NoError(t, another.Close())
+
+	// An older release's store: three jobs, no identity hash.
+	old := open(t, srv.Addr, "old:")
+	for n := range 3 {
+		must.NoError(t, old.Create(t.Context(), storetest.NewJob(1000, n)))
+	}
+	must.NoError(t, old.Close())
+	srv.Client(t).Del(t.Context(), "old:store")
+	for range 2 {
+		s := open(t, srv.Addr, "old:")
+		migrated := s.Identity()
+		must.NoError(t, migrated.Check())
+		must.Eq(t, int64(3), migrated.LegacyMaxJob)
+		must.NoError(t, s.Close())
+	}
 }

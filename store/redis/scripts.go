@@ -18,6 +18,7 @@ const (
 	codeFenced   = -3
 	codeNoRecord = -4
 	codeLocked   = -5
+	codeExists   = -6 // a job has the submit key
 )
 
 // prelude checks the fence and defines the index helpers. Ids are decimal
@@ -60,21 +61,31 @@ end
 `
 
 // createScript stores n jobs with consecutive new ids and returns the first
-// id. ARGV[3] is the first job's parent id; the others are its tasks. Then 5
-// arguments per job: uid, state, ended (unix ns or ""), ended score, data.
+// id. ARGV[3] is the first job's parent id; the others are its tasks.
+// ARGV[4] is the first job's submit key ("" for none): if <prefix>submit:
+// <key> exists the script stores nothing and returns codeExists; otherwise
+// it points the key at the first id and keeps it in the job's sk field,
+// for deleteScript. Then 5 arguments per job: uid, state, ended (unix ns
+// or ""), ended score, data.
 var createScript = goredis.NewScript(prelude + `
-local n = (#ARGV - 3) / 5
+local n = (#ARGV - 4) / 5
+local sk = ARGV[4]
+if sk ~= '' and redis.call('EXISTS', p .. 'submit:' .. sk) == 1 then return -6 end
 local first = redis.call('INCRBY', p .. 'next_id', n) - n + 1
 local firstID = string.format('%d', first)
 for i = 0, n - 1 do
   local id = string.format('%d', first + i)
-  local a = 4 + 5 * i
+  local a = 5 + 5 * i
   local parent = ARGV[3]
   if i > 0 then parent = firstID end
   redis.call('HSET', p .. 'job:' .. id, 'v', '1', 'uid', ARGV[a], 'state', ARGV[a + 1],
     'parent', parent, 'ended', ARGV[a + 2], 'data', ARGV[a + 4])
   zadd(p .. 'jobs', id, id)
   index(id, ARGV[a], ARGV[a + 1], parent, ARGV[a + 3])
+end
+if sk ~= '' then
+  redis.call('SET', p .. 'submit:' .. sk, firstID)
+  redis.call('HSET', p .. 'job:' .. firstID, 'sk', sk)
 end
 flush()
 return first
@@ -96,16 +107,29 @@ flush()
 return redis.call('HINCRBY', key, 'v', 1)
 `)
 
-// deleteScript removes job ARGV[3] and its index entries.
+// deleteScript removes job ARGV[3], its index entries and its submit key.
 var deleteScript = goredis.NewScript(prelude + `
 local id = ARGV[3]
 local key = p .. 'job:' .. id
-local cur = redis.call('HMGET', key, 'uid', 'state', 'parent')
+local cur = redis.call('HMGET', key, 'uid', 'state', 'parent', 'sk')
 if not cur[1] then return -1 end
 unindex(id, cur[1], cur[2], cur[3])
+if cur[4] then redis.call('DEL', p .. 'submit:' .. cur[4]) end
 redis.call('ZREM', p .. 'jobs', id)
 redis.call('DEL', key)
 return 1
+`)
+
+// identityScript returns the store's id and legacy_max_job from the hash
+// <prefix>store, creating it first with id ARGV[2] if the store has none:
+// the jobs it holds then (up to next_id) are legacy. It writes only once
+// in a store's life, before any agent uses the id, so it is not fenced.
+var identityScript = goredis.NewScript(`
+local key = ARGV[1] .. 'store'
+if redis.call('HEXISTS', key, 'id') == 0 then
+  redis.call('HSET', key, 'id', ARGV[2], 'legacy_max_job', redis.call('GET', ARGV[1] .. 'next_id') or '0')
+end
+return redis.call('HMGET', key, 'id', 'legacy_max_job')
 `)
 
 // fenceScript claims epoch ARGV[2]: the prelude has refused it if a greater

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -25,8 +26,9 @@ import (
 
 // schema creates the jobs table of a new store. parent and ended mirror
 // fields of data (ParentID, and Dates.Ended in unix nanoseconds, 0 when not
-// ended) so that List can filter on them; migrate adds them to a store
-// created before they existed. indexes are created after the migration.
+// ended) so that List can filter on them, and submit_key (SubmitKey, NULL
+// when none) so that a key is unique; migrate adds them to a store created
+// before they existed. indexes are created after the migration.
 const schema = `
 CREATE TABLE IF NOT EXISTS jobs (
 	id      INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -35,7 +37,8 @@ CREATE TABLE IF NOT EXISTS jobs (
 	version INTEGER NOT NULL,
 	data    BLOB    NOT NULL,
 	parent  INTEGER NOT NULL DEFAULT 0,
-	ended   INTEGER NOT NULL DEFAULT 0
+	ended   INTEGER NOT NULL DEFAULT 0,
+	submit_key TEXT
 );
 CREATE TABLE IF NOT EXISTS records (
 	kind    TEXT    NOT NULL,
@@ -43,6 +46,10 @@ CREATE TABLE IF NOT EXISTS records (
 	version INTEGER NOT NULL,
 	data    BLOB    NOT NULL,
 	PRIMARY KEY (kind, key)
+);
+CREATE TABLE IF NOT EXISTS meta (
+	key   TEXT PRIMARY KEY,
+	value TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS audit (
 	id     INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -59,13 +66,20 @@ CREATE INDEX IF NOT EXISTS jobs_uid ON jobs(uid, id);
 CREATE INDEX IF NOT EXISTS jobs_parent ON jobs(parent, id);
 CREATE INDEX IF NOT EXISTS jobs_ended ON jobs(state, ended);
 CREATE INDEX IF NOT EXISTS audit_actor ON audit(actor, id);
+CREATE UNIQUE INDEX IF NOT EXISTS jobs_submit_key ON jobs(submit_key) WHERE submit_key IS NOT NULL;
 `
 
 // addedColumns are the columns added to the first schema, with their
-// definitions for ALTER TABLE.
-var addedColumns = []struct{ name, def string }{
-	{"parent", "parent INTEGER NOT NULL DEFAULT 0"},
-	{"ended", "ended INTEGER NOT NULL DEFAULT 0"},
+// definitions for ALTER TABLE; backfill says whether existing rows need
+// their value from the job's data (jobs stored before submit keys have
+// none).
+var addedColumns = []struct {
+	name, def string
+	backfill  bool
+}{
+	{"parent", "parent INTEGER NOT NULL DEFAULT 0", true},
+	{"ended", "ended INTEGER NOT NULL DEFAULT 0", true},
+	{"submit_key", "submit_key TEXT", false},
 }
 
 // maxBatch bounds one group commit so a burst cannot hold the writer forever.
@@ -80,6 +94,7 @@ type Store struct {
 	stopped chan struct{} // closed when the writer goroutine has returned
 	lock    *os.File      // flock held while open
 	close   sync.Once
+	ident   store.Identity
 }
 
 var errClosed = errors.New("job store is closed")
@@ -121,7 +136,8 @@ func Open(dir string) (*Store, error) {
 		return nil, err
 	}
 	w.SetMaxOpenConns(1)
-	if err := initSchema(w); err != nil {
+	ident, err := initSchema(w)
+	if err != nil {
 		w.Close()
 		lock.Close()
 		return nil, fmt.Errorf("opening job store %s: %w", path, err)
@@ -133,31 +149,77 @@ func Open(dir string) (*Store, error) {
 		return nil, err
 	}
 	r.SetMaxOpenConns(4)
-	s := &Store{writeDB: w, readDB: r, lock: lock, ops: make(chan *op, maxBatch), done: make(chan struct{}), stopped: make(chan struct{})}
+	s := &Store{writeDB: w, readDB: r, lock: lock, ops: make(chan *op, maxBatch), done: make(chan struct{}), stopped: make(chan struct{}), ident: ident}
 	go s.writer()
 	return s, nil
 }
 
 // initSchema creates the table and indexes, migrating a table of an older
 // schema in the same transaction: a crash leaves either the old schema or
-// the new one complete with its backfilled columns.
-func initSchema(db *sql.DB) error {
+// the new one complete with its backfilled columns and its identity.
+func initSchema(db *sql.DB) (store.Identity, error) {
 	tx, err := db.Begin()
 	if err != nil {
-		return err
+		return store.Identity{}, err
 	}
 	defer tx.Rollback()
 	if _, err := tx.Exec(schema); err != nil {
-		return err
+		return store.Identity{}, err
 	}
 	if err := migrate(tx); err != nil {
-		return err
+		return store.Identity{}, err
 	}
 	if _, err := tx.Exec(indexes); err != nil {
-		return err
+		return store.Identity{}, err
 	}
-	return tx.Commit()
+	ident, err := identity(tx)
+	if err != nil {
+		return store.Identity{}, err
+	}
+	return ident, tx.Commit()
 }
+
+// identity reads the store's identity, giving it one if it has none: a
+// new store, or one created before stores had an identity, whose jobs so
+// far (up to the last id assigned) are legacy.
+func identity(tx *sql.Tx) (store.Identity, error) {
+	var ident store.Identity
+	meta := map[string]string{}
+	rows, err := tx.Query("SELECT key, value FROM meta")
+	if err != nil {
+		return ident, fmt.Errorf("store identity: %w", err)
+	}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			rows.Close()
+			return ident, fmt.Errorf("store identity: %w", err)
+		}
+		meta[k] = v
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return ident, fmt.Errorf("store identity: %w", err)
+	}
+	if id, ok := meta["store_id"]; ok {
+		ident.ID = id
+		if ident.LegacyMaxJob, err = strconv.ParseInt(meta["legacy_max_job"], 10, 64); err != nil {
+			return ident, fmt.Errorf("store identity: legacy_max_job %q: %w", meta["legacy_max_job"], err)
+		}
+		return ident, ident.Check()
+	}
+	ident.ID = store.NewID()
+	if err := tx.QueryRow("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'jobs'), 0)").Scan(&ident.LegacyMaxJob); err != nil {
+		return ident, fmt.Errorf("store identity: %w", err)
+	}
+	if _, err := tx.Exec("INSERT INTO meta(key, value) VALUES ('store_id', ?), ('legacy_max_job', ?)", ident.ID, strconv.FormatInt(ident.LegacyMaxJob, 10)); err != nil {
+		return ident, fmt.Errorf("store identity: %w", err)
+	}
+	return ident, nil
+}
+
+// Identity implements store.Identified.
+func (s *Store) Identity() store.Identity { return s.ident }
 
 // migrate adds the columns missing from a table created by an older schema
 // and fills them from each job's data.
@@ -179,16 +241,16 @@ func migrate(tx *sql.Tx) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	added := false
+	fill := false
 	for _, c := range addedColumns {
 		if !have[c.name] {
 			if _, err := tx.Exec("ALTER TABLE jobs ADD COLUMN " + c.def); err != nil {
 				return fmt.Errorf("adding column %s: %w", c.name, err)
 			}
-			added = true
+			fill = fill || c.backfill
 		}
 	}
-	if !added {
+	if !fill {
 		return nil
 	}
 	// Backfill in Go rather than with json_extract: ended must be exactly
@@ -196,7 +258,7 @@ func migrate(tx *sql.Tx) error {
 	type row struct {
 		id, parent, ended int64
 	}
-	var fill []row
+	var rowsToFill []row
 	rows, err = tx.Query("SELECT id, data FROM jobs")
 	if err != nil {
 		return err
@@ -219,7 +281,7 @@ func migrate(tx *sql.Tx) error {
 			return fmt.Errorf("decoding job %d: %w", id, err)
 		}
 		if r := (row{id, j.ParentID, endedNanos(j.Dates.Ended)}); r.parent != 0 || r.ended != 0 {
-			fill = append(fill, r)
+			rowsToFill = append(rowsToFill, r)
 		}
 	}
 	rows.Close()
@@ -231,7 +293,7 @@ func migrate(tx *sql.Tx) error {
 		return err
 	}
 	defer stmt.Close()
-	for _, r := range fill {
+	for _, r := range rowsToFill {
 		if _, err := stmt.Exec(r.parent, r.ended, r.id); err != nil {
 			return err
 		}
@@ -346,7 +408,34 @@ func (s *Store) commit(batch []*op) {
 	}
 }
 
-const insertJob = "INSERT INTO jobs(uid, state, version, data, parent, ended) VALUES (?, ?, 1, ?, ?, ?)"
+const insertJob = "INSERT INTO jobs(uid, state, version, data, parent, ended, submit_key) VALUES (?, ?, 1, ?, ?, ?, ?)"
+
+// submitKey is the submit_key column of a job: NULL without a key, so
+// that the unique index ignores keyless jobs.
+func submitKey(j *job.Job) any {
+	if j.SubmitKey == "" {
+		return nil
+	}
+	return j.SubmitKey
+}
+
+// checkKey refuses a job whose submit key is taken. The writer runs one
+// op at a time, so nothing can take the key between this check and the
+// insert.
+func checkKey(tx *sql.Tx, j *job.Job) error {
+	if j.SubmitKey == "" {
+		return nil
+	}
+	var id int64
+	err := tx.QueryRow("SELECT id FROM jobs WHERE submit_key = ?", j.SubmitKey).Scan(&id)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return err
+	}
+	return &store.DuplicateError{ID: id}
+}
 
 // Create implements store.Store.
 func (s *Store) Create(ctx context.Context, j *job.Job) error {
@@ -356,7 +445,10 @@ func (s *Store) Create(ctx context.Context, j *job.Job) error {
 	}
 	var id int64
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.Exec(insertJob, j.User.UID, j.Status.Primary, data, j.ParentID, endedNanos(j.Dates.Ended))
+		if err := checkKey(tx, j); err != nil {
+			return err
+		}
+		res, err := tx.Exec(insertJob, j.User.UID, j.Status.Primary, data, j.ParentID, endedNanos(j.Dates.Ended), submitKey(j))
 		if err != nil {
 			return err
 		}
@@ -382,7 +474,10 @@ func (s *Store) CreateArray(ctx context.Context, parent *job.Job, tasks []*job.J
 	var pid int64
 	tids := make([]int64, len(tasks))
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.Exec(insertJob, parent.User.UID, parent.Status.Primary, pdata, parent.ParentID, endedNanos(parent.Dates.Ended))
+		if err := checkKey(tx, parent); err != nil {
+			return err
+		}
+		res, err := tx.Exec(insertJob, parent.User.UID, parent.Status.Primary, pdata, parent.ParentID, endedNanos(parent.Dates.Ended), submitKey(parent))
 		if err != nil {
 			return err
 		}
@@ -406,7 +501,7 @@ func (s *Store) CreateArray(ctx context.Context, parent *job.Job, tasks []*job.J
 			if err != nil {
 				return fmt.Errorf("task %d: %w", i, err)
 			}
-			res, err := stmt.Exec(c.User.UID, c.Status.Primary, data, pid, endedNanos(c.Dates.Ended))
+			res, err := stmt.Exec(c.User.UID, c.Status.Primary, data, pid, endedNanos(c.Dates.Ended), submitKey(&c))
 			if err != nil {
 				return fmt.Errorf("task %d: %w", i, err)
 			}
@@ -472,6 +567,16 @@ func (s *Store) Update(ctx context.Context, j *job.Job) error {
 // Get implements store.Store.
 func (s *Store) Get(ctx context.Context, id int64) (*job.Job, error) {
 	row := s.readDB.QueryRowContext(ctx, "SELECT id, version, data FROM jobs WHERE id = ?", id)
+	j, err := scan(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	return j, err
+}
+
+// GetBySubmitKey implements store.Store.
+func (s *Store) GetBySubmitKey(ctx context.Context, key string) (*job.Job, error) {
+	row := s.readDB.QueryRowContext(ctx, "SELECT id, version, data FROM jobs WHERE submit_key = ?", key)
 	j, err := scan(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound

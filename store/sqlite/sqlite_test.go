@@ -503,7 +503,8 @@ func idsOf(jobs []*job.Job) []int64 {
 }
 
 // TestMigrate: a store created by the first schema opens, gains the parent
-// and ended columns filled from its jobs, and keeps every job intact.
+// and ended columns filled from its jobs and the submit_key column, and
+// keeps every job intact.
 func TestMigrate(t *testing.T) {
 	ctx := t.Context()
 	base := time.Date(2025, 6, 1, 12, 0, 0, 123456789, time.FixedZone("X", 3600))
@@ -561,10 +562,16 @@ func TestMigrate(t *testing.T) {
 			want = []int64{tasks[0].ID, tasks[1].ID}
 		}
 		must.Eq(t, want, idsOf(got))
+		if reopen == 1 {
+			keyed, err := s.GetBySubmitKey(ctx, "1002:after-migration")
+			must.NoError(t, err)
+			must.EqOp(t, int64(8), keyed.ID)
+		}
 
 		if reopen == 0 {
 			// The migrated store works like a new one.
 			j := storetest.NewJob(1002, 1)
+			j.SubmitKey = "1002:after-migration"
 			must.NoError(t, s.Create(ctx, j))
 			must.EqOp(t, int64(8), j.ID)
 			tasks[0].MarkOver(new(0), "", "", base.Add(-2*time.Hour))
@@ -576,7 +583,7 @@ func TestMigrate(t *testing.T) {
 		must.NoError(t, s.Close())
 	}
 	cols := columns(t, dir)
-	for _, c := range []string{"parent", "ended", "jobs_parent", "jobs_ended", "jobs_state", "jobs_uid"} {
+	for _, c := range []string{"parent", "ended", "submit_key", "jobs_parent", "jobs_ended", "jobs_state", "jobs_uid", "jobs_submit_key"} {
 		must.SliceContains(t, cols, c)
 	}
 }
@@ -608,4 +615,40 @@ func BenchmarkCreateArray10000(b *testing.B) {
 		n++
 	}
 	b.ReportMetric(float64(n*10000)/b.Elapsed().Seconds(), "tasks/s")
+}
+
+// TestIdentity: a new store gets a random identity that it keeps across
+// reopens; a store of an older release gets one at its first open, with
+// its jobs so far (up to the last id assigned, purged ones included) as
+// legacy.
+func TestIdentity(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	ident := s.Identity()
+	must.NoError(t, ident.Check())
+	must.Zero(t, ident.LegacyMaxJob, must.Sprint("a new store has no legacy jobs"))
+	must.NoError(t, s.Create(t.Context(), storetest.NewJob(1000, 1)))
+	must.NoError(t, s.Close())
+	s = open(t, dir)
+	must.Eq(t, ident, s.Identity(), must.Sprint("kept across reopens"))
+	must.NoError(t, s.Close())
+	another := open(t, t.TempDir())
+	must.NotEq(t, ident.ID, another.Identity().ID, must.Sprint("another store, another id"))
+	must.NoError(t, another.Close())
+
+	j := storetest.NewJob(1000, 1)
+	j.ID, j.Version = 1, 1
+	old := oldStore(t, []*job.Job{j}, "INSERT INTO jobs(id, uid, state, version, data) VALUES (7, 1, 'over', 1, '{}')", "DELETE FROM jobs WHERE id = 7")
+	s = open(t, old)
+	migrated := s.Identity()
+	must.NoError(t, migrated.Check())
+	must.Eq(t, int64(7), migrated.LegacyMaxJob)
+	must.True(t, migrated.Legacy(7))
+	n := storetest.NewJob(1000, 2)
+	must.NoError(t, s.Create(t.Context(), n))
+	must.False(t, migrated.Legacy(n.ID), must.Sprint("jobs created since have the new naming"))
+	must.NoError(t, s.Close())
+	s = open(t, old)
+	must.Eq(t, migrated, s.Identity())
+	must.NoError(t, s.Close())
 }
