@@ -96,6 +96,7 @@ type Agent struct {
 
 	dispatching sync.WaitGroup
 	finalizing  sync.Map // job id -> struct{}: one finalize at a time per job
+	foreign     sync.Map // container id -> struct{}: containers of another user, reported once
 	startedAt   time.Time
 }
 

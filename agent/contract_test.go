@@ -130,7 +130,9 @@ func TestContract_RefusedPrivileges(t *testing.T) {
 	cli, err := client.New(client.WithHost("unix:///var/run/docker.sock"))
 	must.NoError(t, err)
 	defer cli.Close()
-	res, err := cli.ContainerInspect(context.Background(), ta.instance+"-"+strconv.FormatInt(id, 10), client.ContainerInspectOptions{})
+	st, err := ta.exec.Inspect(context.Background(), id)
+	must.NoError(t, err)
+	res, err := cli.ContainerInspect(context.Background(), st.ID, client.ContainerInspectOptions{})
 	must.NoError(t, err)
 	hc := res.Container.HostConfig
 	must.False(t, hc.Privileged)

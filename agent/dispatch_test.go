@@ -44,7 +44,7 @@ func TestAdoptFrom_CurrentCopy(t *testing.T) {
 	sub, err := a.Submit(ctx, testUser(t, aliceUID), &api.JobSpec{Name: "x", Command: "true"})
 	must.NoError(t, err)
 	known := queueCopy(t, a, sub.ID)
-	st, err := ex.Start(ctx, &executor.Task{JobID: sub.ID})
+	st, err := ex.Start(ctx, &executor.Task{JobID: sub.ID, Owner: aliceUID})
 	must.NoError(t, err)
 
 	a.adoptFrom(ctx, known, sub.ID, st)
@@ -68,7 +68,7 @@ func TestAdoptFrom_StaleCopyHeld(t *testing.T) {
 	sub, err := a.Submit(ctx, testUser(t, aliceUID), &api.JobSpec{Name: "x", Command: "true"})
 	must.NoError(t, err)
 	known := queueCopy(t, a, sub.ID)
-	st, err := ex.Start(ctx, &executor.Task{JobID: sub.ID})
+	st, err := ex.Start(ctx, &executor.Task{JobID: sub.ID, Owner: aliceUID})
 	must.NoError(t, err)
 	setHeld(t, a, sub.ID, true)
 
@@ -93,7 +93,7 @@ func TestAdoptFrom_StaleCopyDeclines(t *testing.T) {
 	setHeld(t, a, sub.ID, true)
 	known := queueCopy(t, a, sub.ID)
 	setHeld(t, a, sub.ID, false)
-	st, err := ex.Start(ctx, &executor.Task{JobID: sub.ID})
+	st, err := ex.Start(ctx, &executor.Task{JobID: sub.ID, Owner: aliceUID})
 	must.NoError(t, err)
 
 	a.adoptFrom(ctx, known, sub.ID, st)

@@ -92,7 +92,55 @@ func (a *Agent) prepareSharedDir() error {
 			return fmt.Errorf("shared dir %s must be owned by the agent's user (uid %d), not uid %d", d, os.Geteuid(), st.Uid)
 		}
 	}
-	return nil
+	return a.claimJobDirs()
+}
+
+// storeMark names, in <shared_dir>/jobs, the store whose jobs have their
+// directories there. Job directories are named by job id only (Go-Docker's
+// <shared_dir>/jobs/<id>), so a new store (a data dir started afresh) on
+// the same shared_dir would give its job 1 the directory another user's
+// job 1 left, files included.
+const storeMark = ".god-store"
+
+// claimJobDirs makes sure the job directories are this store's: it marks
+// the jobs directory of a new store, or of a store from before identities
+// (its directories are its own), and refuses a directory that another
+// store marked, or that holds directories of unknown origin.
+func (a *Agent) claimJobDirs() error {
+	idf, ok := a.store.(store.Identified)
+	if !ok {
+		return fmt.Errorf("the job store %T has no identity", a.store)
+	}
+	ident := idf.Identity()
+	jobs := filepath.Join(a.cfg.SharedDir, "jobs")
+	mark := filepath.Join(jobs, storeMark)
+	b, err := os.ReadFile(mark)
+	switch {
+	case err == nil && strings.TrimSpace(string(b)) == ident.ID:
+		return nil
+	case err == nil:
+		return fmt.Errorf("shared_dir %s holds the job directories of another job store (id %s); this agent's store is %s (a new data_dir or store prefix?): set shared_dir to another directory, or move %s away", a.cfg.SharedDir, strings.TrimSpace(string(b)), ident.ID, jobs)
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("reading %s: %w", mark, err)
+	}
+	if ident.LegacyMaxJob == 0 {
+		entries, err := os.ReadDir(jobs)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if !strings.HasPrefix(e.Name(), storeMark) { // another agent's mark being written
+				return fmt.Errorf("shared_dir %s holds job directories (%s...) that this new job store (id %s) did not make: set shared_dir to another directory, or move %s away", a.cfg.SharedDir, e.Name(), ident.ID, jobs)
+			}
+		}
+	}
+	// Written aside and renamed: the agents of a cluster may race here,
+	// with the same content.
+	tmp := fmt.Sprintf("%s.%d", mark, os.Getpid())
+	if err := writeFileNoFollow(tmp, []byte(ident.ID+"\n"), 0o644, os.Geteuid(), os.Getegid()); err != nil {
+		return err
+	}
+	return os.Rename(tmp, mark)
 }
 
 // prepare writes the job directory and the identity files, and returns the
@@ -197,6 +245,7 @@ func (a *Agent) prepare(j *job.Job) (*executor.Task, error) {
 	}
 	return &executor.Task{
 		JobID:      j.ID,
+		Owner:      u.UID,
 		Name:       j.Spec.Name,
 		Image:      j.Spec.Image,
 		Entrypoint: []string{"/bin/bash", "-c", wrapper},

@@ -33,7 +33,7 @@ func TestRecovery_StartedButNotRecorded(t *testing.T) {
 	ctx := context.Background()
 	st, err := sqlite.Open(filepath.Join(dir, "store"))
 	must.NoError(t, err)
-	ex, err := docker.New(ctx, docker.Config{Instance: cfg.Docker.Instance})
+	ex, err := docker.New(ctx, docker.Config{Instance: cfg.Docker.Instance, StoreID: st.Identity().ID})
 	must.NoError(t, err)
 	first, err := New(cfg, Options{Store: st, Executor: ex, Scheduler: fifo.Scheduler{}, Logger: hclog.NewNullLogger()})
 	must.NoError(t, err)

@@ -32,7 +32,7 @@ func TestArray_Throttle(t *testing.T) {
 		Resources: &api.Resources{CPU: 0.1, Memory: "16MiB"},
 	})
 	// Watch the engine with a handle of our own: the agent restarts below.
-	mon, err := docker.New(context.Background(), docker.Config{Instance: ta.instance})
+	mon, err := docker.New(context.Background(), docker.Config{Instance: ta.instance, StoreID: ta.opened.Identity().ID})
 	must.NoError(t, err)
 	defer mon.Close()
 	var peak atomic.Int64

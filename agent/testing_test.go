@@ -103,7 +103,7 @@ func runAgent(t *testing.T, cfg *config.Config) *testAgent {
 	st, err := jobstore.Open(context.Background(), cfg)
 	must.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	ex, err := docker.New(ctx, docker.Config{Instance: cfg.Docker.Instance, CPU: cfg.Docker.CPU, Memory: cfg.Docker.MemoryBytes})
+	ex, err := docker.New(ctx, docker.Config{Instance: cfg.Docker.Instance, StoreID: st.Identity().ID, CPU: cfg.Docker.CPU, Memory: cfg.Docker.MemoryBytes})
 	must.NoError(t, err)
 	log := hclog.New(&hclog.LoggerOptions{Name: t.Name(), Level: hclog.Debug, Output: testWriter{t}})
 	a, err := New(cfg, Options{Store: st.Store, Executor: ex, Scheduler: Policy(cfg.Scheduler), Logger: log})

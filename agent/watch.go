@@ -83,7 +83,11 @@ func (a *Agent) reconcile(ctx context.Context) error {
 	}
 	byJob := make(map[int64]*executor.State, len(states))
 	for _, st := range states {
-		byJob[st.JobID] = st
+		// A job may have two: its own, and one of the old naming that
+		// another store left (see ownedBy).
+		if prev, ok := byJob[st.JobID]; !ok || prev.Legacy {
+			byJob[st.JobID] = st
+		}
 	}
 	for _, j := range running {
 		if j.IsArray() {
@@ -91,6 +95,9 @@ func (a *Agent) reconcile(ctx context.Context) error {
 		}
 		st, ok := byJob[j.ID]
 		delete(byJob, j.ID)
+		if ok && !a.ownedBy(j, st) {
+			ok = false
+		}
 		switch {
 		case !ok:
 			a.lost(ctx, j.ID)
@@ -118,6 +125,8 @@ func (a *Agent) reconcile(ctx context.Context) error {
 			a.watchLog.Warn("container of an unknown job left alone", "job_id", id, "container", st.Name)
 		case err != nil:
 			return err
+		case !a.ownedBy(j, st):
+			// Not this job's: leave it alone.
 		case j.Pending() && !st.Running && st.StartedAt.IsZero():
 			// Created but never started (the agent died in between): it
 			// never ran, so drop it and let the job be dispatched again.
@@ -136,6 +145,25 @@ func (a *Agent) reconcile(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// ownedBy tells whether st is job j's container: made for its owner, as
+// its store (the executor saw to that) and, for a container of the old
+// naming, running as the job runs. Another's is left alone, never adopted
+// nor removed, and reported once.
+func (a *Agent) ownedBy(j *job.Job, st *executor.State) bool {
+	runAs := j.User.UID
+	if j.Spec.Root {
+		runAs = 0
+	}
+	if st.OwnedBy(j.User.UID, runAs) {
+		return true
+	}
+	if _, seen := a.foreign.LoadOrStore(st.ID, struct{}{}); !seen {
+		a.watchLog.Warn("container of another user left alone (neither adopted nor removed)", "job_id", j.ID,
+			"container", st.Name, "container_owner", st.Owner, "job_owner", j.User.UID, "legacy_name", st.Legacy)
+	}
+	return false
 }
 
 // lost ends a running job whose container vanished outside GoDocker.
@@ -214,6 +242,13 @@ func (a *Agent) finalizeHere(ctx context.Context, id int64) {
 	}
 	j, err := a.store.Get(ctx, id)
 	if err != nil || !j.Running() {
+		return
+	}
+	if !a.ownedBy(j, st) {
+		// Its own container is gone; what is left is another's.
+		if leader {
+			a.lost(ctx, id)
+		}
 		return
 	}
 	if !leader && !j.KillRequested && (st.Requeue || j.RescheduleRequested) {

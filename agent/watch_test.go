@@ -100,7 +100,7 @@ func TestFinalize_LostRaceRecordsNothing(t *testing.T) {
 	} {
 		sub, err := a.Submit(ctx, testUser(t, aliceUID), &api.JobSpec{Name: "x", Command: "true"})
 		must.NoError(t, err)
-		st, err := ex.Start(ctx, &executor.Task{JobID: sub.ID})
+		st, err := ex.Start(ctx, &executor.Task{JobID: sub.ID, Owner: aliceUID})
 		must.NoError(t, err)
 		a.adoptFrom(ctx, queueCopy(t, a, sub.ID), sub.ID, st)
 		ex.Finish(sub.ID, 0)

@@ -31,6 +31,7 @@ import (
 	"github.com/godocker/god/plugins/executor/docker"
 	"github.com/godocker/god/plugins/executor/fake"
 	"github.com/godocker/god/plugins/scheduler/fifo"
+	"github.com/godocker/god/store"
 	"github.com/godocker/god/store/sqlite"
 )
 
@@ -192,7 +193,8 @@ func dispatchThroughput(t *testing.T, n int) {
 // seen running, for the same image and command on the same engine.
 func submitToRunning(t *testing.T, runs int) {
 	ctx := context.Background()
-	ex, err := docker.New(ctx, docker.Config{Instance: fmt.Sprintf("godbench-%d", os.Getpid())})
+	// The agent's store is new: a store id of the bench's own.
+	ex, err := docker.New(ctx, docker.Config{Instance: fmt.Sprintf("godbench-%d", os.Getpid()), StoreID: store.NewID()})
 	if err != nil {
 		t.Fatal(err)
 	}

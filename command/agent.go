@@ -19,6 +19,7 @@ import (
 	"github.com/godocker/god/plugins/executor"
 	"github.com/godocker/god/plugins/executor/docker"
 	"github.com/godocker/god/plugins/executor/nomad"
+	"github.com/godocker/god/store"
 )
 
 // AgentCommand runs the daemon.
@@ -122,7 +123,7 @@ func (c *AgentCommand) Run(args []string) int {
 			log.Error("closing the job store", "error", err)
 		}
 	}()
-	ex, err := openExecutor(ctx, cfg)
+	ex, err := openExecutor(ctx, cfg, st.Identity(), log)
 	if err != nil {
 		c.Ui.Error(fmt.Sprintf("Error starting the %s executor: %s", cfg.Executor, err))
 		return 1
@@ -192,7 +193,7 @@ type closingExecutor interface {
 }
 
 // openExecutor starts the executor the configuration names.
-func openExecutor(ctx context.Context, cfg *config.Config) (closingExecutor, error) {
+func openExecutor(ctx context.Context, cfg *config.Config, ident store.Identity, log hclog.Logger) (closingExecutor, error) {
 	if cfg.Executor == "nomad" {
 		n := cfg.Nomad
 		return nomad.New(ctx, nomad.Config{
@@ -205,10 +206,13 @@ func openExecutor(ctx context.Context, cfg *config.Config) (closingExecutor, err
 		})
 	}
 	return docker.New(ctx, docker.Config{
-		Address:  cfg.Docker.Address,
-		Instance: cfg.Docker.Instance,
-		CPU:      cfg.Docker.CPU,
-		Memory:   cfg.Docker.MemoryBytes,
-		GPUs:     cfg.Docker.GPUs,
+		Address:      cfg.Docker.Address,
+		Instance:     cfg.Docker.Instance,
+		StoreID:      ident.ID,
+		LegacyMaxJob: ident.LegacyMaxJob,
+		Logger:       log.Named("docker"),
+		CPU:          cfg.Docker.CPU,
+		Memory:       cfg.Docker.MemoryBytes,
+		GPUs:         cfg.Docker.GPUs,
 	})
 }

@@ -36,6 +36,10 @@ type Mount struct {
 type Task struct {
 	JobID int64
 	Name  string // the job's name, for labels
+	// Owner is the uid of the job's submitter (also for a root job, which
+	// runs as uid 0): the container is labelled with it, and a Start that
+	// finds the job's container owned by someone else refuses it.
+	Owner int
 	Image string
 	// Entrypoint is the argv the container runs (the agent's wrapper).
 	Entrypoint []string
@@ -72,6 +76,14 @@ type State struct {
 	Error      string
 	StartedAt  time.Time
 	FinishedAt time.Time
+	// Owner is the submitter's uid the container is labelled with. For a
+	// container of the old naming (Legacy: made before stores had an
+	// identity, recognised for one release) it is the uid it runs as, as
+	// that release labelled no owner. The agent acts on a container only
+	// when this matches the job's record (OwnedBy). OwnerUnknown: the
+	// executor labels no owner.
+	Owner  int
+	Legacy bool
 	// Requeue is set, with Running false and the reason in Error, when the
 	// executor gave the job back without running it: a cluster engine
 	// (Nomad) could not place it within the executor's placement timeout,
@@ -83,6 +95,21 @@ type State struct {
 	// Nomad executor sets LinkNomadJob, LinkNomadAlloc and LinkNomadUI);
 	// `god job status` shows them. Nil when the engine has none.
 	Links map[string]string
+}
+
+// OwnerUnknown is the State.Owner of an executor that labels no owner.
+const OwnerUnknown = -1
+
+// OwnedBy reports whether the container is the one of a job submitted by
+// uid owner that runs as runAs (0 for a root job, else owner).
+func (s *State) OwnedBy(owner, runAs int) bool {
+	switch {
+	case s.Owner == OwnerUnknown && !s.Legacy:
+		return true
+	case s.Legacy:
+		return s.Owner == runAs
+	}
+	return s.Owner == owner
 }
 
 // Keys of State.Links.

@@ -1,6 +1,8 @@
 // Package docker runs GoDocker jobs as containers on one Docker engine (the
-// local one by default). Each job gets one container named after its id, so
-// the engine itself guarantees a job is never started twice.
+// local one by default). Each job gets one container named after its store
+// and its id (<instance>-<store>-<job id>), so the engine itself guarantees
+// a job is never started twice, and a store never takes another store's
+// container for one of its jobs.
 package docker
 
 import (
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/hashicorp/go-hclog"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/client"
@@ -26,6 +29,8 @@ const (
 	LabelJobID    = "god.job-id"
 	LabelInstance = "god.instance"
 	LabelJobName  = "god.job-name"
+	LabelStoreID  = "god.store-id"  // the whole id of the job's store
+	LabelOwner    = "god.owner-uid" // the submitter's uid
 )
 
 // Config of the executor.
@@ -33,9 +38,21 @@ type Config struct {
 	// Address of the engine: unix:///var/run/docker.sock (default), tcp://...
 	Address string
 	// Instance names this GoDocker installation; containers are named
-	// <Instance>-<job id> and labelled with it, so two installations can share
+	// <Instance>-<store>-<job id> and labelled with it, so two installations can share
 	// an engine without touching each other's containers.
 	Instance string
+	// StoreID is the identity of the job store whose jobs this executor
+	// runs (store.Identity.ID, 16 hex digits; required). Containers carry
+	// its first 8 digits in their name and all of it in a label; the
+	// executor sees, lists and acts on no other container. LegacyMaxJob
+	// (store.Identity.LegacyMaxJob) lets it also recognise the containers
+	// of jobs up to that id made by the release before store identities,
+	// named <Instance>-<job id> without a store label.
+	StoreID      string
+	LegacyMaxJob int64
+	// Logger reports containers of the instance that belong to another
+	// store, once each; nil: not reported.
+	Logger hclog.Logger
 	// CPU and Memory override the engine's reported capacity when > 0.
 	CPU    float64
 	Memory int64
@@ -61,6 +78,8 @@ type Executor struct {
 	// again once it has ended, or force-remove it if its own start failed.
 	starting executor.JobLocks
 	node     string // the engine's host name
+	// foreign are the containers of another store already reported.
+	foreign sync.Map
 }
 
 var _ executor.Executor = (*Executor)(nil)
@@ -73,6 +92,12 @@ func New(ctx context.Context, cfg Config) (*Executor, error) {
 	}
 	if cfg.Instance == "" {
 		cfg.Instance = "god"
+	}
+	if len(cfg.StoreID) < 8 {
+		return nil, fmt.Errorf("docker executor: the job store's id is required (got %q)", cfg.StoreID)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
 	}
 	if cfg.PidsLimit == 0 {
 		cfg.PidsLimit = 4096
@@ -130,21 +155,61 @@ func (e *Executor) Capacity(ctx context.Context) (executor.Capacity, error) {
 }
 
 func (e *Executor) containerName(jobID int64) string {
+	return e.cfg.Instance + "-" + e.cfg.StoreID[:8] + "-" + strconv.FormatInt(jobID, 10)
+}
+
+// legacyName is the name the release before store identities gave the
+// container of job jobID; "" when jobID is not a legacy job of the store.
+func (e *Executor) legacyName(jobID int64) string {
+	if jobID <= 0 || jobID > e.cfg.LegacyMaxJob {
+		return ""
+	}
 	return e.cfg.Instance + "-" + strconv.FormatInt(jobID, 10)
+}
+
+// ours tells whether a container with these labels belongs to this
+// executor's store, and whether it is of the old naming.
+func (e *Executor) ours(labels map[string]string, jobID int64) (ok, legacy bool) {
+	if labels[LabelInstance] != e.cfg.Instance {
+		return false, false
+	}
+	sid, labelled := labels[LabelStoreID]
+	if labelled {
+		return sid == e.cfg.StoreID, false
+	}
+	return e.legacyName(jobID) != "", true
+}
+
+// reportForeign logs, once per container, one that is left alone because
+// another store made it.
+func (e *Executor) reportForeign(id, name string, labels map[string]string) {
+	if _, seen := e.foreign.LoadOrStore(id, struct{}{}); seen {
+		return
+	}
+	e.cfg.Logger.Warn("container of another job store left alone (neither adopted nor removed)",
+		"container", strings.TrimPrefix(name, "/"), "store_id", labels[LabelStoreID], "job_id", labels[LabelJobID], "this_store", e.cfg.StoreID)
 }
 
 // Start implements executor.Executor.
 func (e *Executor) Start(ctx context.Context, t *executor.Task) (*executor.State, error) {
 	defer e.starting.Lock(t.JobID)()
 	name := e.containerName(t.JobID)
-	if st, err := e.Inspect(ctx, t.JobID); err == nil {
+	st, err := e.Inspect(ctx, t.JobID)
+	switch {
+	case err == nil && st.Legacy && !st.OwnedBy(t.Owner, t.UID):
+		// Another store's job of the same number, from the release
+		// before store identities: not this job's, so leave it alone
+		// and give this job a container of its own.
+	case err == nil && !st.OwnedBy(t.Owner, t.UID):
+		return nil, fmt.Errorf("the engine has a container %s for job %d that belongs to uid %d, not to the job's owner (uid %d): GoDocker leaves it alone; remove it (docker rm -f %s) if it is stale", st.Name, t.JobID, st.Owner, t.Owner, st.Name)
+	case err == nil:
 		// Created by an earlier attempt: a crash may have come between
 		// create and start. Never start a container that already ran.
 		if st.Running || !st.FinishedAt.IsZero() || !st.StartedAt.IsZero() {
 			return st, nil
 		}
-		return e.start(ctx, t.JobID, name)
-	} else if !errors.Is(err, executor.ErrNotFound) {
+		return e.start(ctx, t.JobID, st.Name)
+	case !errors.Is(err, executor.ErrNotFound):
 		return nil, err
 	}
 	if e.node != "" && slices.Contains(t.AvoidNodes, e.node) {
@@ -153,7 +218,7 @@ func (e *Executor) Start(ctx context.Context, t *executor.Task) (*executor.State
 	if err := e.ensureImage(ctx, t.Image); err != nil {
 		return nil, err
 	}
-	_, err := e.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+	_, err = e.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Name:       name,
 		Config:     e.containerConfig(t),
 		HostConfig: e.hostConfig(t),
@@ -198,6 +263,8 @@ func (e *Executor) containerConfig(t *executor.Task) *container.Config {
 			LabelJobID:    strconv.FormatInt(t.JobID, 10),
 			LabelInstance: e.cfg.Instance,
 			LabelJobName:  t.Name,
+			LabelStoreID:  e.cfg.StoreID,
+			LabelOwner:    strconv.Itoa(t.Owner),
 		},
 	}
 }
@@ -275,9 +342,21 @@ func (e *Executor) ensureImage(ctx context.Context, image string) error {
 	return nil
 }
 
-// Inspect implements executor.Executor.
+// Inspect implements executor.Executor: the job's container of this store
+// (or of the old naming, for a legacy job).
 func (e *Executor) Inspect(ctx context.Context, jobID int64) (*executor.State, error) {
-	res, err := e.cli.ContainerInspect(ctx, e.containerName(jobID), client.ContainerInspectOptions{})
+	st, err := e.inspect(ctx, e.containerName(jobID), jobID)
+	if errors.Is(err, executor.ErrNotFound) {
+		if legacy := e.legacyName(jobID); legacy != "" {
+			st, err = e.inspect(ctx, legacy, jobID)
+		}
+	}
+	return st, err
+}
+
+// inspect reads container ref (a name or an id) as the one of job jobID.
+func (e *Executor) inspect(ctx context.Context, ref string, jobID int64) (*executor.State, error) {
+	res, err := e.cli.ContainerInspect(ctx, ref, client.ContainerInspectOptions{})
 	if cerrdefs.IsNotFound(err) {
 		return nil, executor.ErrNotFound
 	}
@@ -285,11 +364,27 @@ func (e *Executor) Inspect(ctx context.Context, jobID int64) (*executor.State, e
 		return nil, fmt.Errorf("inspecting container of job %d: %w", jobID, err)
 	}
 	c := res.Container
-	if c.Config == nil || c.Config.Labels[LabelInstance] != e.cfg.Instance {
-		// A container of that name that we did not create: not ours to run.
-		return nil, fmt.Errorf("container %s exists but was not created by GoDocker instance %q", e.containerName(jobID), e.cfg.Instance)
+	var labels map[string]string
+	if c.Config != nil {
+		labels = c.Config.Labels
 	}
-	st := &executor.State{JobID: jobID, ID: c.ID, Name: strings.TrimPrefix(c.Name, "/"), Node: e.node}
+	ok, legacy := e.ours(labels, jobID)
+	if !ok || labels[LabelJobID] != strconv.FormatInt(jobID, 10) {
+		// A container of that name that we did not create: not ours to run.
+		return nil, fmt.Errorf("container %s exists but was not created by GoDocker instance %q for job %d of store %s", strings.TrimPrefix(c.Name, "/"), e.cfg.Instance, jobID, e.cfg.StoreID)
+	}
+	// Without a valid owner label (or user, for the old naming) the
+	// container is nobody's: -2 matches no uid, and is not OwnerUnknown.
+	st := &executor.State{JobID: jobID, ID: c.ID, Name: strings.TrimPrefix(c.Name, "/"), Node: e.node, Owner: -2, Legacy: legacy}
+	if legacy {
+		// The old release labelled no owner: the uid it runs as.
+		uid, _, _ := strings.Cut(c.Config.User, ":")
+		if n, err := strconv.Atoi(uid); err == nil {
+			st.Owner = n
+		}
+	} else if n, err := strconv.Atoi(labels[LabelOwner]); err == nil {
+		st.Owner = n
+	}
 	if c.State != nil {
 		st.Running = c.State.Running
 		st.Paused = c.State.Paused
@@ -310,7 +405,9 @@ func parseTime(s string) time.Time {
 	return t
 }
 
-// List implements executor.Executor.
+// List implements executor.Executor: the containers of this store's jobs.
+// Another store's containers of the same instance are left out (and
+// reported once).
 func (e *Executor) List(ctx context.Context) ([]*executor.State, error) {
 	res, err := e.cli.ContainerList(ctx, client.ContainerListOptions{
 		All:     true,
@@ -325,7 +422,15 @@ func (e *Executor) List(ctx context.Context) ([]*executor.State, error) {
 		if err != nil {
 			continue
 		}
-		st, err := e.Inspect(ctx, id)
+		if ok, _ := e.ours(c.Labels, id); !ok {
+			name := c.ID
+			if len(c.Names) > 0 {
+				name = c.Names[0]
+			}
+			e.reportForeign(c.ID, name, c.Labels)
+			continue
+		}
+		st, err := e.inspect(ctx, c.ID, id)
 		if errors.Is(err, executor.ErrNotFound) {
 			continue // removed meanwhile
 		}
@@ -337,11 +442,27 @@ func (e *Executor) List(ctx context.Context) ([]*executor.State, error) {
 	return out, nil
 }
 
+// target is the id of job jobID's container, after Inspect made sure it is
+// this store's: an action by name alone could reach another's.
+func (e *Executor) target(ctx context.Context, jobID int64) (string, error) {
+	st, err := e.Inspect(ctx, jobID)
+	if err != nil {
+		return "", err
+	}
+	return st.ID, nil
+}
+
 // Kill implements executor.Executor. The engine kills a paused container
 // as well (it sends SIGKILL, then thaws the cgroup so the signal lands), so
 // Kill needs no Unpause first.
 func (e *Executor) Kill(ctx context.Context, jobID int64) error {
-	_, err := e.cli.ContainerKill(ctx, e.containerName(jobID), client.ContainerKillOptions{Signal: "KILL"})
+	ref, err := e.target(ctx, jobID)
+	if errors.Is(err, executor.ErrNotFound) {
+		return nil
+	}
+	if err == nil {
+		_, err = e.cli.ContainerKill(ctx, ref, client.ContainerKillOptions{Signal: "KILL"})
+	}
 	if err == nil || cerrdefs.IsNotFound(err) || cerrdefs.IsConflict(err) { // conflict: not running
 		return nil
 	}
@@ -351,7 +472,11 @@ func (e *Executor) Kill(ctx context.Context, jobID int64) error {
 // Pause implements executor.Executor: the engine freezes the container's
 // cgroup, so every process of the job stops, not only its first one.
 func (e *Executor) Pause(ctx context.Context, jobID int64) error {
-	_, err := e.cli.ContainerPause(ctx, e.containerName(jobID), client.ContainerPauseOptions{})
+	ref, err := e.target(ctx, jobID)
+	if err != nil {
+		return err
+	}
+	_, err = e.cli.ContainerPause(ctx, ref, client.ContainerPauseOptions{})
 	switch {
 	case err == nil:
 		return nil
@@ -365,7 +490,11 @@ func (e *Executor) Pause(ctx context.Context, jobID int64) error {
 
 // Unpause implements executor.Executor.
 func (e *Executor) Unpause(ctx context.Context, jobID int64) error {
-	_, err := e.cli.ContainerUnpause(ctx, e.containerName(jobID), client.ContainerUnpauseOptions{})
+	ref, err := e.target(ctx, jobID)
+	if err != nil {
+		return err
+	}
+	_, err = e.cli.ContainerUnpause(ctx, ref, client.ContainerUnpauseOptions{})
 	switch {
 	case err == nil:
 		return nil
@@ -381,7 +510,13 @@ func (e *Executor) Unpause(ctx context.Context, jobID int64) error {
 
 // Remove implements executor.Executor.
 func (e *Executor) Remove(ctx context.Context, jobID int64) error {
-	_, err := e.cli.ContainerRemove(ctx, e.containerName(jobID), client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+	ref, err := e.target(ctx, jobID)
+	if errors.Is(err, executor.ErrNotFound) {
+		return nil
+	}
+	if err == nil {
+		_, err = e.cli.ContainerRemove(ctx, ref, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+	}
 	if err == nil || cerrdefs.IsNotFound(err) {
 		return nil
 	}
@@ -410,6 +545,9 @@ func (e *Executor) Events(ctx context.Context) (<-chan executor.Event, error) {
 				id, err := strconv.ParseInt(m.Actor.Attributes[LabelJobID], 10, 64)
 				if err != nil {
 					continue
+				}
+				if ok, _ := e.ours(m.Actor.Attributes, id); !ok {
+					continue // another store's
 				}
 				select {
 				case out <- executor.Event{JobID: id}:

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/client"
@@ -29,6 +30,7 @@ import (
 
 	"github.com/godocker/god/plugins/executor"
 	"github.com/godocker/god/plugins/executor/docker"
+	"github.com/godocker/god/store"
 )
 
 const (
@@ -88,10 +90,13 @@ func newTestExecutor(t *testing.T) *docker.Executor {
 }
 
 // newTestExecutorConfig is newTestExecutor with a config; it also returns the
-// instance name (containers are named <instance>-<job id>).
-func newTestExecutorConfig(t *testing.T, cfg docker.Config) (*docker.Executor, string) {
+// config with the instance name and the store id it was given.
+func newTestExecutorConfig(t *testing.T, cfg docker.Config) (*docker.Executor, docker.Config) {
 	t.Helper()
 	cfg.Instance = uniqueInstance()
+	if cfg.StoreID == "" {
+		cfg.StoreID = store.NewID()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	e, err := docker.New(ctx, cfg)
@@ -116,7 +121,19 @@ func newTestExecutorConfig(t *testing.T, cfg docker.Config) (*docker.Executor, s
 	if _, err := engineClient(t).ImageInspect(ctx, testImage); err != nil {
 		unavailable(t, "test image %s is not on the engine (%v); run `make testenv` as root", testImage, err)
 	}
-	return e, cfg.Instance
+	return e, cfg
+}
+
+// nameOf is the name the executor of cfg gives job id's container.
+func nameOf(cfg docker.Config, id int64) string {
+	return fmt.Sprintf("%s-%s-%d", cfg.Instance, cfg.StoreID[:8], id)
+}
+
+// labelsOf are the labels the executor of cfg puts on job id's container
+// for a job of alice.
+func labelsOf(cfg docker.Config, id int64) map[string]string {
+	return map[string]string{docker.LabelInstance: cfg.Instance, docker.LabelJobID: strconv.FormatInt(id, 10),
+		docker.LabelStoreID: cfg.StoreID, docker.LabelOwner: strconv.Itoa(aliceUID)}
 }
 
 // userDir is a temporary host directory the test user can write to.
@@ -136,6 +153,7 @@ func userDir(t *testing.T) string {
 func task(jobID int64, script string, mounts ...executor.Mount) *executor.Task {
 	return &executor.Task{
 		JobID:      jobID,
+		Owner:      aliceUID,
 		Name:       "test-" + strconv.FormatInt(jobID, 10),
 		Image:      testImage,
 		Entrypoint: []string{"bash", "-c", script},
@@ -318,11 +336,11 @@ func TestInspect(t *testing.T) {
 // created by this instance is neither reported nor started.
 func TestForeignContainer(t *testing.T) {
 	t.Parallel()
-	e, instance := newTestExecutorConfig(t, docker.Config{})
+	e, cfg := newTestExecutorConfig(t, docker.Config{})
 	ctx := testContext(t, 25*time.Second)
 	cli := engineClient(t)
 
-	name := instance + "-5" // the name of job 5's container
+	name := nameOf(cfg, 5) // the name of job 5's container
 	_, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Name:   name,
 		Config: &container.Config{Image: testImage, Entrypoint: []string{"true"}},
@@ -554,7 +572,7 @@ func TestNoNewPrivilegesBlocksSetuid(t *testing.T) {
 	if _, err := os.Stat(bash); err != nil {
 		unavailable(t, "%v; run `make testenv` as root", err)
 	}
-	e, instance := newTestExecutorConfig(t, docker.Config{})
+	e, cfg := newTestExecutorConfig(t, docker.Config{})
 	ctx := testContext(t, 25*time.Second)
 	cli := engineClient(t)
 
@@ -568,7 +586,7 @@ func TestNoNewPrivilegesBlocksSetuid(t *testing.T) {
 
 	// Control: same user, all capabilities dropped, but no no-new-privileges.
 	// Named and labelled as job 2 of e, so e sees it and its cleanup removes it.
-	name := instance + "-2"
+	name := nameOf(cfg, 2)
 	ctrlOut := userDir(t)
 	_, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Name: name,
@@ -576,7 +594,7 @@ func TestNoNewPrivilegesBlocksSetuid(t *testing.T) {
 			Image:      testImage,
 			Entrypoint: []string{"bash", "-c", script},
 			User:       "23001:23001",
-			Labels:     map[string]string{docker.LabelInstance: instance, docker.LabelJobID: "2"},
+			Labels:     labelsOf(cfg, 2),
 		},
 		HostConfig: &container.HostConfig{
 			CapDrop: []string{"ALL"},
@@ -703,18 +721,18 @@ func TestNameAndCapabilities(t *testing.T) {
 // to adopt.
 func TestStartCancelled(t *testing.T) {
 	t.Parallel()
-	e, instance := newTestExecutorConfig(t, docker.Config{})
+	e, cfg := newTestExecutorConfig(t, docker.Config{})
 	ctx := testContext(t, 25*time.Second)
 	cli := engineClient(t)
 
 	// A container created by an attempt that crashed before starting it.
-	name := instance + "-51"
+	name := nameOf(cfg, 51)
 	_, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Name: name,
 		Config: &container.Config{
 			Image:      testImage,
 			Entrypoint: []string{"sleep", "30"},
-			Labels:     map[string]string{docker.LabelInstance: instance, docker.LabelJobID: "51"},
+			Labels:     labelsOf(cfg, 51),
 		},
 	})
 	must.NoError(t, err)
@@ -842,4 +860,140 @@ func TestPauseUnpause(t *testing.T) {
 	must.False(t, errors.Is(err, executor.ErrNotFound), must.Sprintf("%v", err))
 	must.NoError(t, e.Unpause(ctx, 61))
 	must.False(t, inspect().Paused)
+}
+
+// TestStoresApart: two stores on one engine under one instance name (two
+// agents, or a data dir deleted and started afresh) each see, list, kill
+// and remove only their own job 1; the other's container is left alone
+// and reported once.
+func TestStoresApart(t *testing.T) {
+	t.Parallel()
+	var logs syncBuffer
+	e1, cfg1 := newTestExecutorConfig(t, docker.Config{})
+	cfg2 := cfg1
+	cfg2.StoreID = store.NewID()
+	cfg2.Logger = hclog.New(&hclog.LoggerOptions{Output: &logs})
+	ctx := testContext(t, 25*time.Second)
+	e2, err := docker.New(ctx, cfg2)
+	must.NoError(t, err)
+	t.Cleanup(func() {
+		if states, err := e2.List(context.Background()); err == nil {
+			for _, s := range states {
+				_ = e2.Remove(context.Background(), s.JobID)
+			}
+		}
+		e2.Close()
+	})
+
+	a, err := e1.Start(ctx, task(1, "sleep 30"))
+	must.NoError(t, err)
+	must.Eq(t, nameOf(cfg1, 1), a.Name)
+	_, err = e2.Inspect(ctx, 1)
+	must.ErrorIs(t, err, executor.ErrNotFound, must.Sprint("store 2 has no job 1 yet"))
+	b, err := e2.Start(ctx, task(1, "exit 3"))
+	must.NoError(t, err)
+	must.NotEq(t, a.ID, b.ID, must.Sprint("store 2's job 1 gets a container of its own"))
+	ended := waitExited(t, ctx, e2, 1)
+	must.Eq(t, 3, ended.ExitCode, must.Sprint("its own exit code, not the other's"))
+
+	for i := range 2 {
+		l2, err := e2.List(ctx)
+		must.NoError(t, err)
+		must.SliceLen(t, 1, l2)
+		must.Eq(t, b.ID, l2[0].ID, must.Sprintf("list %d", i))
+	}
+	must.Eq(t, 1, strings.Count(logs.String(), "container of another job store left alone"), must.Sprint(logs.String()))
+	must.StrContains(t, logs.String(), cfg1.StoreID)
+
+	must.NoError(t, e2.Kill(ctx, 1))
+	must.NoError(t, e2.Remove(ctx, 1))
+	st, err := e1.Inspect(ctx, 1)
+	must.NoError(t, err)
+	must.True(t, st.Running, must.Sprint("store 1's job 1 runs on"))
+	must.Eq(t, aliceUID, st.Owner)
+	must.False(t, st.Legacy)
+}
+
+// TestLegacyContainers: the container of a job made by the release before
+// store identities (named <instance>-<id>, no store label) is recognised
+// by a store that was migrated with that job (id <= LegacyMaxJob), never by
+// a new store; a legacy container of another owner is left alone and the
+// job gets a container of its own.
+func TestLegacyContainers(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t, 25*time.Second)
+	cli := engineClient(t)
+	migrated, cfg := newTestExecutorConfig(t, docker.Config{LegacyMaxJob: 10})
+	fresh := cfg
+	fresh.StoreID = store.NewID()
+	fresh.LegacyMaxJob = 0
+	newStore, err := docker.New(ctx, fresh)
+	must.NoError(t, err)
+	t.Cleanup(func() { newStore.Close() })
+
+	legacy := func(id int64, uid int) string {
+		name := fmt.Sprintf("%s-%d", cfg.Instance, id)
+		_, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+			Name: name,
+			Config: &container.Config{Image: testImage, Entrypoint: []string{"sleep", "30"}, User: fmt.Sprintf("%d:%d", uid, uid),
+				Labels: map[string]string{docker.LabelInstance: cfg.Instance, docker.LabelJobID: strconv.FormatInt(id, 10)}},
+		})
+		must.NoError(t, err)
+		_, err = cli.ContainerStart(ctx, name, client.ContainerStartOptions{})
+		must.NoError(t, err)
+		t.Cleanup(func() {
+			_, _ = cli.ContainerRemove(context.Background(), name, client.ContainerRemoveOptions{Force: true})
+		})
+		return name
+	}
+	mine := legacy(4, aliceUID)
+	theirs := legacy(5, 23002)
+
+	st, err := migrated.Inspect(ctx, 4)
+	must.NoError(t, err)
+	must.True(t, st.Legacy)
+	must.Eq(t, mine, st.Name)
+	must.True(t, st.OwnedBy(aliceUID, aliceUID))
+	must.False(t, st.OwnedBy(23002, 23002))
+	again, err := migrated.Start(ctx, task(4, "sleep 30"))
+	must.NoError(t, err)
+	must.Eq(t, st.ID, again.ID, must.Sprint("the legacy container is adopted, not started twice"))
+	listed, err := migrated.List(ctx)
+	must.NoError(t, err)
+	must.SliceLen(t, 2, listed, must.Sprint("both legacy containers are the migrated store's to look at"))
+
+	_, err = newStore.Inspect(ctx, 4)
+	must.ErrorIs(t, err, executor.ErrNotFound, must.Sprint("a new store never sees legacy containers"))
+	none, err := newStore.List(ctx)
+	must.NoError(t, err)
+	must.SliceEmpty(t, none)
+
+	// Job 5 of the migrated store is alice's: the legacy container 5 runs
+	// as someone else, so it is not hers.
+	own, err := migrated.Start(ctx, task(5, "exit 3"))
+	must.NoError(t, err)
+	must.Eq(t, nameOf(cfg, 5), own.Name)
+	must.Eq(t, 3, waitExited(t, ctx, migrated, 5).ExitCode)
+	must.NoError(t, migrated.Remove(ctx, 5))
+	res, err := cli.ContainerInspect(ctx, theirs, client.ContainerInspectOptions{})
+	must.NoError(t, err)
+	must.True(t, res.Container.State.Running, must.Sprint("the other's legacy container is left alone"))
+}
+
+// syncBuffer is a log output the test reads while the executor writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (w *syncBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncBuffer) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
 }

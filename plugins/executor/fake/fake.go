@@ -64,7 +64,7 @@ func (e *Executor) Start(_ context.Context, t *executor.Task) (*executor.State, 
 	}
 	e.starts++
 	e.given[t.JobID] = *t
-	st := &executor.State{JobID: t.JobID, ID: fmt.Sprintf("fake-%d", t.JobID), Name: fmt.Sprintf("fake-%d", t.JobID), Running: true, StartedAt: time.Now()}
+	st := &executor.State{JobID: t.JobID, ID: fmt.Sprintf("fake-%d", t.JobID), Name: fmt.Sprintf("fake-%d", t.JobID), Owner: t.Owner, Running: true, StartedAt: time.Now()}
 	e.tasks[t.JobID] = st
 	c := *st
 	return &c, nil

@@ -284,6 +284,7 @@ func (e *Executor) Start(ctx context.Context, t *executor.Task) (*executor.State
 		JobID:   t.JobID,
 		ID:      *job.ID,
 		Name:    *job.ID,
+		Owner:   executor.OwnerUnknown,
 		Running: true,
 		Links:   e.links(*job.ID, ""),
 	}, nil

@@ -268,7 +268,7 @@ func TestStateOf(t *testing.T) {
 	st, err := e.stateOf(ctx, view(&api.AllocationListStub{ID: "a1", NodeName: "n1", ClientStatus: "failed",
 		TaskStates: map[string]*api.TaskState{taskName: terminated(137, map[string]string{"oom_killed": "true"})}}))
 	must.NoError(t, err)
-	must.Eq(t, &executor.State{JobID: 4, ID: "god-4", Name: "god-4", Node: "n1", ExitCode: 137, OOMKilled: true,
+	must.Eq(t, &executor.State{JobID: 4, ID: "god-4", Name: "god-4", Node: "n1", Owner: executor.OwnerUnknown, ExitCode: 137, OOMKilled: true,
 		StartedAt: started, FinishedAt: finished, Links: e.links("god-4", "a1")}, st)
 
 	st, err = e.stateOf(ctx, view(&api.AllocationListStub{ID: "a1", NodeName: "n1", ClientStatus: "running",
