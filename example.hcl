@@ -123,6 +123,11 @@ unsatisfiable_dependencies = "end"
 # 0 to 100. Default 3; 0 disables retries.
 max_retries = 3
 
+# The longest kill_timeout a job may ask for: how long `god job stop` (or
+# the end of its lifespan) lets a job end by itself after SIGTERM before
+# SIGKILL. A Go duration, at most "1h". Default "5m".
+max_kill_timeout = "5m"
+
 # Place a retried job on another node than those it was lost on. With the
 # local Docker engine there is one node, so a retried job then fails with
 # that reason instead of running again on the same node. Default false.
@@ -487,6 +492,11 @@ defaults {
   # reached" (Go-Docker's maxlifespan). A job may ask for another value with
   # max_lifespan; "90m", "12h", "7d" (a bare number means days). Default 7d.
   max_lifespan = "7d"
+
+  # How long a stopped job may take to end after SIGTERM before SIGKILL,
+  # unless it asks for another kill_timeout; "0s" kills at once. At most
+  # max_kill_timeout. Default "10s".
+  kill_timeout = "10s"
 }
 
 # Volumes: host directories that users may mount by name, with

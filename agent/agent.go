@@ -79,11 +79,13 @@ type Agent struct {
 	runtimes   runtimes // for start-time estimates
 	// ledger is the decayed usage per user, for fair share.
 	ledger *ledger
-	// deadlines are when running jobs reach their max lifespan.
-	deadlines map[int64]time.Time
-	backoff   map[int64]time.Time // pending jobs whose last dispatch failed
-	capacity  executor.Capacity
-	capAt     time.Time
+	// deadlines are when running jobs reach their max lifespan;
+	// killDeadlines when stopped jobs get SIGKILL (see stopUntil).
+	deadlines     map[int64]time.Time
+	killDeadlines map[int64]time.Time
+	backoff       map[int64]time.Time // pending jobs whose last dispatch failed
+	capacity      executor.Capacity
+	capAt         time.Time
 
 	// cluster is set when the agent is one of several (nil: it leads alone).
 	clustered
@@ -126,6 +128,7 @@ func (a *Agent) resetState() {
 	a.arrayActive = map[int64]int{}
 	a.arrayLeft = map[int64]int{}
 	a.deadlines = map[int64]time.Time{}
+	a.killDeadlines = map[int64]time.Time{}
 	a.userUse = map[int]userUse{}
 	a.projectUse = map[string]userUse{}
 	a.window = newUsageWindow(a.cfg.Quota.WindowDuration)

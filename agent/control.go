@@ -244,7 +244,8 @@ func (a *Agent) updateTasks(ctx context.Context, parentID int64, lifespan time.D
 	return nil
 }
 
-// lifespanLoop kills running jobs that reach their max lifespan. A job's
+// lifespanLoop kills running jobs that reach their max lifespan, and
+// stopped jobs still running at the end of their kill timeout. A job's
 // deadline is set when it starts running (or is adopted after a restart).
 func (a *Agent) lifespanLoop(ctx context.Context) {
 	tick := time.NewTicker(time.Second)
@@ -254,7 +255,7 @@ func (a *Agent) lifespanLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
-			var expired []int64
+			var expired, forced []int64
 			a.mu.Lock()
 			for id, d := range a.deadlines {
 				if now.After(d) {
@@ -262,7 +263,16 @@ func (a *Agent) lifespanLoop(ctx context.Context) {
 					delete(a.deadlines, id)
 				}
 			}
+			for id, d := range a.killDeadlines {
+				if now.After(d) {
+					forced = append(forced, id)
+					delete(a.killDeadlines, id)
+				}
+			}
 			a.mu.Unlock()
+			for _, id := range forced {
+				a.forceKill(ctx, id)
+			}
 			for _, id := range expired {
 				a.watchLog.Info("max lifespan reached, killing", "job_id", id)
 				if err := a.kill(ctx, id, "max lifespan reached"); err != nil {

@@ -31,10 +31,28 @@ const ContainerJobDir = "/mnt/go-docker"
 // with stdout in god.log and stderr in god.err, and records the real start,
 // end and exit code in god.info, using only bash builtins so that it works in
 // any image that has bash.
+//
+// A stop sends SIGTERM to the container's init, which passes it to this
+// script only: the script passes it on to every process of the job (kill
+// -1 reaches all the processes it may signal but itself and init), so that
+// the job can end cleanly within its kill timeout; cmd.sh runs in the
+// background because bash runs a trap only between commands. A wait cut
+// short by the trap is waited again (bash keeps the status of a job that
+// ended meanwhile), so the code recorded is cmd.sh's own; 127 there means
+// nothing was left to wait for.
 const wrapper = `cd /mnt/go-docker || exit 125
 printf 'start=%(%s)T\n' -1 > god.info
-/mnt/go-docker/cmd.sh > god.log 2> god.err
+trap 'stopping=1; kill -TERM -1 2>/dev/null' TERM INT
+/mnt/go-docker/cmd.sh > god.log 2> god.err &
+job=$!
+wait "$job"
 rc=$?
+while [ -n "$stopping" ] && [ "$rc" -gt 128 ]; do
+  stopping=
+  wait "$job"
+  r=$?
+  [ "$r" -eq 127 ] || rc=$r
+done
 printf 'end=%(%s)T\nexit=%d\n' -1 "$rc" >> god.info
 exit "$rc"
 `
@@ -244,21 +262,22 @@ func (a *Agent) prepare(j *job.Job) (*executor.Task, error) {
 		env = append(env, k+"="+v)
 	}
 	return &executor.Task{
-		JobID:      j.ID,
-		Owner:      u.UID,
-		Name:       j.Spec.Name,
-		Image:      j.Spec.Image,
-		Entrypoint: []string{"/bin/bash", "-c", wrapper},
-		Env:        env,
-		WorkDir:    ContainerJobDir,
-		UID:        uid,
-		GID:        gid,
-		Groups:     groups,
-		Mounts:     mounts,
-		CPU:        j.CPU,
-		Memory:     j.Memory,
-		GPUs:       j.GPU,
-		AvoidNodes: a.avoidNodes(j),
+		JobID:       j.ID,
+		Owner:       u.UID,
+		Name:        j.Spec.Name,
+		Image:       j.Spec.Image,
+		Entrypoint:  []string{"/bin/bash", "-c", wrapper},
+		Env:         env,
+		WorkDir:     ContainerJobDir,
+		UID:         uid,
+		GID:         gid,
+		Groups:      groups,
+		Mounts:      mounts,
+		CPU:         j.CPU,
+		Memory:      j.Memory,
+		GPUs:        j.GPU,
+		AvoidNodes:  a.avoidNodes(j),
+		KillTimeout: j.KillTimeout,
 	}, nil
 }
 

@@ -409,6 +409,7 @@ func (a *Agent) release(id int64) {
 		}
 	}
 	delete(a.deadlines, id)
+	delete(a.killDeadlines, id)
 	a.mu.Unlock()
 }
 

@@ -115,6 +115,10 @@ func (a *Agent) Submit(ctx context.Context, caller *api.Caller, spec *api.JobSpe
 	if spec.MaxLifespan != "" {
 		j.MaxLifespan, _ = jobspec.ParseLifespan(spec.MaxLifespan) // validated above
 	}
+	j.KillTimeout = a.cfg.Defaults.KillTimeoutTime
+	if spec.KillTimeout != "" {
+		j.KillTimeout, _ = jobspec.ParseKillTimeout(spec.KillTimeout) // validated above
+	}
 	if spec.Hold {
 		j.Held, j.HeldBy = true, caller.Name
 		j.Status.Secondary, j.Status.Reason = api.SecondaryHeld, "held by "+caller.Name+" at submit"
@@ -186,6 +190,9 @@ func (a *Agent) admit(ctx context.Context, j *job.Job) []api.FieldError {
 	var fe []api.FieldError
 	if j.Spec.Root && !a.cfg.AllowRoot {
 		fe = append(fe, api.FieldError{Field: "root", Message: "running as root is not allowed on this site (agent config allow_root = false); remove root = true"})
+	}
+	if j.KillTimeout > a.cfg.MaxKillTimeoutTime {
+		fe = append(fe, api.FieldError{Field: "kill_timeout", Message: fmt.Sprintf("%s is longer than this site allows (max_kill_timeout %s); ask for less", j.KillTimeout, a.cfg.MaxKillTimeoutTime)})
 	}
 	for i, name := range j.Spec.Volumes {
 		if _, err := a.resolveVolume(name, j.User, a.groupsOrNone(ctx, j.User), projectOf(j)); err != nil {
@@ -361,12 +368,14 @@ func (a *Agent) Stop(ctx context.Context, caller *api.Caller, id int64) (*api.Jo
 }
 
 // kill stops a job for a reason ("" when the user asked). A pending job
-// ends at once; a running one is killed on the engine and ends when its
-// container has stopped; an array stops every task and ends with the last.
+// ends at once; a running one gets SIGTERM and, past its kill timeout,
+// SIGKILL (at once without one), and ends when its container has stopped;
+// an array stops every task and ends with the last.
 func (a *Agent) kill(ctx context.Context, id int64, reason string) error {
 	var wasRunning, isArray bool
+	var deadline *time.Time
 	_, _, err := a.mutate(ctx, id, func(j *job.Job) bool {
-		wasRunning, isArray = false, j.IsArray()
+		wasRunning, isArray, deadline = false, j.IsArray(), nil
 		switch {
 		case j.Pending():
 			j.KillRequested, j.KillReason = true, reason
@@ -376,6 +385,10 @@ func (a *Agent) kill(ctx context.Context, id int64, reason string) error {
 			wasRunning = true
 			j.KillRequested, j.KillReason = true, reason
 			j.Status.Secondary = api.SecondaryKillRequested
+			if j.KillTimeout > 0 && !j.IsArray() {
+				d := time.Now().Add(j.KillTimeout)
+				j.KillDeadline, deadline = &d, &d
+			}
 			return true
 		case j.Running():
 			wasRunning = true
@@ -388,6 +401,8 @@ func (a *Agent) kill(ctx context.Context, id int64, reason string) error {
 	switch {
 	case wasRunning && isArray:
 		return a.killTasks(ctx, id, reason)
+	case deadline != nil:
+		a.stopUntil(ctx, id, *deadline)
 	case wasRunning:
 		if err := a.exec.Kill(ctx, id); err != nil {
 			// The request is durable: the watcher retries at its next reconcile.
@@ -396,6 +411,38 @@ func (a *Agent) kill(ctx context.Context, id int64, reason string) error {
 	}
 	a.Wake()
 	return nil
+}
+
+// stopUntil sends a stopped job SIGTERM and has lifespanLoop send SIGKILL
+// at deadline if it is still running. A failed SIGTERM is not retried: the
+// SIGKILL at the deadline is.
+func (a *Agent) stopUntil(ctx context.Context, id int64, deadline time.Time) {
+	a.mu.Lock()
+	a.killDeadlines[id] = deadline
+	a.mu.Unlock()
+	if err := a.exec.Stop(ctx, id); err != nil {
+		a.log.Warn("stop signal failed; the job is killed at its kill timeout", "job_id", id, "error", err)
+	}
+}
+
+// forceKill sends SIGKILL to a stopped job still running past its kill
+// timeout; the record says so first, so the end is reported as killed.
+func (a *Agent) forceKill(ctx context.Context, id int64) {
+	_, _, err := a.mutate(ctx, id, func(j *job.Job) bool {
+		if !j.Running() || j.KillForced {
+			return false
+		}
+		j.KillForced = true
+		return true
+	})
+	if err != nil {
+		a.watchLog.Error("recording a forced kill", "job_id", id, "error", err)
+		return
+	}
+	a.watchLog.Info("kill timeout reached, killing", "job_id", id)
+	if err := a.exec.Kill(ctx, id); err != nil {
+		a.watchLog.Warn("kill failed, will retry", "job_id", id, "error", err)
+	}
 }
 
 // Logs copies a job's stdout or stderr to w from offset. With follow it

@@ -105,11 +105,7 @@ func (a *Agent) reconcile(ctx context.Context) error {
 			a.finalize(ctx, j.ID)
 		default:
 			a.book(j)
-			if j.KillRequested || j.RescheduleRequested {
-				if err := a.exec.Kill(ctx, j.ID); err != nil {
-					a.watchLog.Warn("kill failed, will retry", "job_id", j.ID, "error", err)
-				}
-			}
+			a.carryOutKill(ctx, j)
 		}
 	}
 	for id, st := range byJob {
@@ -145,6 +141,32 @@ func (a *Agent) reconcile(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// carryOutKill carries out a stop or a reschedule asked for a running job,
+// before a restart as well: SIGKILL at once, or, within a stop's kill
+// timeout, SIGTERM (again, if this agent did not send it) with SIGKILL at
+// the deadline.
+func (a *Agent) carryOutKill(ctx context.Context, j *job.Job) {
+	if !j.KillRequested && !j.RescheduleRequested {
+		return
+	}
+	if j.KillRequested && j.KillDeadline != nil && !j.KillForced && time.Now().Before(*j.KillDeadline) {
+		a.mu.Lock()
+		_, sent := a.killDeadlines[j.ID]
+		a.mu.Unlock()
+		if !sent {
+			a.stopUntil(ctx, j.ID, *j.KillDeadline)
+		}
+		return
+	}
+	if j.KillRequested && j.KillDeadline != nil && !j.KillForced {
+		a.forceKill(ctx, j.ID)
+		return
+	}
+	if err := a.exec.Kill(ctx, j.ID); err != nil {
+		a.watchLog.Warn("kill failed, will retry", "job_id", j.ID, "error", err)
+	}
 }
 
 // ownedBy tells whether st is job j's container: made for its owner, as

@@ -79,6 +79,10 @@ type JobSpec struct {
 	// infrastructure failure (its container lost by the engine), never
 	// after a non-zero exit; capped by the agent's failure_policy.
 	Retries int `json:"retries,omitempty" hcl:"retries,optional"`
+	// KillTimeout is how long a stopped job may take to end after SIGTERM
+	// before SIGKILL ("30s", "2m"; "0s": SIGKILL at once); empty means the
+	// agent's defaults.kill_timeout. At most the agent's max_kill_timeout.
+	KillTimeout string `json:"kill_timeout,omitempty" hcl:"kill_timeout,optional"`
 }
 
 // Resources a job asks for. CPU is in cores (fractions allowed); Memory is a
@@ -158,6 +162,8 @@ type Job struct {
 	DependsOn []string `json:"depends_on,omitempty"`
 	// MaxLifespan is how long the job may run, e.g. "168h0m0s".
 	MaxLifespan string `json:"max_lifespan,omitempty"`
+	// KillTimeout is how long a stop waits after SIGTERM before SIGKILL.
+	KillTimeout string `json:"kill_timeout,omitempty"`
 	// Reschedules counts the times the job was put back to pending by
 	// request; Retries the reruns after infrastructure failures, on the
 	// nodes listed in FailedNodes.

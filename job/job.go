@@ -46,6 +46,14 @@ type Job struct {
 	MaxLifespan time.Duration `json:"max_lifespan,omitempty"`
 	// KillReason says why a kill was requested, when not by the user.
 	KillReason string `json:"kill_reason,omitempty"`
+	// KillTimeout is how long a stop lets the job end after SIGTERM (0:
+	// SIGKILL at once, as for jobs stored before kill timeouts existed).
+	// KillDeadline is when a stop requested with a timeout turns into
+	// SIGKILL, kept so that an agent restarted meanwhile still escalates;
+	// KillForced is set once SIGKILL was sent.
+	KillTimeout  time.Duration `json:"kill_timeout,omitempty"`
+	KillDeadline *time.Time    `json:"kill_deadline,omitempty"`
+	KillForced   bool          `json:"kill_forced,omitempty"`
 	// RescheduleRequested turns the coming end of the container into a
 	// return to pending; Reschedules counts those returns.
 	RescheduleRequested bool `json:"reschedule_requested,omitempty"`
@@ -124,11 +132,18 @@ func (j *Job) MarkPending(secondary, reason string) {
 	j.RescheduleRequested = false
 }
 
-// MarkOver ends the job. A job whose kill was requested ends as killed with
-// exit code 137, whatever the engine reported, as in Go-Docker.
+// MarkOver ends the job. A job whose kill was requested ends as killed,
+// with exit code 137 as in Go-Docker unless it ended by itself in time.
 func (j *Job) MarkOver(exitCode *int, secondary, reason string, ended time.Time) {
 	if j.KillRequested {
-		secondary, exitCode = api.SecondaryKilled, new(api.ExitKilled)
+		// A job that ended by itself within its kill timeout (it caught
+		// SIGTERM and exited) keeps its exit code; one that a signal ended
+		// (128 + the signal) or SIGKILL did is Go-Docker's 137.
+		graceful := exitCode != nil && *exitCode < 128 && j.KillDeadline != nil && !j.KillForced
+		if !graceful {
+			exitCode = new(api.ExitKilled)
+		}
+		secondary = api.SecondaryKilled
 		if reason == "" {
 			reason = j.KillReason
 		}
@@ -174,6 +189,7 @@ func (j *Job) API() *api.Job {
 		HeldBy:      j.HeldBy,
 		DependsOn:   deps,
 		MaxLifespan: lifespan,
+		KillTimeout: j.KillTimeout.String(),
 		Reschedules: j.Reschedules,
 		Retries:     j.Retries,
 		FailedNodes: j.FailedNodes,

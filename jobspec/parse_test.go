@@ -138,7 +138,7 @@ var errorCases = []struct {
 	{
 		"unknown attribute lists the valid ones", "job.hcl",
 		"job \"x\" {\n  command = \"true\"\n  priority = 2\n}\n",
-		"Unsupported argument", "Valid arguments in a job block: array, command, depends_on, description, env, hold, image, max_lifespan, project, retries, root, script, tags, throttle, volumes; valid blocks: resources.", "job.hcl:3,3",
+		"Unsupported argument", "Valid arguments in a job block: array, command, depends_on, description, env, hold, image, kill_timeout, max_lifespan, project, retries, root, script, tags, throttle, volumes; valid blocks: resources.", "job.hcl:3,3",
 	},
 	{
 		"unknown block", "job.hcl",

@@ -215,7 +215,31 @@ func Validate(spec *api.JobSpec) []api.FieldError {
 	if spec.Retries < 0 || spec.Retries > MaxRetries {
 		add("retries", "retries must be between 0 and %d: how many times to rerun the job if the engine loses it (never after a non-zero exit)", MaxRetries)
 	}
+	if spec.KillTimeout != "" {
+		if _, err := ParseKillTimeout(spec.KillTimeout); err != nil {
+			add("kill_timeout", "%v", err)
+		}
+	}
 	return errs
+}
+
+// MaxKillTimeout caps kill_timeout in a spec; the agent's max_kill_timeout
+// may cap lower.
+const MaxKillTimeout = time.Hour
+
+// ParseKillTimeout parses how long a stopped job may take to end after
+// SIGTERM: a Go duration from "0s" (SIGKILL at once) to MaxKillTimeout.
+func ParseKillTimeout(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("invalid kill timeout %q: use a duration such as \"30s\" or \"2m\" (\"0s\" kills at once)", s)
+	case d < 0:
+		return 0, fmt.Errorf("kill timeout %q is negative: use \"0s\" to kill at once", s)
+	case d > MaxKillTimeout:
+		return 0, fmt.Errorf("kill timeout %q is longer than %s", s, MaxKillTimeout)
+	}
+	return d, nil
 }
 
 // MaxRetries caps retries in a spec; the agent's max_retries may cap lower.

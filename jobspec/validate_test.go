@@ -129,6 +129,9 @@ func TestValidate_invalid(t *testing.T) {
 		{"bad lifespan", func(s *api.JobSpec) { s.MaxLifespan = "a week" }, "max_lifespan", `remove the spaces from lifespan "a week"; use a duration such as "90m", "12h", "1h30m", "7d" or "1d12h", or a number of days such as "7"`},
 		{"zero lifespan", func(s *api.JobSpec) { s.MaxLifespan = "0" }, "max_lifespan", "it must be longer than 0"},
 		{"lifespan too long", func(s *api.JobSpec) { s.MaxLifespan = "366" }, "max_lifespan", `longer than 365 days; ask for at most "365d"`},
+		{"bad kill timeout", func(s *api.JobSpec) { s.KillTimeout = "soon" }, "kill_timeout", `invalid kill timeout "soon": use a duration such as "30s"`},
+		{"negative kill timeout", func(s *api.JobSpec) { s.KillTimeout = "-1s" }, "kill_timeout", `is negative: use "0s" to kill at once`},
+		{"kill timeout too long", func(s *api.JobSpec) { s.KillTimeout = "2h" }, "kill_timeout", "longer than 1h0m0s"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -41,6 +41,10 @@ type Config struct {
 	// MaxRetries caps the retries a job may ask for (reruns after its
 	// container was lost by the engine).
 	MaxRetries *int `hcl:"max_retries,optional"`
+	// MaxKillTimeout caps the kill_timeout a job may ask for.
+	MaxKillTimeout string `hcl:"max_kill_timeout,optional"`
+	// MaxKillTimeoutTime is MaxKillTimeout parsed by Finalize.
+	MaxKillTimeoutTime time.Duration
 	// AvoidFailedNodes places a retried job on another node than the ones
 	// it was lost on.
 	AvoidFailedNodes bool `hcl:"avoid_failed_nodes,optional"`
@@ -310,10 +314,14 @@ type Defaults struct {
 	Memory string  `hcl:"memory,optional"`
 	// MaxLifespan kills jobs that run longer, unless they say otherwise.
 	MaxLifespan string `hcl:"max_lifespan,optional"`
+	// KillTimeout is how long a stopped job may take to end after SIGTERM
+	// before SIGKILL, unless it says otherwise.
+	KillTimeout string `hcl:"kill_timeout,optional"`
 
 	// Parsed by Finalize.
-	MemoryBytes int64
-	Lifespan    time.Duration
+	MemoryBytes     int64
+	Lifespan        time.Duration
+	KillTimeoutTime time.Duration
 }
 
 // Volume is a host path users may ask for by name.
@@ -341,11 +349,12 @@ const DevDataDir = "/tmp/god-dev"
 // Default returns the configuration of a system agent.
 func Default() *Config {
 	return &Config{
-		DataDir:  "/var/lib/god",
-		LogLevel: "info",
-		HTTP:     &HTTP{Address: "127.0.0.1", Port: 6543},
-		Docker:   &Docker{Address: "unix:///var/run/docker.sock", Instance: "god"},
-		Defaults: &Defaults{Image: "debian:bookworm-slim", CPU: 1, Memory: "1GiB", MaxLifespan: "7d"},
+		DataDir:        "/var/lib/god",
+		LogLevel:       "info",
+		HTTP:           &HTTP{Address: "127.0.0.1", Port: 6543},
+		Docker:         &Docker{Address: "unix:///var/run/docker.sock", Instance: "god"},
+		Defaults:       &Defaults{Image: "debian:bookworm-slim", CPU: 1, Memory: "1GiB", MaxLifespan: "7d", KillTimeout: "10s"},
+		MaxKillTimeout: "5m",
 
 		UnsatisfiableDependencies: "end",
 		MaxRetries:                new(3),
@@ -452,6 +461,7 @@ func merge(base, f *Config, explicit setBools) *Config {
 	set(&c.UnsatisfiableDependencies, f.UnsatisfiableDependencies)
 	set(&c.ArchiveAfter, f.ArchiveAfter)
 	set(&c.PluginDir, f.PluginDir)
+	set(&c.MaxKillTimeout, f.MaxKillTimeout)
 	if explicit.avoidFailedNodes {
 		c.AvoidFailedNodes = f.AvoidFailedNodes
 	}
@@ -546,6 +556,7 @@ func merge(base, f *Config, explicit setBools) *Config {
 		set(&d.Image, f.Defaults.Image)
 		set(&d.Memory, f.Defaults.Memory)
 		set(&d.MaxLifespan, f.Defaults.MaxLifespan)
+		set(&d.KillTimeout, f.Defaults.KillTimeout)
 		if f.Defaults.CPU != 0 {
 			d.CPU = f.Defaults.CPU
 		}
@@ -657,6 +668,14 @@ func (c *Config) Finalize() error {
 	c.Defaults.MemoryBytes = n
 	if c.Defaults.Lifespan, err = jobspec.ParseLifespan(c.Defaults.MaxLifespan); err != nil {
 		bad("defaults.max_lifespan: %v", err)
+	}
+	if c.MaxKillTimeoutTime, err = jobspec.ParseKillTimeout(c.MaxKillTimeout); err != nil {
+		bad("max_kill_timeout: %v", err)
+	}
+	if c.Defaults.KillTimeoutTime, err = jobspec.ParseKillTimeout(c.Defaults.KillTimeout); err != nil {
+		bad("defaults.kill_timeout: %v", err)
+	} else if c.Defaults.KillTimeoutTime > c.MaxKillTimeoutTime {
+		bad("defaults.kill_timeout %q is longer than max_kill_timeout %q", c.Defaults.KillTimeout, c.MaxKillTimeout)
 	}
 	if c.MaxRetries == nil {
 		c.MaxRetries = new(0)

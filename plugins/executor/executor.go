@@ -59,6 +59,11 @@ type Task struct {
 	// AvoidNodes are nodes the job failed on before: an executor must not
 	// place it there (refusing with a permanent error if it has no other).
 	AvoidNodes []string
+	// KillTimeout is how long Stop lets the job's processes end after
+	// SIGTERM: an executor whose engine escalates by itself (Nomad's
+	// kill_timeout) registers it with the job; the agent escalates with
+	// Kill on the others.
+	KillTimeout time.Duration
 }
 
 // State of a task's container as the engine reports it.
@@ -170,8 +175,15 @@ type Executor interface {
 	Inspect(ctx context.Context, jobID int64) (*State, error)
 	// List returns the states of every container this executor manages.
 	List(ctx context.Context) ([]*State, error)
-	// Kill stops the job's container at once, paused or not. Killing a
-	// missing or stopped container is not an error.
+	// Stop asks the job's container to end: SIGTERM to its processes
+	// (the agent's entrypoint passes it on to all of them), then, on an
+	// engine that escalates by itself, SIGKILL once the task's KillTimeout
+	// has passed. It returns once the signal is sent, without waiting for
+	// the end; the agent calls Kill if the job is still running at the
+	// deadline. Stopping a missing or stopped container is not an error.
+	Stop(ctx context.Context, jobID int64) error
+	// Kill stops the job's container at once (SIGKILL), paused or not.
+	// Killing a missing or stopped container is not an error.
 	Kill(ctx context.Context, jobID int64) error
 	// Pause suspends the job's container: every process in it (not only its
 	// first one) is frozen, holding its memory but using no CPU, until

@@ -452,6 +452,33 @@ func (e *Executor) target(ctx context.Context, jobID int64) (string, error) {
 	return st.ID, nil
 }
 
+// Stop implements executor.Executor: SIGTERM to the container's init,
+// which passes it to the agent's entrypoint, which passes it to every
+// process of the job. A suspended (paused) job is resumed first: frozen,
+// it could not act on the signal.
+func (e *Executor) Stop(ctx context.Context, jobID int64) error {
+	st, err := e.Inspect(ctx, jobID)
+	if errors.Is(err, executor.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !st.Running {
+		return nil
+	}
+	if st.Paused {
+		if err := e.Unpause(ctx, jobID); err != nil {
+			return err
+		}
+	}
+	_, err = e.cli.ContainerKill(ctx, st.ID, client.ContainerKillOptions{Signal: "TERM"})
+	if err == nil || cerrdefs.IsNotFound(err) || cerrdefs.IsConflict(err) {
+		return nil
+	}
+	return fmt.Errorf("stopping container of job %d: %w", jobID, err)
+}
+
 // Kill implements executor.Executor. The engine kills a paused container
 // as well (it sends SIGKILL, then thaws the cgroup so the signal lands), so
 // Kill needs no Unpause first.

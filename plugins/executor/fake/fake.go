@@ -136,6 +136,13 @@ func (e *Executor) List(context.Context) ([]*executor.State, error) {
 	return out, nil
 }
 
+// Stop implements executor.Executor: the task ends as a process that
+// SIGTERM ended would (exit code 143).
+func (e *Executor) Stop(_ context.Context, jobID int64) error {
+	e.Finish(jobID, 143)
+	return nil
+}
+
 // Kill implements executor.Executor.
 func (e *Executor) Kill(_ context.Context, jobID int64) error {
 	e.Finish(jobID, 137)

@@ -482,6 +482,10 @@ func (e *Executor) List(ctx context.Context) ([]*executor.State, error) {
 
 // Kill implements executor.Executor: the job is stopped (not purged, so its
 // exit code stays readable). Its task gets SIGKILL at once.
+// Stop implements executor.Executor: for now, as Kill (Nomad sends the
+// task's kill signal and escalates after kill_timeout).
+func (e *Executor) Stop(ctx context.Context, jobID int64) error { return e.Kill(ctx, jobID) }
+
 func (e *Executor) Kill(ctx context.Context, jobID int64) error {
 	_, _, err := e.cli.Jobs().Deregister(e.JobID(jobID), false, writeOpts(ctx))
 	if err == nil || isNotFound(err) {
