@@ -23,6 +23,7 @@ import (
 	"github.com/godocker/god/agent/config"
 	agenthttp "github.com/godocker/god/agent/http"
 	"github.com/godocker/god/agent/identity"
+	"github.com/godocker/god/agent/pin"
 	"github.com/godocker/god/agent/token"
 	"github.com/godocker/god/api"
 	"github.com/godocker/god/job"
@@ -97,8 +98,9 @@ type Agent struct {
 	passPending []scheduler.Job
 
 	dispatching sync.WaitGroup
-	finalizing  sync.Map // job id -> struct{}: one finalize at a time per job
-	foreign     sync.Map // container id -> struct{}: containers of another user, reported once
+	finalizing  sync.Map  // job id -> struct{}: one finalize at a time per job
+	foreign     sync.Map  // container id -> struct{}: containers of another user, reported once
+	pins        *pin.Root // staging mounts of user paths (root agents only)
 	startedAt   time.Time
 }
 
@@ -174,6 +176,14 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 	}
 	if err := a.prepareSharedDir(); err != nil {
 		return nil, err
+	}
+	if os.Geteuid() == 0 {
+		// An agent that is not root runs jobs of its own user only: no
+		// one else could swap its paths.
+		var err error
+		if a.pins, err = pin.Open(filepath.Join(cfg.DataDir, "pins")); err != nil {
+			return nil, err
+		}
 	}
 	if err := a.initSigner(context.Background()); err != nil {
 		return nil, fmt.Errorf("loading the token signing key: %w", err)

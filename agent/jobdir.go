@@ -222,6 +222,7 @@ func (a *Agent) prepare(j *job.Job) (*executor.Task, error) {
 		if err != nil {
 			return nil, &prepareError{err}
 		}
+		m.UserPath = true
 		if name == "home" {
 			home = m.Target
 		}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
+	"github.com/godocker/god/agent/pin"
 	"github.com/godocker/god/api"
 	"github.com/godocker/god/job"
 	"github.com/godocker/god/plugins/executor"
@@ -432,7 +434,7 @@ func (a *Agent) dispatch(ctx context.Context, j *job.Job, engineDone func()) {
 	task, err := a.prepare(j)
 	var st *executor.State
 	if err == nil {
-		st, err = a.exec.Start(ctx, task)
+		st, err = a.startPinned(ctx, task)
 	}
 	engineDone()
 	if err != nil {
@@ -450,6 +452,41 @@ func (a *Agent) dispatch(ctx context.Context, j *job.Job, engineDone func()) {
 	delete(a.backoff, j.ID)
 	a.mu.Unlock()
 	a.adoptFrom(ctx, j, j.ID, st)
+}
+
+// startPinned starts the task with the paths its user can change pinned
+// (agent/pin) where the engine binds this host's paths: what the engine
+// binds is what prepare checked, whatever the user swaps meanwhile. The
+// staging mounts go once the container has its own.
+func (a *Agent) startPinned(ctx context.Context, t *executor.Task) (*executor.State, error) {
+	if a.pins == nil || !executor.Has(a.exec.Capabilities(), executor.CapLocalMounts) {
+		return a.exec.Start(ctx, t)
+	}
+	var idx []int
+	var sources []string
+	for i, m := range t.Mounts {
+		if m.UserPath {
+			idx = append(idx, i)
+			sources = append(sources, m.Source)
+		}
+	}
+	if len(idx) == 0 {
+		return a.exec.Start(ctx, t)
+	}
+	set, staged, err := a.pins.Pin(t.JobID, sources)
+	if errors.Is(err, pin.ErrChanged) {
+		return nil, &prepareError{fmt.Errorf("a volume changed while it was being mounted: %w; GoDocker follows no link it did not check", err)}
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer set.Release()
+	pinned := *t
+	pinned.Mounts = slices.Clone(t.Mounts)
+	for k, i := range idx {
+		pinned.Mounts[i].Source = staged[k]
+	}
+	return a.exec.Start(ctx, &pinned)
 }
 
 // isPrepareError reports errors of the job itself (a missing home, an

@@ -100,13 +100,23 @@ func testConfig(t *testing.T) *config.Config {
 
 func runAgent(t *testing.T, cfg *config.Config) *testAgent {
 	t.Helper()
+	return runAgentWrapped(t, cfg, nil)
+}
+
+// runAgentWrapped is runAgent with the executor wrapped (wrap may be nil).
+func runAgentWrapped(t *testing.T, cfg *config.Config, wrap func(executor.Executor) executor.Executor) *testAgent {
+	t.Helper()
 	st, err := jobstore.Open(context.Background(), cfg)
 	must.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	ex, err := docker.New(ctx, docker.Config{Instance: cfg.Docker.Instance, StoreID: st.Identity().ID, CPU: cfg.Docker.CPU, Memory: cfg.Docker.MemoryBytes})
 	must.NoError(t, err)
 	log := hclog.New(&hclog.LoggerOptions{Name: t.Name(), Level: hclog.Debug, Output: testWriter{t}})
-	a, err := New(cfg, Options{Store: st.Store, Executor: ex, Scheduler: Policy(cfg.Scheduler), Logger: log})
+	var run executor.Executor = ex
+	if wrap != nil {
+		run = wrap(ex)
+	}
+	a, err := New(cfg, Options{Store: st.Store, Executor: run, Scheduler: Policy(cfg.Scheduler), Logger: log})
 	must.NoError(t, err)
 	ta := &testAgent{Agent: a, t: t, opened: st, exec: ex, instance: cfg.Docker.Instance, cancel: cancel, done: make(chan error, 1)}
 	go func() { ta.done <- a.Run(ctx) }()

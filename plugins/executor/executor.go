@@ -22,6 +22,10 @@ const (
 	CapLogs  Capability = "logs"
 	CapPorts Capability = "ports"
 	CapGPUs  Capability = "gpus"
+	// CapLocalMounts: the engine binds paths of the agent's own host
+	// (the local Docker engine), so the agent can pin a checked path for
+	// it (agent/pin) instead of trusting that it does not change.
+	CapLocalMounts Capability = "local-mounts"
 )
 
 // Mount is a host path bound into the container.
@@ -29,6 +33,10 @@ type Mount struct {
 	Source   string
 	Target   string
 	ReadOnly bool
+	// UserPath marks a source the job's user can change (a volume, a
+	// home): checked by the agent and, on an executor with
+	// CapLocalMounts, pinned.
+	UserPath bool
 }
 
 // Task is everything an executor needs to run one job's container. The agent

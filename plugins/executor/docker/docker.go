@@ -131,7 +131,11 @@ func (e *Executor) Name() string { return "docker" }
 
 // Capabilities implements executor.Executor.
 func (e *Executor) Capabilities() []executor.Capability {
-	return []executor.Capability{executor.CapKill, executor.CapPause, executor.CapGPUs}
+	caps := []executor.Capability{executor.CapKill, executor.CapPause, executor.CapGPUs}
+	if strings.HasPrefix(e.cfg.Address, "unix://") {
+		caps = append(caps, executor.CapLocalMounts)
+	}
+	return caps
 }
 
 // Capacity implements executor.Executor: the engine's cpus and memory unless
@@ -202,13 +206,17 @@ func (e *Executor) Start(ctx context.Context, t *executor.Task) (*executor.State
 		// and give this job a container of its own.
 	case err == nil && !st.OwnedBy(t.Owner, t.UID):
 		return nil, fmt.Errorf("the engine has a container %s for job %d that belongs to uid %d, not to the job's owner (uid %d): GoDocker leaves it alone; remove it (docker rm -f %s) if it is stale", st.Name, t.JobID, st.Owner, t.Owner, st.Name)
+	case err == nil && (st.Running || !st.FinishedAt.IsZero() || !st.StartedAt.IsZero()):
+		// Started by an earlier attempt (the agent died before recording
+		// it): never start a container twice.
+		return st, nil
 	case err == nil:
-		// Created by an earlier attempt: a crash may have come between
-		// create and start. Never start a container that already ran.
-		if st.Running || !st.FinishedAt.IsZero() || !st.StartedAt.IsZero() {
-			return st, nil
+		// Created by an earlier attempt that died before starting it: it
+		// never ran, and its mounts were this attempt's to pin, so make it
+		// anew.
+		if _, err := e.cli.ContainerRemove(ctx, st.ID, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
+			return nil, fmt.Errorf("removing container created but never started: %w", err)
 		}
-		return e.start(ctx, t.JobID, st.Name)
 	case !errors.Is(err, executor.ErrNotFound):
 		return nil, err
 	}

@@ -717,8 +717,9 @@ func TestNameAndCapabilities(t *testing.T) {
 }
 
 // TestStartCancelled: a start cut short by its context (the agent stopping)
-// is not a permanent failure and leaves the container for the next Start
-// to adopt.
+// is not a permanent failure; a container created by an attempt that died
+// before starting it never ran, so the next Start makes it anew (its mounts
+// are that attempt's) and runs the job once.
 func TestStartCancelled(t *testing.T) {
 	t.Parallel()
 	e, cfg := newTestExecutorConfig(t, docker.Config{})
@@ -727,7 +728,7 @@ func TestStartCancelled(t *testing.T) {
 
 	// A container created by an attempt that crashed before starting it.
 	name := nameOf(cfg, 51)
-	_, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+	created, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Name: name,
 		Config: &container.Config{
 			Image:      testImage,
@@ -743,12 +744,14 @@ func TestStartCancelled(t *testing.T) {
 		cancel()
 		t.Logf("start with %v: %v", d*time.Millisecond, err)
 		must.False(t, errors.Is(err, executor.ErrPermanent), must.Sprintf("start cut short after %v: %v", d*time.Millisecond, err))
-		_, err = e.Inspect(ctx, 51)
-		must.NoError(t, err)
 	}
 	st, err := e.Start(ctx, task(51, "sleep 30"))
 	must.NoError(t, err)
 	must.True(t, st.Running)
+	must.NotEq(t, created.ID, st.ID, must.Sprint("the never-started container was made anew"))
+	again, err := e.Start(ctx, task(51, "sleep 30"))
+	must.NoError(t, err)
+	must.Eq(t, st.ID, again.ID, must.Sprint("a started one is kept"))
 }
 
 // counterLoop counts in a file forever, ten times a second. Each value is
