@@ -413,7 +413,8 @@ executor = "docker"
 nomad {
   # Nomad's HTTP API. Default "http://127.0.0.1:4646".
   address = "https://nomad.example.org:4646"
-  # ACL token (submit-job, read-job, read-logs in the namespace; node:read).
+  # ACL token (submit-job, read-job, read-logs, alloc-lifecycle in the
+  # namespace; node:read).
   # Default: NOMAD_TOKEN from the environment.
   token = ""
   # Where jobs run. Defaults: the agent's region and namespace, every
@@ -422,7 +423,8 @@ nomad {
   namespace   = ""
   datacenters = ["dc1"]
   node_pool   = ""
-  # Nomad jobs are named <instance>-<job id>. Default: docker.instance.
+  # Nomad jobs are named <instance>-<store id, 8 digits>-<job id>.
+  # Default: docker.instance.
   instance = "god"
   # A job Nomad cannot place in this long goes back to GoDocker's queue,
   # pending with Nomad's reason. Default "5m".
@@ -431,7 +433,10 @@ nomad {
   # job to GoDocker ({id} is the job id). Defaults: address, none.
   ui_url  = "https://nomad.example.org:4646"
   job_url = "https://god.example.org/jobs/{id}"
-  # Wait after SIGKILL before Nomad gives up on a task. Default "5s".
+  # The kill_timeout (SIGTERM to SIGKILL) Nomad gets for a job that has
+  # none: jobs stored before jobs had one. Jobs have their own (the job
+  # spec's kill_timeout, or defaults.kill_timeout). Clients cap it at their
+  # max_kill_timeout (Nomad's default 30s). Default "5s".
   kill_timeout = "5s"
   # Cores to Nomad MHz: 0 takes the slowest core speed of the ready nodes.
   cpu_mhz_per_core = 0

@@ -199,6 +199,7 @@ func openExecutor(ctx context.Context, cfg *config.Config, ident store.Identity,
 		return nomad.New(ctx, nomad.Config{
 			Address: n.Address, Token: n.Token, Region: n.Region, Namespace: n.Namespace,
 			Datacenters: n.Datacenters, NodePool: n.NodePool, Instance: n.Instance,
+			StoreID: ident.ID, LegacyMaxJob: ident.LegacyMaxJob, Logger: log.Named("nomad"),
 			PlacementTimeout: n.PlacementTimeoutDuration, UIURL: n.UIURL, JobURL: n.JobURL,
 			KillTimeout: n.KillTimeoutDuration, PidsLimit: n.PidsLimit, CPUMHzPerCore: n.CPUMHzPerCore,
 			Priority: n.Priority, CACert: n.CACert, ClientCert: n.ClientCert, ClientKey: n.ClientKey,

@@ -5,8 +5,9 @@ package nomad_test
 //
 // Recording: GOD_NOMAD_RECORD=1 with a live Nomad puts a small reverse proxy
 // between the executor and Nomad; each scenario's exchanges are written to
-// testdata/<scenario>.json, with the run's volatile names replaced by
-// placeholders and secrets and host details removed.
+// testdata/<scenario>.json, with the run's volatile names (the instance,
+// the store ids, the host directory) replaced by placeholders and secrets
+// and host details removed.
 //
 // Replay: an httptest server answers from the cassette. Requests must come
 // as recorded: same method, path and query (without the blocking-query
@@ -41,11 +42,34 @@ const (
 	phNode     = "god-nomad-node"
 )
 
+// phStore and phStoreShort are the placeholders of the i-th store id of a
+// scenario (random when recorded): the whole id (in meta and labels) and
+// its first 8 digits (in Nomad job ids).
+func phStore(i int) string      { return fmt.Sprintf("{{store%d}}", i) }
+func phStoreShort(i int) string { return fmt.Sprintf("{{store%d:8}}", i) }
+
 // Values the placeholders take on replay.
 const (
 	replayInstance = "replay"
 	replayHostDir  = "/replay/hostdir"
 )
+
+// replayStores are the store ids on replay, one per store a scenario uses.
+var replayStores = []string{"0123456789abcdef", "fedcba9876543210"}
+
+// storePairs are the replacements of store ids by their placeholders (the
+// whole id first: a replacer tries its pairs in order), or the reverse.
+func storePairs(stores []string, toPlaceholder bool) []string {
+	var pairs []string
+	for i, id := range stores {
+		if toPlaceholder {
+			pairs = append(pairs, id, phStore(i), id[:8], phStoreShort(i))
+		} else {
+			pairs = append(pairs, phStore(i), id, phStoreShort(i), id[:8])
+		}
+	}
+	return pairs
+}
 
 type cassette struct {
 	Scenario  string      `json:"scenario"`
@@ -123,7 +147,8 @@ func replayPart(t *testing.T, scenario string, keep func(*exchange) bool) *repla
 	if err != nil {
 		t.Fatalf("no cassette for scenario %s (%v); record it with a live Nomad: GOD_NOMAD_RECORD=1 go test -run 'TestLive/%s' ./plugins/executor/nomad/", scenario, err, scenario)
 	}
-	text := strings.NewReplacer(phInstance, replayInstance, phHostDir, replayHostDir).Replace(string(raw))
+	pairs := append([]string{phInstance, replayInstance, phHostDir, replayHostDir}, storePairs(replayStores, false)...)
+	text := strings.NewReplacer(pairs...).Replace(string(raw))
 	var c cassette
 	if err := json.Unmarshal([]byte(text), &c); err != nil {
 		t.Fatalf("cassette %s: %v", cassettePath(scenario), err)
@@ -297,13 +322,13 @@ type recorder struct {
 
 // record proxies to the Nomad at target and writes the scenario's cassette
 // when the test (and its cleanups registered later) ends.
-func record(t *testing.T, target, scenario, instance, hostDir string) *recorder {
+func record(t *testing.T, target, scenario, instance string, stores []string, hostDir string) *recorder {
 	t.Helper()
 	u, err := url.Parse(target)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pairs := []string{instance, phInstance}
+	pairs := append([]string{instance, phInstance}, storePairs(stores, true)...)
 	if hostDir != "" {
 		pairs = append(pairs, hostDir, phHostDir)
 	}

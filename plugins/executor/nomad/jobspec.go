@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/nomad/api"
 
@@ -19,6 +20,8 @@ const (
 	LabelJobID    = "god.job-id"
 	LabelInstance = "god.instance"
 	LabelJobName  = "god.job-name"
+	LabelStoreID  = "god.store-id"  // the whole id of the job's store
+	LabelOwner    = "god.owner-uid" // the submitter's uid
 )
 
 // rootCapDrop are the engine's default capabilities that root jobs lose
@@ -82,6 +85,8 @@ func (e *Executor) nomadJob(ctx context.Context, t *executor.Task) (*api.Job, er
 		MetaID:       strconv.FormatInt(t.JobID, 10),
 		MetaInstance: e.cfg.Instance,
 		MetaName:     t.Name,
+		MetaStore:    e.cfg.StoreID,
+		MetaOwner:    strconv.Itoa(t.Owner),
 	}
 	if e.cfg.JobURL != "" {
 		meta[MetaURL] = strings.ReplaceAll(e.cfg.JobURL, "{id}", strconv.FormatInt(t.JobID, 10))
@@ -94,10 +99,12 @@ func (e *Executor) nomadJob(ctx context.Context, t *executor.Task) (*api.Job, er
 		Config:    e.dockerConfig(t, entrypoint, res.CPU != nil),
 		Env:       env,
 		Resources: res,
-		// A kill is a kill: SIGKILL at once, as the Docker executor does;
-		// the timeout only bounds how long Nomad waits for it to land.
-		KillSignal:  "SIGKILL",
-		KillTimeout: new(e.cfg.KillTimeout),
+		// A stop is graceful: Nomad sends SIGTERM (which the agent's
+		// entrypoint passes on to every process of the job), then SIGKILL
+		// once the job's kill timeout has passed. Kill does not wait for
+		// it: it sends SIGKILL itself (see Executor.Kill).
+		KillSignal:  "SIGTERM",
+		KillTimeout: new(e.killTimeout(t)),
 	}
 	group := &api.TaskGroup{
 		Name:  new(groupName),
@@ -140,6 +147,16 @@ func (e *Executor) nomadJob(ctx context.Context, t *executor.Task) (*api.Job, er
 		job.Priority = new(e.cfg.Priority)
 	}
 	return job, nil
+}
+
+// killTimeout is the task's kill_timeout: the job's own, else the
+// configured one (for jobs the agent kills at once, which Nomad only stops
+// by itself: see Config.KillTimeout).
+func (e *Executor) killTimeout(t *executor.Task) time.Duration {
+	if t.KillTimeout > 0 {
+		return t.KillTimeout
+	}
+	return e.cfg.KillTimeout
 }
 
 // dockerConfig is the docker driver's task config: the security boundary on
@@ -193,6 +210,8 @@ func (e *Executor) dockerConfig(t *executor.Task, entrypoint []string, cpuLimit 
 			LabelJobID:    strconv.FormatInt(t.JobID, 10),
 			LabelInstance: e.cfg.Instance,
 			LabelJobName:  literal(t.Name),
+			LabelStoreID:  e.cfg.StoreID,
+			LabelOwner:    strconv.Itoa(t.Owner),
 		}},
 	}
 	if t.WorkDir != "" {

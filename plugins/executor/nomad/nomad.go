@@ -1,8 +1,10 @@
 // Package nomad runs GoDocker jobs on a HashiCorp Nomad cluster. Each job
-// becomes a Nomad batch job named <instance>-<job id> with one task on the
-// docker driver, running as the job's user with the same confinement as the
-// Docker executor. Nomad places it; GoDocker alone decides reruns, so Nomad
-// never restarts or reschedules it.
+// becomes a Nomad batch job named after its store and its id
+// (<instance>-<store>-<job id>) with one task on the docker driver, running
+// as the job's user with the same confinement as the Docker executor. Nomad
+// places it; GoDocker alone decides reruns, so Nomad never restarts or
+// reschedules it. A store never takes another store's Nomad job for one of
+// its jobs.
 package nomad
 
 import (
@@ -19,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/nomad/api"
 
 	"github.com/godocker/god/plugins/executor"
@@ -30,6 +33,8 @@ const (
 	MetaInstance = "godocker_instance" // Config.Instance
 	MetaName     = "godocker_name"     // the GoDocker job's name
 	MetaURL      = "godocker_url"      // Config.JobURL for this job
+	MetaStore    = "godocker_store"    // Config.StoreID: the whole id of the job's store
+	MetaOwner    = "godocker_owner"    // the submitter's uid (Task.Owner)
 	// MetaRequeue holds the reason a job was withdrawn because Nomad could
 	// not place it in time; its presence makes the withdrawal durable, so a
 	// restarted agent still reads State.Requeue.
@@ -58,8 +63,22 @@ type Config struct {
 	// NodePool the jobs run in; "" means Nomad's "default" pool.
 	NodePool string
 	// Instance names this GoDocker installation: Nomad jobs are named
-	// <Instance>-<job id>, so installations sharing a cluster stay apart.
+	// <Instance>-<store>-<job id>, so installations sharing a cluster stay
+	// apart.
 	Instance string
+	// StoreID is the identity of the job store whose jobs this executor
+	// runs (store.Identity.ID, 16 hex digits; required). Nomad jobs carry
+	// its first 8 digits in their id and all of it in their meta
+	// (godocker_store) and their containers' labels; the executor sees,
+	// lists and acts on no other job. LegacyMaxJob
+	// (store.Identity.LegacyMaxJob) lets it also recognise the jobs up to
+	// that id registered by the release before store identities, named
+	// <Instance>-<job id> with no godocker_store in their meta.
+	StoreID      string
+	LegacyMaxJob int64
+	// Logger reports Nomad jobs of the instance that belong to another
+	// store, once each; nil: not reported.
+	Logger hclog.Logger
 	// PlacementTimeout is how long a job may wait for Nomad to place it
 	// before the executor withdraws it and reports State.Requeue; 0 means
 	// 5 minutes.
@@ -71,8 +90,12 @@ type Config struct {
 	// GoDocker job id (https://god.example.org/ui/jobs/{id}). Stored in the
 	// job's meta as godocker_url; "" sets none.
 	JobURL string
-	// KillTimeout is how long Nomad waits for a killed task to exit after
-	// SIGKILL before giving up on it; 0 means 5 seconds.
+	// KillTimeout is the kill_timeout of the jobs that have none of their
+	// own (Task.KillTimeout 0: the agent kills those at once, with Kill):
+	// how long Nomad lets such a task end after SIGTERM, when it stops the
+	// job by itself (a Stop, a purge, a drain, or a Kill whose SIGKILL could
+	// not reach the node), before SIGKILL; 0 means 5 seconds. Nomad clients
+	// cap every kill_timeout at their own max_kill_timeout (30s unless set).
 	KillTimeout time.Duration
 	// PidsLimit caps processes per container; 0 means 4096.
 	PidsLimit int64
@@ -114,6 +137,8 @@ type Executor struct {
 	// across processes, registration itself is conditional (see Start).
 	starting executor.JobLocks
 	nodes    *nodeInfo // cached, see capacityTTL
+	// foreign are the Nomad jobs of another store already reported.
+	foreign sync.Map
 }
 
 var (
@@ -123,6 +148,9 @@ var (
 
 // instanceRe keeps job ids valid for Nomad, URLs and the event filter.
 var instanceRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+
+// storeIDRe is a store id as the job store makes them (store.Identity).
+var storeIDRe = regexp.MustCompile(`^[0-9a-f]{16}$`)
 
 // New checks the configuration and that Nomad answers, so a wrong address
 // is reported at start-up with how to fix it rather than at the first job.
@@ -135,6 +163,15 @@ func New(ctx context.Context, cfg Config) (*Executor, error) {
 	}
 	if cfg.Token == "" {
 		cfg.Token = os.Getenv("NOMAD_TOKEN")
+	}
+	if !storeIDRe.MatchString(cfg.StoreID) {
+		return nil, fmt.Errorf("nomad executor: the job store's id is required, 16 lower-case hex digits (got %q); the agent passes its store's identity", cfg.StoreID)
+	}
+	if cfg.LegacyMaxJob < 0 {
+		return nil, fmt.Errorf("nomad executor: legacy_max_job %d of the job store's identity must not be negative", cfg.LegacyMaxJob)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
 	}
 	if !instanceRe.MatchString(cfg.Instance) {
 		return nil, fmt.Errorf("nomad.instance %q: use 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit", cfg.Instance)
@@ -223,20 +260,76 @@ func (e *Executor) Capabilities() []executor.Capability {
 	return []executor.Capability{executor.CapKill, executor.CapLogs, executor.CapGPUs}
 }
 
-// JobID is the Nomad job id of a GoDocker job.
+// JobID is the Nomad job id of a GoDocker job of this store.
 func (e *Executor) JobID(jobID int64) string {
+	return e.cfg.Instance + "-" + e.cfg.StoreID[:8] + "-" + strconv.FormatInt(jobID, 10)
+}
+
+// legacyJobID is the Nomad job id the release before store identities gave
+// job jobID; "" when jobID is not a legacy job of the store.
+func (e *Executor) legacyJobID(jobID int64) string {
+	if jobID <= 0 || jobID > e.cfg.LegacyMaxJob {
+		return ""
+	}
 	return e.cfg.Instance + "-" + strconv.FormatInt(jobID, 10)
 }
 
-// godockerID reads the GoDocker job id back from a Nomad job id of this
-// instance.
+// godockerID reads the GoDocker job id back from a Nomad job id that this
+// store would use (its own naming, or the old one for a legacy job). The
+// name alone decides (allocation events carry no job meta): a job it names
+// is then read and checked in full by lookup.
 func (e *Executor) godockerID(nomadID string) (int64, bool) {
 	rest, ok := strings.CutPrefix(nomadID, e.cfg.Instance+"-")
 	if !ok {
 		return 0, false
 	}
-	id, err := strconv.ParseInt(rest, 10, 64)
-	return id, err == nil && strconv.FormatInt(id, 10) == rest
+	if own, ok := strings.CutPrefix(rest, e.cfg.StoreID[:8]+"-"); ok {
+		return parseJobID(own)
+	}
+	id, ok := parseJobID(rest)
+	return id, ok && e.legacyJobID(id) != ""
+}
+
+// parseJobID reads a job id written by strconv.FormatInt, nothing else.
+func parseJobID(s string) (int64, bool) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	return id, err == nil && id > 0 && strconv.FormatInt(id, 10) == s
+}
+
+// ours tells whether the Nomad job nomadID with this meta is one of this
+// store's jobs, which one, and whether it is of the old naming: its meta
+// names this instance and job, and this store (or, without a store, the
+// job is a legacy one of the store and has the old name).
+func (e *Executor) ours(nomadID string, meta map[string]string) (jobID int64, legacy, ok bool) {
+	if meta[MetaInstance] != e.cfg.Instance {
+		return 0, false, false
+	}
+	id, ok := parseJobID(meta[MetaID])
+	if !ok {
+		return 0, false, false
+	}
+	if sid, labelled := meta[MetaStore]; labelled {
+		return id, false, sid == e.cfg.StoreID && nomadID == e.JobID(id)
+	}
+	legacyID := e.legacyJobID(id)
+	return id, true, legacyID != "" && nomadID == legacyID
+}
+
+// foreignStore reports whether meta is that of a GoDocker job of this
+// instance (that ours refused): another store's, to leave alone.
+func (e *Executor) foreignStore(meta map[string]string) bool {
+	_, isJob := parseJobID(meta[MetaID])
+	return meta[MetaInstance] == e.cfg.Instance && isJob
+}
+
+// reportForeign logs, once per Nomad job, one that is left alone because
+// another store registered it.
+func (e *Executor) reportForeign(nomadID string, meta map[string]string) {
+	if _, seen := e.foreign.LoadOrStore(nomadID, struct{}{}); seen {
+		return
+	}
+	e.cfg.Logger.Warn("Nomad job of another job store left alone (neither adopted nor purged)",
+		"nomad_job", nomadID, "store_id", meta[MetaStore], "job_id", meta[MetaID], "this_store", e.cfg.StoreID)
 }
 
 // Start implements executor.Executor. Registration is asynchronous: Start
@@ -248,6 +341,11 @@ func (e *Executor) godockerID(nomadID string) (int64, bool) {
 // has none of that id (an index-checked register, so two agents racing
 // cannot both succeed), or if it was withdrawn before any placement. A job
 // that exists in any other state is left as is and its state returned.
+//
+// Owners as with the Docker executor: a legacy job (the old naming) of
+// another owner is another store's job of the same number, left alone,
+// and this one is registered under its own name; a job of this store's
+// naming owned by someone else is refused, for a person to look at.
 func (e *Executor) Start(ctx context.Context, t *executor.Task) (*executor.State, error) {
 	defer e.starting.Lock(t.JobID)()
 	var modifyIndex uint64 // 0: register only if no such job
@@ -256,10 +354,19 @@ func (e *Executor) Start(ctx context.Context, t *executor.Task) (*executor.State
 	case errors.Is(err, executor.ErrNotFound):
 	case err != nil:
 		return nil, err
+	case v.legacy && !v.ownedBy(t.Owner, t.UID):
+		// Another store's job of the same number, from the release before
+		// store identities: not this job's. Leave it alone and register
+		// this job under its own name (lookup found no job of that name).
+	case !v.ownedBy(t.Owner, t.UID):
+		return nil, fmt.Errorf("Nomad job %s for job %d belongs to uid %d, not to the job's owner (uid %d): GoDocker leaves it alone; purge it (nomad job stop -purge %s) if it is stale", v.nomadID, t.JobID, v.owner, t.Owner, v.nomadID)
 	case v.stopped() && len(v.allocs) == 0, v.stopped() && isRequeued(v) && !v.stopping():
 		// Withdrawn before it ran (Requeue, or a kill before placement):
-		// submit it again, as a new version of the same Nomad job.
-		modifyIndex = v.modifyIndex
+		// submit it again, as a new version of the same Nomad job; a
+		// legacy one, as a new job of the new name.
+		if !v.legacy {
+			modifyIndex = v.modifyIndex
+		}
 	case isRequeued(v):
 		return nil, fmt.Errorf("Nomad job %s was withdrawn but its allocation is still stopping; retry shortly", v.nomadID)
 	default:
@@ -284,7 +391,7 @@ func (e *Executor) Start(ctx context.Context, t *executor.Task) (*executor.State
 		JobID:   t.JobID,
 		ID:      *job.ID,
 		Name:    *job.ID,
-		Owner:   executor.OwnerUnknown,
+		Owner:   t.Owner,
 		Running: true,
 		Links:   e.links(*job.ID, ""),
 	}, nil
@@ -333,9 +440,19 @@ type view struct {
 	submitTime  int64                     // of the job's current version, Unix ns
 	modifyIndex uint64                    // JobModifyIndex: changes with each registration
 	allocs      []*api.AllocationListStub // newest first
+	// legacy: registered by the release before store identities; owner is
+	// then the uid its task runs as, else the one in its meta (see
+	// executor.State.Owner).
+	legacy bool
+	owner  int
 }
 
 func (v *view) stopped() bool { return v.stop }
+
+// ownedBy is executor.State.OwnedBy of the job.
+func (v *view) ownedBy(owner, runAs int) bool {
+	return (&executor.State{Owner: v.owner, Legacy: v.legacy}).OwnedBy(owner, runAs)
+}
 
 // requeued reports a job withdrawn because Nomad could not place it in
 // time, with the reason.
@@ -355,14 +472,51 @@ func (v *view) stopping() bool {
 	return false
 }
 
-// mine reports whether meta is that of GoDocker job jobID of this instance.
-func (e *Executor) mine(meta map[string]string, jobID int64) bool {
-	return meta[MetaInstance] == e.cfg.Instance && meta[MetaID] == strconv.FormatInt(jobID, 10)
+// noOwner matches no uid (and is not executor.OwnerUnknown): the owner of
+// a job whose meta (or, for a legacy job, task user) names none.
+const noOwner = -2
+
+// metaOwner is the owner uid in a job's meta.
+func metaOwner(meta map[string]string) int {
+	if n, err := strconv.Atoi(meta[MetaOwner]); err == nil && n >= 0 {
+		return n
+	}
+	return noOwner
 }
 
-// lookup reads the job and its allocations, or ErrNotFound.
+// legacyOwner is the owner of a job of the old naming: the release that
+// registered it wrote no owner, so the uid its task runs as (0 for a root
+// job), from the task's user "uid:gid".
+func legacyOwner(job *api.Job) int {
+	for _, g := range job.TaskGroups {
+		for _, t := range g.Tasks {
+			if t.Name != taskName {
+				continue
+			}
+			uid, _, _ := strings.Cut(t.User, ":")
+			if n, err := strconv.Atoi(uid); err == nil && n >= 0 {
+				return n
+			}
+		}
+	}
+	return noOwner
+}
+
+// lookup reads the job and its allocations, or ErrNotFound: the job of
+// this store's naming, else (for a legacy job id) the one of the old
+// naming.
 func (e *Executor) lookup(ctx context.Context, jobID int64) (*view, error) {
-	id := e.JobID(jobID)
+	v, err := e.lookupID(ctx, e.JobID(jobID), jobID)
+	if errors.Is(err, executor.ErrNotFound) {
+		if legacy := e.legacyJobID(jobID); legacy != "" {
+			v, err = e.lookupID(ctx, legacy, jobID)
+		}
+	}
+	return v, err
+}
+
+// lookupID reads Nomad job id as the one of job jobID.
+func (e *Executor) lookupID(ctx context.Context, id string, jobID int64) (*view, error) {
 	job, _, err := e.cli.Jobs().Info(id, queryOpts(ctx))
 	if isNotFound(err) {
 		return nil, executor.ErrNotFound
@@ -370,9 +524,10 @@ func (e *Executor) lookup(ctx context.Context, jobID int64) (*view, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading Nomad job %s: %w", id, err)
 	}
-	if !e.mine(job.Meta, jobID) {
+	got, legacy, ok := e.ours(id, job.Meta)
+	if !ok || got != jobID {
 		// A job of that id that we did not register: not ours to run.
-		return nil, fmt.Errorf("Nomad job %s exists but was not registered by GoDocker instance %q", id, e.cfg.Instance)
+		return nil, fmt.Errorf("Nomad job %s exists but was not registered by GoDocker instance %q for job %d of store %s", id, e.cfg.Instance, jobID, e.cfg.StoreID)
 	}
 	allocs, _, err := e.cli.Jobs().Allocations(id, true, queryOpts(ctx))
 	if err != nil {
@@ -385,6 +540,11 @@ func (e *Executor) lookup(ctx context.Context, jobID int64) (*view, error) {
 		meta:        job.Meta,
 		modifyIndex: deref(job.JobModifyIndex),
 		submitTime:  deref(job.SubmitTime),
+		legacy:      legacy,
+		owner:       metaOwner(job.Meta),
+	}
+	if legacy {
+		v.owner = legacyOwner(job)
 	}
 	v.setAllocs(allocs)
 	return v, nil
@@ -426,9 +586,10 @@ func (e *Executor) Inspect(ctx context.Context, jobID int64) (*executor.State, e
 	return e.stateOf(ctx, v)
 }
 
-// List implements executor.Executor: the jobs of this instance, in two
+// List implements executor.Executor: the jobs of this store, in two
 // requests (the jobs, then all their allocations) plus one per job that
-// waits for placement.
+// waits for placement and one per legacy job (for its owner). Another
+// store's jobs of the same instance are left out (and reported once).
 func (e *Executor) List(ctx context.Context) ([]*executor.State, error) {
 	q := queryOpts(ctx)
 	q.Prefix = e.cfg.Instance + "-"
@@ -438,24 +599,41 @@ func (e *Executor) List(ctx context.Context) ([]*executor.State, error) {
 	}
 	views := make(map[string]*view, len(stubs))
 	for _, s := range stubs {
-		id, ok := e.godockerID(s.ID)
-		if !ok || !e.mine(s.Meta, id) {
-			continue // another instance whose name starts like ours, or not GoDocker's
+		id, legacy, ok := e.ours(s.ID, s.Meta)
+		if !ok {
+			if e.foreignStore(s.Meta) {
+				e.reportForeign(s.ID, s.Meta)
+			}
+			continue // another store's, another instance whose name starts like ours, or not GoDocker's
 		}
-		views[s.ID] = &view{
+		v := &view{
 			jobID:       id,
 			nomadID:     s.ID,
 			stop:        s.Stop,
 			meta:        s.Meta,
 			submitTime:  s.SubmitTime,
 			modifyIndex: s.JobModifyIndex,
+			legacy:      legacy,
+			owner:       metaOwner(s.Meta),
 		}
+		if legacy {
+			// The list has no tasks: the owner is the task's user.
+			job, _, err := e.cli.Jobs().Info(s.ID, queryOpts(ctx))
+			if isNotFound(err) {
+				continue // purged meanwhile
+			}
+			if err != nil {
+				return nil, fmt.Errorf("reading Nomad job %s: %w", s.ID, err)
+			}
+			v.owner = legacyOwner(job)
+		}
+		views[s.ID] = v
 	}
 	if len(views) == 0 {
 		return nil, nil
 	}
 	aq := queryOpts(ctx)
-	aq.Filter = "JobID matches `^" + regexp.QuoteMeta(e.cfg.Instance) + "-[0-9]+$`"
+	aq.Filter = "JobID matches `" + e.allocJobPattern() + "`"
 	allocs, _, err := e.cli.Allocations().List(aq)
 	if err != nil {
 		return nil, fmt.Errorf("listing Nomad allocations: %w", err)
@@ -480,18 +658,85 @@ func (e *Executor) List(ctx context.Context) ([]*executor.State, error) {
 	return out, nil
 }
 
-// Kill implements executor.Executor: the job is stopped (not purged, so its
-// exit code stays readable). Its task gets SIGKILL at once.
-// Stop implements executor.Executor: for now, as Kill (Nomad sends the
-// task's kill signal and escalates after kill_timeout).
-func (e *Executor) Stop(ctx context.Context, jobID int64) error { return e.Kill(ctx, jobID) }
+// allocJobPattern matches the Nomad job ids of this store's naming (and of
+// the old naming, when the store has legacy jobs), for Nomad to filter the
+// allocations it lists: not the other stores' of the instance.
+func (e *Executor) allocJobPattern() string {
+	own := regexp.QuoteMeta(e.cfg.StoreID[:8]) + "-"
+	if e.cfg.LegacyMaxJob > 0 {
+		own = "(" + own + ")?"
+	}
+	return "^" + regexp.QuoteMeta(e.cfg.Instance) + "-" + own + "[0-9]+$"
+}
 
+// Stop implements executor.Executor: the job is stopped (deregistered, not
+// purged). Nomad sends its task the kill_signal registered with it,
+// SIGTERM, and SIGKILL once its kill_timeout (Task.KillTimeout) has passed.
+func (e *Executor) Stop(ctx context.Context, jobID int64) error {
+	v, err := e.lookup(ctx, jobID)
+	if errors.Is(err, executor.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if v.stopped() {
+		return nil // already stopping, or stopped
+	}
+	return e.deregister(ctx, v)
+}
+
+// Kill implements executor.Executor: the task gets SIGKILL at once, sent
+// through Nomad's alloc signal API (forwarded by the server to the client
+// that runs it), and the job is stopped (not purged, so its exit code
+// stays readable). A stop alone would not do: Nomad sends the kill_signal
+// (SIGTERM) and waits kill_timeout before SIGKILL. A job stopped earlier
+// and still in its kill_timeout is killed the same way, so the agent's
+// escalation at a stop's deadline is immediate too. A task that is not
+// running yet (placed, pulling its image) has nothing to signal: the stop
+// ends it before it runs. If the signal cannot reach the node, the job is
+// still stopped (Nomad kills it at its kill_timeout) and the error is
+// returned, for the agent to retry.
 func (e *Executor) Kill(ctx context.Context, jobID int64) error {
-	_, _, err := e.cli.Jobs().Deregister(e.JobID(jobID), false, writeOpts(ctx))
+	v, err := e.lookup(ctx, jobID)
+	if errors.Is(err, executor.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var signalErr error
+	for _, a := range v.allocs {
+		if a.ClientStatus != api.AllocClientStatusRunning {
+			continue
+		}
+		err := e.cli.Allocations().Signal(&api.Allocation{ID: a.ID}, queryOpts(ctx), taskName, "SIGKILL")
+		if err != nil && !taskGone(err) {
+			signalErr = fmt.Errorf("sending SIGKILL to allocation %s of Nomad job %s: %w", a.ID, v.nomadID, err)
+		}
+	}
+	if !v.stopped() {
+		if err := e.deregister(ctx, v); err != nil {
+			return err
+		}
+	}
+	return signalErr
+}
+
+// taskGone reports a signal that found no task to kill: it ended, or its
+// allocation is gone, meanwhile.
+func taskGone(err error) bool {
+	text := responseText(err)
+	return isNotFound(err) || strings.Contains(text, "not running") || strings.Contains(text, "Unknown allocation")
+}
+
+// deregister stops the job (not purged, so its exit code stays readable).
+func (e *Executor) deregister(ctx context.Context, v *view) error {
+	_, _, err := e.cli.Jobs().Deregister(v.nomadID, false, writeOpts(ctx))
 	if err == nil || isNotFound(err) {
 		return nil
 	}
-	return fmt.Errorf("stopping Nomad job %s: %w", e.JobID(jobID), err)
+	return fmt.Errorf("stopping Nomad job %s: %w", v.nomadID, err)
 }
 
 // Pause implements executor.Executor: Nomad cannot freeze a task.
@@ -500,14 +745,21 @@ func (e *Executor) Pause(context.Context, int64) error { return executor.ErrNotS
 // Unpause implements executor.Executor.
 func (e *Executor) Unpause(context.Context, int64) error { return executor.ErrNotSupported }
 
-// Remove implements executor.Executor: the job is purged from Nomad, with
-// its allocations (stopping them first if any still runs).
+// Remove implements executor.Executor: the store's job is purged from
+// Nomad, with its allocations (stopping them first if any still runs).
 func (e *Executor) Remove(ctx context.Context, jobID int64) error {
-	_, _, err := e.cli.Jobs().Deregister(e.JobID(jobID), true, writeOpts(ctx))
+	v, err := e.lookup(ctx, jobID)
+	if errors.Is(err, executor.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	_, _, err = e.cli.Jobs().Deregister(v.nomadID, true, writeOpts(ctx))
 	if err == nil || isNotFound(err) {
 		return nil
 	}
-	return fmt.Errorf("purging Nomad job %s: %w", e.JobID(jobID), err)
+	return fmt.Errorf("purging Nomad job %s: %w", v.nomadID, err)
 }
 
 // links are the references State.Links carries.

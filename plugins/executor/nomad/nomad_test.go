@@ -31,12 +31,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/nomad/api"
 	"github.com/moby/moby/client"
 	"github.com/shoenig/test/must"
 
 	"github.com/godocker/god/plugins/executor"
 	"github.com/godocker/god/plugins/executor/nomad"
+	"github.com/godocker/god/store"
 )
 
 const (
@@ -66,6 +68,9 @@ var scenarios = []scenario{
 	{"events", scenarioEvents},
 	{"capacity", scenarioCapacity},
 	{"out_of_memory", scenarioOutOfMemory},
+	{"other_store", scenarioOtherStore},
+	{"legacy", scenarioLegacy},
+	{"graceful_stop", scenarioGracefulStop},
 }
 
 // harness is what a scenario gets: where Nomad answers and how the mode
@@ -74,10 +79,14 @@ type harness struct {
 	t        *testing.T
 	addr     string
 	instance string
-	hostDir  string // host directory for mounts (live: real; replay: a name)
-	live     bool
-	clock    func() time.Time // replay: the recorded clock
-	nomad    *api.Client      // the test's own look at Nomad, same address
+	// stores are the ids of the job stores the scenario's executors run
+	// for: the first one unless a scenario says otherwise (live: random;
+	// replay: fixed).
+	stores  []string
+	hostDir string // host directory for mounts (live: real; replay: a name)
+	live    bool
+	clock   func() time.Time // replay: the recorded clock
+	nomad   *api.Client      // the test's own look at Nomad, same address
 }
 
 var instanceSeq atomic.Int64
@@ -96,12 +105,13 @@ func TestLive(t *testing.T) {
 				t:        t,
 				addr:     addr,
 				instance: fmt.Sprintf("godtest-%d-%d-%s", os.Getpid(), instanceSeq.Add(1), hex.EncodeToString(b)),
+				stores:   []string{store.NewID(), store.NewID()},
 				hostDir:  t.TempDir(),
 				live:     true,
 			}
 			must.NoError(t, os.Chmod(h.hostDir, 0o755))
 			if recording {
-				r := record(t, addr, sc.name, h.instance, h.hostDir)
+				r := record(t, addr, sc.name, h.instance, h.stores, h.hostDir)
 				h.addr = r.srv.URL
 			}
 			h.connect()
@@ -119,6 +129,7 @@ func TestReplay(t *testing.T) {
 				t:        t,
 				addr:     r.srv.URL,
 				instance: replayInstance,
+				stores:   replayStores,
 				hostDir:  replayHostDir,
 				clock:    r.now,
 			}
@@ -169,6 +180,9 @@ func (h *harness) connectExecutor(cfg nomad.Config) *nomad.Executor {
 	h.t.Helper()
 	cfg.Address = h.addr
 	cfg.Instance = h.instance
+	if cfg.StoreID == "" {
+		cfg.StoreID = h.stores[0]
+	}
 	e, err := nomad.New(h.ctx(10*time.Second), cfg)
 	must.NoError(h.t, err)
 	if h.clock != nil {
@@ -176,6 +190,15 @@ func (h *harness) connectExecutor(cfg nomad.Config) *nomad.Executor {
 	}
 	h.t.Cleanup(func() { e.Close() })
 	return e
+}
+
+// nomadID is the Nomad job id of job jobID of the scenario's first store.
+func (h *harness) nomadID(jobID int64) string { return h.nomadIDOf(h.stores[0], jobID) }
+
+// nomadIDOf is the Nomad job id of job jobID of a store: the instance, the
+// store id's first 8 digits, the job id.
+func (h *harness) nomadIDOf(storeID string, jobID int64) string {
+	return h.instance + "-" + storeID[:8] + "-" + strconv.FormatInt(jobID, 10)
 }
 
 // within is how long to wait for something Nomad does: a replay has it
@@ -295,6 +318,7 @@ func (h *harness) container(jobID int64) client.ContainerInspectResult {
 		All: true,
 		Filters: client.Filters{}.
 			Add("label", nomad.LabelInstance+"="+h.instance).
+			Add("label", nomad.LabelStoreID+"="+h.stores[0]).
 			Add("label", nomad.LabelJobID+"="+strconv.FormatInt(jobID, 10)),
 	})
 	must.NoError(h.t, err)
@@ -309,6 +333,7 @@ func task(jobID int64, script string, mounts ...executor.Mount) *executor.Task {
 	return &executor.Task{
 		JobID:      jobID,
 		Name:       "test-" + strconv.FormatInt(jobID, 10),
+		Owner:      aliceUID,
 		Image:      testImage,
 		Entrypoint: []string{"bash", "-c", script},
 		UID:        aliceUID,
@@ -357,10 +382,12 @@ sleep 2`,
 
 	st, err := e.Start(ctx, tk)
 	must.NoError(t, err)
-	id := h.instance + "-1"
+	id := h.nomadID(1)
 	must.Eq(t, id, st.ID)
 	must.Eq(t, id, st.Name)
 	must.Eq(t, int64(1), st.JobID)
+	must.Eq(t, aliceUID, st.Owner)
+	must.False(t, st.Legacy)
 	must.True(t, st.Running)
 	must.Eq(t, id, st.Links[executor.LinkNomadJob])
 	must.Eq(t, "https://nomad.example.org:4646/ui/jobs/"+id+"@default", st.Links[executor.LinkNomadUI])
@@ -373,6 +400,8 @@ sleep 2`,
 		nomad.MetaInstance: h.instance,
 		nomad.MetaName:     "test-1",
 		nomad.MetaURL:      "https://god.example.org/ui/jobs/1",
+		nomad.MetaStore:    h.stores[0],
+		nomad.MetaOwner:    strconv.Itoa(aliceUID),
 	}, job.Meta)
 	must.SliceLen(t, 1, job.TaskGroups)
 	tg := job.TaskGroups[0]
@@ -389,7 +418,8 @@ sleep 2`,
 	must.Eq(t, "hello world", nt.Env["GOD_TEST_VAR"])
 	must.Eq(t, 500, *nt.Resources.CPU) // 0.5 core at 1000 MHz per core
 	must.Eq(t, 64, *nt.Resources.MemoryMB)
-	must.Eq(t, "SIGKILL", nt.KillSignal)
+	must.Eq(t, "SIGTERM", nt.KillSignal)
+	must.Eq(t, 5*time.Second, *nt.KillTimeout) // the job has none: the configured one
 	cfg := nt.Config
 	must.Eq[any](t, testImage, cfg["image"])
 	must.Eq[any](t, false, cfg["privileged"])
@@ -405,6 +435,15 @@ sleep 2`,
 		must.MapNotContainsKey(t, cfg, k)
 	}
 	mounts, _ := cfg["mount"].([]any)
+	labels, _ := cfg["labels"].([]any)
+	must.SliceLen(t, 1, labels)
+	must.Eq[any](t, map[string]any{
+		nomad.LabelJobID:    "1",
+		nomad.LabelInstance: h.instance,
+		nomad.LabelJobName:  "test-1",
+		nomad.LabelStoreID:  h.stores[0],
+		nomad.LabelOwner:    strconv.Itoa(aliceUID),
+	}, labels[0])
 	must.SliceLen(t, 2, mounts)
 	m0, _ := mounts[0].(map[string]any)
 	must.Eq[any](t, "bind", m0["type"])
@@ -421,6 +460,8 @@ sleep 2`,
 		// What the engine holds: Nomad's driver applied the confinement.
 		c := h.container(1).Container
 		must.Eq(t, "23001:23001", c.Config.User)
+		must.Eq(t, h.stores[0], c.Config.Labels[nomad.LabelStoreID])
+		must.Eq(t, strconv.Itoa(aliceUID), c.Config.Labels[nomad.LabelOwner])
 		hc := c.HostConfig
 		must.False(t, hc.Privileged)
 		must.Eq(t, []string{"ALL"}, hc.CapDrop)
@@ -440,6 +481,7 @@ sleep 2`,
 	ended := h.waitEnded(e, 1)
 	must.Eq(t, 0, ended.ExitCode, must.Sprintf("state %+v", ended))
 	must.Eq(t, "", ended.Error)
+	must.Eq(t, aliceUID, ended.Owner)
 	must.False(t, ended.OOMKilled)
 	must.False(t, ended.Requeue)
 	must.Eq(t, running.Node, ended.Node)
@@ -482,14 +524,17 @@ func scenarioRootJob(t *testing.T, h *harness) {
 	tk.UID, tk.GID, tk.Groups = 0, 0, nil
 	_, err := e.Start(ctx, tk)
 	must.NoError(t, err)
-	nt := h.nomadJob(h.instance + "-2").TaskGroups[0].Tasks[0]
+	nt := h.nomadJob(h.nomadID(2)).TaskGroups[0].Tasks[0]
 	must.Eq(t, "0:0", nt.User)
+	must.Eq(t, strconv.Itoa(aliceUID), h.nomadJob(h.nomadID(2)).Meta[nomad.MetaOwner]) // the submitter, not root
 	must.Eq[any](t, []any{"MKNOD", "SETFCAP", "NET_RAW", "AUDIT_WRITE", "SYS_CHROOT"}, nt.Config["cap_drop"])
 	must.Eq[any](t, false, nt.Config["privileged"])
 	must.Eq[any](t, []any{"no-new-privileges"}, nt.Config["security_opt"])
 	must.MapNotContainsKey(t, nt.Config, "cpu_hard_limit") // no cores asked: no quota
 	st := h.waitEnded(e, 2)
 	must.Eq(t, 0, st.ExitCode)
+	must.Eq(t, aliceUID, st.Owner)
+	must.True(t, st.OwnedBy(aliceUID, 0))
 	status := statusFields(h.waitLogs(e, 2, false, func(s string) bool { return strings.Contains(s, "CapEff") }))
 	must.Eq(t, "0 0 0 0", status["Uid"])
 	must.NotEq(t, "0000000000000000", status["CapEff"])
@@ -507,7 +552,7 @@ func scenarioExitCode(t *testing.T, h *harness) {
 	tk.Env = []string{"TRICKY=" + tricky, "PLAIN=a b"}
 	_, err := e.Start(h.ctx(time.Minute), tk)
 	must.NoError(t, err)
-	nt := h.nomadJob(h.instance + "-7").TaskGroups[0].Tasks[0]
+	nt := h.nomadJob(h.nomadID(7)).TaskGroups[0].Tasks[0]
 	must.Eq(t, map[string]string{"PLAIN": "a b"}, nt.Env)
 
 	st := h.waitEnded(e, 7)
@@ -520,21 +565,30 @@ func scenarioExitCode(t *testing.T, h *harness) {
 	must.Eq(t, want, h.waitLogs(e, 7, false, equals(want)))
 }
 
-// scenarioKill: Kill stops a running job with SIGKILL (137) and is a no-op
-// for stopped or missing jobs; Remove purges the job and is a no-op for
-// missing ones.
+// scenarioKill: Kill stops a running job at once with SIGKILL (137), not
+// through its kill signal and timeout (the job ignores SIGTERM and has a
+// long kill timeout), and is a no-op for stopped or missing jobs; Remove
+// purges the job and is a no-op for missing ones.
 func scenarioKill(t *testing.T, h *harness) {
 	e := h.executor(nomad.Config{})
 	ctx := h.ctx(2 * time.Minute)
-	_, err := e.Start(ctx, task(3, "sleep 60"))
+	tk := task(3, `trap '' TERM; echo ready; sleep 60 & wait`)
+	tk.KillTimeout = 25 * time.Second
+	_, err := e.Start(ctx, tk)
 	must.NoError(t, err)
 	h.waitStarted(e, 3)
+	h.waitLogs(e, 3, false, equals("ready\n"))
 
+	killed := time.Now()
 	must.NoError(t, e.Kill(ctx, 3))
 	st := h.waitEnded(e, 3)
+	if h.live {
+		must.Less(t, 10*time.Second, st.FinishedAt.Sub(killed), must.Sprint("Kill waited for the kill timeout"))
+	}
 	must.Eq(t, 137, st.ExitCode)
 	must.Eq(t, "", st.Error)
 	must.False(t, st.Requeue)
+	must.True(t, *h.nomadJob(h.nomadID(3)).Stop)
 
 	must.NoError(t, e.Kill(ctx, 3))   // already stopped
 	must.NoError(t, e.Kill(ctx, 999)) // no such job
@@ -573,7 +627,7 @@ func scenarioMissingImage(t *testing.T, h *harness) {
 	must.False(t, again.Running)
 	must.Eq(t, st.Error, again.Error)
 	must.Eq(t, st.Links[executor.LinkNomadAlloc], again.Links[executor.LinkNomadAlloc])
-	must.SliceLen(t, 1, h.allocations(h.instance+"-41"))
+	must.SliceLen(t, 1, h.allocations(h.nomadID(41)))
 }
 
 // scenarioUnplaceable: a job no node can hold waits, then after the
@@ -594,10 +648,10 @@ func scenarioUnplaceable(t *testing.T, h *harness) {
 	must.False(t, st.Running)
 	must.StrContains(t, st.Error, "Nomad could not place the job within 3s")
 	must.StrContains(t, st.Error, "memory exhausted on 1 node(s)")
-	job := h.nomadJob(h.instance + "-5")
+	job := h.nomadJob(h.nomadID(5))
 	must.True(t, *job.Stop)
 	must.Eq(t, st.Error, job.Meta[nomad.MetaRequeue])
-	must.SliceEmpty(t, h.allocations(h.instance+"-5"))
+	must.SliceEmpty(t, h.allocations(h.nomadID(5)))
 
 	// Durable: a new executor (an agent restart) reads the same.
 	again, err := h.connectExecutor(cfg).Inspect(ctx, 5)
@@ -615,10 +669,10 @@ func scenarioUnplaceable(t *testing.T, h *harness) {
 	must.Eq(t, 0, ended.ExitCode)
 	must.False(t, ended.Requeue)
 	must.Eq(t, "placed\n", h.waitLogs(e, 5, false, equals("placed\n")))
-	job = h.nomadJob(h.instance + "-5")
+	job = h.nomadJob(h.nomadID(5))
 	must.False(t, *job.Stop)
 	must.MapNotContainsKey(t, job.Meta, nomad.MetaRequeue)
-	must.SliceLen(t, 1, h.allocations(h.instance+"-5"))
+	must.SliceLen(t, 1, h.allocations(h.nomadID(5)))
 
 	// Killed while it waits: stopped, not requeued, and never placed, so a
 	// later Start submits it again.
@@ -637,7 +691,7 @@ func scenarioUnplaceable(t *testing.T, h *harness) {
 	must.NoError(t, err)
 	must.True(t, st.Running)
 	must.Eq(t, 0, h.waitEnded(e, 6).ExitCode)
-	must.SliceLen(t, 1, h.allocations(h.instance+"-6"))
+	must.SliceLen(t, 1, h.allocations(h.nomadID(6)))
 }
 
 // scenarioIdempotentStart: Start for a job Nomad has returns its state and
@@ -662,7 +716,7 @@ func scenarioIdempotentStart(t *testing.T, h *harness) {
 	must.Eq(t, ended.StartedAt, after.StartedAt)
 	must.Eq(t, ended.FinishedAt, after.FinishedAt)
 	must.Eq(t, ended.Links[executor.LinkNomadAlloc], after.Links[executor.LinkNomadAlloc])
-	must.SliceLen(t, 1, h.allocations(h.instance+"-1"))
+	must.SliceLen(t, 1, h.allocations(h.nomadID(1)))
 	must.Eq(t, "run\n", h.waitLogs(e, 1, false, equals("run\n")))
 
 	// Concurrent starts of a new job: one Nomad job, one allocation.
@@ -683,10 +737,10 @@ func scenarioIdempotentStart(t *testing.T, h *harness) {
 	wg.Wait()
 	for i := range n {
 		must.NoError(t, errs[i], must.Sprintf("all errors: %v", errs))
-		must.Eq(t, h.instance+"-2", ids[i])
+		must.Eq(t, h.nomadID(2), ids[i])
 	}
 	h.waitEnded(e, 2)
-	must.SliceLen(t, 1, h.allocations(h.instance+"-2"))
+	must.SliceLen(t, 1, h.allocations(h.nomadID(2)))
 	states, err := e.List(ctx)
 	must.NoError(t, err)
 	must.SliceLen(t, 2, states)
@@ -706,7 +760,7 @@ func scenarioRestart(t *testing.T, h *harness) {
 	h.waitStarted(e1, 1)
 
 	// A job with the name of job 9 but not GoDocker's.
-	foreign := h.instance + "-9"
+	foreign := h.nomadID(9)
 	_, _, err = h.nomad.Jobs().Register(&api.Job{
 		ID:   &foreign,
 		Type: new("batch"),
@@ -826,7 +880,7 @@ func scenarioCapacity(t *testing.T, h *harness) {
 	must.NoError(t, err)
 	per := float64(cpu.CpuShares) / float64(cpu.TotalCpuCores)
 	perCore := math.Floor(per)
-	must.Eq(t, int(math.Ceil(1.5*perCore)), *h.nomadJob(h.instance + "-1").TaskGroups[0].Tasks[0].Resources.CPU)
+	must.Eq(t, int(math.Ceil(1.5*perCore)), *h.nomadJob(h.nomadID(1)).TaskGroups[0].Tasks[0].Resources.CPU)
 	h.waitEnded(e, 1)
 
 	avoid := task(2, "true")
@@ -853,6 +907,251 @@ func scenarioOutOfMemory(t *testing.T, h *harness) {
 	must.Eq(t, "", st.Error)
 }
 
+// scenarioOtherStore: two stores (a fresh store on the cluster of an older
+// one, or two sites given the same instance) share an instance. Each sees,
+// lists and acts on its own job 1 only; the other's is left alone, and
+// reported once.
+func scenarioOtherStore(t *testing.T, h *harness) {
+	var logs syncBuffer
+	e1 := h.executor(nomad.Config{})
+	e2 := h.executor(nomad.Config{StoreID: h.stores[1], Logger: hclog.New(&hclog.LoggerOptions{Output: &logs})})
+	ctx := h.ctx(2 * time.Minute)
+
+	a, err := e1.Start(ctx, task(1, "sleep 30"))
+	must.NoError(t, err)
+	must.Eq(t, h.nomadIDOf(h.stores[0], 1), a.ID)
+	_, err = e2.Inspect(ctx, 1)
+	must.ErrorIs(t, err, executor.ErrNotFound, must.Sprint("store 2 has no job 1 yet"))
+	b, err := e2.Start(ctx, task(1, "exit 3"))
+	must.NoError(t, err)
+	must.Eq(t, h.nomadIDOf(h.stores[1], 1), b.ID, must.Sprint("store 2's job 1 gets a Nomad job of its own"))
+	ended := h.waitEnded(e2, 1)
+	must.Eq(t, 3, ended.ExitCode, must.Sprint("its own exit code, not the other's"))
+	must.Eq(t, h.stores[1], h.nomadJob(b.ID).Meta[nomad.MetaStore])
+
+	for i := range 2 {
+		l2, err := e2.List(ctx)
+		must.NoError(t, err)
+		must.SliceLen(t, 1, l2)
+		must.Eq(t, b.ID, l2[0].ID, must.Sprintf("list %d", i))
+	}
+	must.Eq(t, 1, strings.Count(logs.String(), "Nomad job of another job store left alone"), must.Sprint(logs.String()))
+	must.StrContains(t, logs.String(), h.stores[0])
+
+	must.NoError(t, e2.Stop(ctx, 1))
+	must.NoError(t, e2.Kill(ctx, 1))
+	must.NoError(t, e2.Remove(ctx, 1))
+	_, err = e2.Inspect(ctx, 1)
+	must.ErrorIs(t, err, executor.ErrNotFound)
+	st, err := e1.Inspect(ctx, 1)
+	must.NoError(t, err)
+	must.True(t, st.Running, must.Sprint("store 1's job 1 runs on"))
+	must.Eq(t, aliceUID, st.Owner)
+	must.False(t, st.Legacy)
+	l1, err := e1.List(ctx)
+	must.NoError(t, err)
+	must.SliceLen(t, 1, l1)
+	must.Eq(t, a.ID, l1[0].ID)
+
+	must.NoError(t, e1.Kill(ctx, 1))
+	must.Eq(t, 137, h.waitEnded(e1, 1).ExitCode)
+}
+
+// registerLegacy registers a Nomad job as the release before store
+// identities did for job id of uid: named <instance>-<id>, with no store
+// or owner in its meta, its task running as uid.
+func (h *harness) registerLegacy(id int64, uid int, script string) string {
+	h.t.Helper()
+	nomadID := h.instance + "-" + strconv.FormatInt(id, 10)
+	user := strconv.Itoa(uid) + ":" + strconv.Itoa(uid)
+	_, _, err := h.nomad.Jobs().Register(&api.Job{
+		ID:   &nomadID,
+		Name: &nomadID,
+		Type: new("batch"),
+		Meta: map[string]string{
+			nomad.MetaID:       strconv.FormatInt(id, 10),
+			nomad.MetaInstance: h.instance,
+			nomad.MetaName:     "test-" + strconv.FormatInt(id, 10),
+		},
+		TaskGroups: []*api.TaskGroup{{
+			Name:             new("job"),
+			RestartPolicy:    &api.RestartPolicy{Attempts: new(0), Mode: new("fail")},
+			ReschedulePolicy: &api.ReschedulePolicy{Attempts: new(0), Unlimited: new(false)},
+			Tasks: []*api.Task{{
+				Name: "job", Driver: "docker", User: user,
+				Config: map[string]any{
+					"image": testImage, "entrypoint": []string{"bash", "-c", script}, "init": true,
+					"labels": []map[string]string{{nomad.LabelInstance: h.instance, nomad.LabelJobID: strconv.FormatInt(id, 10)}},
+				},
+				Resources:  &api.Resources{MemoryMB: new(32)},
+				KillSignal: "SIGKILL",
+			}},
+		}},
+	}, (&api.WriteOptions{}).WithContext(h.ctx(10*time.Second)))
+	must.NoError(h.t, err)
+	h.t.Cleanup(func() {
+		_, _, _ = h.nomad.Jobs().Deregister(nomadID, true, nil)
+	})
+	return nomadID
+}
+
+// scenarioLegacy: the Nomad job of a job registered by the release before
+// store identities (named <instance>-<id>, no store in its meta) is
+// recognised by the store migrated with that job (id <= LegacyMaxJob),
+// with the uid its task runs as for owner, never by a new store; a legacy
+// job of another owner is left alone and the job gets a Nomad job of its
+// own.
+func scenarioLegacy(t *testing.T, h *harness) {
+	var logs syncBuffer
+	ctx := h.ctx(2 * time.Minute)
+	mine := h.registerLegacy(4, aliceUID, "sleep 30")
+	theirs := h.registerLegacy(5, 23002, "sleep 30")
+	root := h.registerLegacy(6, 0, "true")
+	migrated := h.executor(nomad.Config{LegacyMaxJob: 10})
+	fresh := h.executor(nomad.Config{StoreID: h.stores[1], Logger: hclog.New(&hclog.LoggerOptions{Output: &logs})})
+
+	st := h.waitStarted(migrated, 4)
+	must.True(t, st.Legacy)
+	must.Eq(t, mine, st.Name)
+	must.Eq(t, aliceUID, st.Owner)
+	must.True(t, st.OwnedBy(aliceUID, aliceUID))
+	must.False(t, st.OwnedBy(23002, 23002))
+	again, err := migrated.Start(ctx, task(4, "sleep 30"))
+	must.NoError(t, err)
+	must.Eq(t, mine, again.ID, must.Sprint("adopted, not registered again"))
+	_, err = fresh.Inspect(ctx, 4)
+	must.ErrorIs(t, err, executor.ErrNotFound, must.Sprint("a new store has no legacy job"))
+
+	rootSt, err := migrated.Inspect(ctx, 6)
+	must.NoError(t, err)
+	must.Eq(t, root, rootSt.Name)
+	must.Eq(t, 0, rootSt.Owner, must.Sprint("a root job of the old naming: the uid it runs as"))
+	must.True(t, rootSt.OwnedBy(aliceUID, 0))
+
+	// Another owner's job 5 of the old naming: not this job 5's.
+	other, err := migrated.Inspect(ctx, 5)
+	must.NoError(t, err)
+	must.True(t, other.Legacy)
+	must.Eq(t, 23002, other.Owner)
+	own, err := migrated.Start(ctx, task(5, "exit 4"))
+	must.NoError(t, err)
+	must.Eq(t, h.nomadID(5), own.ID)
+	must.False(t, own.Legacy)
+	ended := h.waitEnded(migrated, 5)
+	must.Eq(t, h.nomadID(5), ended.ID)
+	must.Eq(t, 4, ended.ExitCode)
+	must.False(t, ended.Legacy)
+	must.Eq(t, aliceUID, ended.Owner)
+
+	states, err := migrated.List(ctx)
+	must.NoError(t, err)
+	names := map[string]*executor.State{}
+	for _, s := range states {
+		names[s.Name] = s
+	}
+	must.MapLen(t, 4, names, must.Sprintf("states %v", names))
+	must.True(t, names[mine].Legacy)
+	must.Eq(t, int64(4), names[mine].JobID)
+	must.Eq(t, aliceUID, names[mine].Owner)
+	must.Eq(t, 23002, names[theirs].Owner)
+	must.Eq(t, 0, names[root].Owner)
+	must.False(t, names[h.nomadID(5)].Legacy)
+
+	freshStates, err := fresh.List(ctx)
+	must.NoError(t, err)
+	must.SliceEmpty(t, freshStates)
+	for _, id := range []string{mine, theirs, root, h.nomadID(5)} {
+		must.StrContains(t, logs.String(), "nomad_job="+id)
+	}
+
+	// The legacy job of the store is the store's to kill.
+	must.NoError(t, migrated.Kill(ctx, 4))
+	must.Eq(t, 137, h.waitEnded(migrated, 4).ExitCode)
+	other, err = migrated.Inspect(ctx, 5)
+	must.NoError(t, err)
+	must.Eq(t, h.nomadID(5), other.ID, must.Sprint("the store's own job 5 first"))
+	must.True(t, h.nomadJob(theirs).Stop == nil || !*h.nomadJob(theirs).Stop, must.Sprint("the other owner's job is left alone"))
+}
+
+// scenarioGracefulStop: Stop sends SIGTERM, the task's kill signal, and
+// Nomad escalates to SIGKILL after the job's kill timeout. A job that
+// traps SIGTERM and exits within it ends with its own code (0); one that
+// ignores it ends with 137 once the timeout has passed; Kill during the
+// timeout kills at once. (In these tests the task's entrypoint is the
+// test's bash script, so it traps the signal itself; the agent's real
+// entrypoint passes SIGTERM on to the job's processes.)
+func scenarioGracefulStop(t *testing.T, h *harness) {
+	e := h.executor(nomad.Config{})
+	ctx := h.ctx(2 * time.Minute)
+	graceful := task(21, `trap 'echo got TERM; exit 0' TERM; echo ready; sleep 600 & wait`)
+	graceful.KillTimeout = 20 * time.Second
+	stubborn := task(22, `trap '' TERM; echo ready; sleep 600 & wait`)
+	stubborn.KillTimeout = 3 * time.Second
+	escalated := task(23, `trap '' TERM; echo ready; sleep 600 & wait`)
+	escalated.KillTimeout = 25 * time.Second
+	for _, tk := range []*executor.Task{graceful, stubborn, escalated} {
+		_, err := e.Start(ctx, tk)
+		must.NoError(t, err)
+		nt := h.nomadJob(h.nomadID(tk.JobID)).TaskGroups[0].Tasks[0]
+		must.Eq(t, "SIGTERM", nt.KillSignal)
+		must.Eq(t, tk.KillTimeout, *nt.KillTimeout)
+	}
+	for _, id := range []int64{21, 22, 23} {
+		h.waitStarted(e, id)
+		// Stopped only once the trap is set.
+		must.Eq(t, "ready\n", h.waitLogs(e, id, false, equals("ready\n")))
+	}
+
+	stopped := time.Now()
+	must.NoError(t, e.Stop(ctx, 21))
+	must.NoError(t, e.Stop(ctx, 22))
+	must.NoError(t, e.Stop(ctx, 23))
+	must.NoError(t, e.Stop(ctx, 23)) // already stopping
+	must.NoError(t, e.Kill(ctx, 23)) // SIGKILL now, not in 25s
+
+	st := h.waitEnded(e, 21)
+	must.Eq(t, 0, st.ExitCode, must.Sprintf("state %+v", st))
+	must.Eq(t, "", st.Error)
+	must.Eq(t, "ready\ngot TERM\n", h.waitLogs(e, 21, false, equals("ready\ngot TERM\n")))
+	if h.live {
+		must.Less(t, 10*time.Second, st.FinishedAt.Sub(stopped), must.Sprint("the graceful job waited for its kill timeout"))
+	}
+
+	st = h.waitEnded(e, 23)
+	must.Eq(t, 137, st.ExitCode, must.Sprintf("state %+v", st))
+	if h.live {
+		must.Less(t, 10*time.Second, st.FinishedAt.Sub(stopped), must.Sprint("Kill waited for the kill timeout"))
+	}
+
+	st = h.waitEnded(e, 22)
+	must.Eq(t, 137, st.ExitCode, must.Sprintf("state %+v", st))
+	must.Eq(t, "", st.Error)
+	if h.live {
+		must.GreaterEq(t, stubborn.KillTimeout, st.FinishedAt.Sub(stopped), must.Sprint("SIGKILL before the kill timeout"))
+	}
+
+	must.NoError(t, e.Stop(ctx, 22))  // ended
+	must.NoError(t, e.Stop(ctx, 999)) // no such job
+}
+
+// syncBuffer is a log output read while the executor may write to it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 // TestLiveStartRace: two agents (two executors, so no shared lock) starting
 // the same job at once register one Nomad job with one allocation: the
 // registration is index-checked. Live only: which request wins varies, so
@@ -863,7 +1162,7 @@ func TestLiveStartRace(t *testing.T) {
 		t.Skip("skipping: not a recorded scenario")
 	}
 	t.Parallel()
-	h := &harness{t: t, addr: addr, instance: fmt.Sprintf("godtest-%d-race", os.Getpid()), hostDir: t.TempDir(), live: true}
+	h := &harness{t: t, addr: addr, instance: fmt.Sprintf("godtest-%d-race", os.Getpid()), stores: []string{store.NewID()}, hostDir: t.TempDir(), live: true}
 	h.connect()
 	executors := []*nomad.Executor{h.executor(nomad.Config{}), h.connectExecutor(nomad.Config{}), h.connectExecutor(nomad.Config{})}
 	ctx := h.ctx(time.Minute)
@@ -879,8 +1178,8 @@ func TestLiveStartRace(t *testing.T) {
 	}
 	st := h.waitEnded(executors[0], 1)
 	must.Eq(t, 0, st.ExitCode)
-	must.SliceLen(t, 1, h.allocations(h.instance+"-1"))
-	must.Eq(t, 0, *h.nomadJob(h.instance + "-1").Version, must.Sprint("registered more than once"))
+	must.SliceLen(t, 1, h.allocations(h.nomadID(1)))
+	must.Eq(t, 0, *h.nomadJob(h.nomadID(1)).Version, must.Sprint("registered more than once"))
 }
 
 // TestEventsStreamBreaks: when Nomad's event stream ends (a server going
@@ -897,7 +1196,7 @@ func TestEventsStreamBreaks(t *testing.T) {
 	r.mu.Lock()
 	r.breakStreams = true
 	r.mu.Unlock()
-	h := &harness{t: t, addr: r.srv.URL, instance: replayInstance, hostDir: replayHostDir, clock: r.now}
+	h := &harness{t: t, addr: r.srv.URL, instance: replayInstance, stores: replayStores, hostDir: replayHostDir, clock: r.now}
 	e := h.connectExecutor(nomad.Config{})
 	events, err := e.Events(h.ctx(10 * time.Second)) // not cancelled before the end
 	must.NoError(t, err)

@@ -19,8 +19,7 @@ import (
 // the Nomad job id (stable across its allocations); the allocation is in
 // Links.
 func (e *Executor) stateOf(ctx context.Context, v *view) (*executor.State, error) {
-	// Nomad jobs carry no owner label yet: the agent does not check it.
-	st := &executor.State{JobID: v.jobID, ID: v.nomadID, Name: v.nomadID, Owner: executor.OwnerUnknown}
+	st := &executor.State{JobID: v.jobID, ID: v.nomadID, Name: v.nomadID, Owner: v.owner, Legacy: v.legacy}
 	if reason, ok := v.requeued(); ok {
 		st.Requeue, st.Error = true, reason
 		st.Links = e.links(v.nomadID, "")

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/nomad/api"
 	"github.com/shoenig/test/must"
 	"pgregory.net/rapid"
@@ -34,23 +35,39 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{Config{Priority: 101}, "nomad.priority"},
 		{Config{JobURL: "https://god.example.org/jobs"}, "nomad.job_url"},
 		{Config{Datacenters: []string{"dc1", ""}}, "nomad.datacenters"},
+		{Config{LegacyMaxJob: -1}, "legacy_max_job"},
 	} {
+		tc.cfg.StoreID = testStoreID
 		_, err := New(ctx, tc.cfg)
 		must.Error(t, err)
 		must.StrContains(t, err.Error(), tc.field)
 	}
 }
 
+// The store's identity is required: without it the executor could not
+// tell its jobs from another store's.
+func TestNewRequiresStoreID(t *testing.T) {
+	t.Parallel()
+	for _, id := range []string{"", "0123456789abcde", "0123456789ABCDEF", "0123456789abcdefa", "g123456789abcdef"} {
+		_, err := New(context.Background(), Config{StoreID: id})
+		must.Error(t, err)
+		must.StrContains(t, err.Error(), "the job store's id is required")
+	}
+}
+
 func TestNewUnreachable(t *testing.T) {
 	t.Parallel()
-	_, err := New(context.Background(), Config{Address: "http://127.0.0.1:1"})
+	_, err := New(context.Background(), Config{Address: "http://127.0.0.1:1", StoreID: testStoreID})
 	must.Error(t, err)
 	must.StrContains(t, err.Error(), "cannot reach Nomad at http://127.0.0.1:1")
 }
 
+const testStoreID = "0123456789abcdef"
+
 func testExecutor() *Executor {
 	return &Executor{
-		cfg: Config{Instance: "god", PidsLimit: 4096, KillTimeout: 5 * time.Second, CPUMHzPerCore: 2000, UIURL: "http://n:4646"},
+		cfg: Config{Instance: "god", StoreID: testStoreID, LegacyMaxJob: 10, Logger: hclog.NewNullLogger(),
+			PidsLimit: 4096, KillTimeout: 5 * time.Second, CPUMHzPerCore: 2000, UIURL: "http://n:4646"},
 		now: time.Now,
 	}
 }
@@ -66,7 +83,7 @@ func TestNomadJobLimits(t *testing.T) {
 	must.Eq(t, 101, *res.MemoryMB) // rounded up to whole MiB
 	must.Nil(t, job.Datacenters)   // Nomad's default: all
 	must.Nil(t, job.NodePool)      // Nomad's default pool
-	must.Eq(t, "god-3", *job.ID)
+	must.Eq(t, "god-01234567-3", *job.ID)
 
 	tk.Memory = 8 << 20
 	_, err = e.nomadJob(context.Background(), tk)
@@ -194,21 +211,135 @@ func TestStopEvent(t *testing.T) {
 	alloc := func(job, id, status string) *api.Event {
 		return &api.Event{Topic: api.TopicAllocation, Payload: map[string]any{"Allocation": map[string]any{"JobID": job, "ID": id, "ClientStatus": status}}}
 	}
-	id, key, ok := e.stopEvent(alloc("god-12", "a1", "complete"))
+	id, key, ok := e.stopEvent(alloc("god-01234567-12", "a1", "complete"))
 	must.True(t, ok)
 	must.Eq(t, int64(12), id)
 	must.Eq(t, "alloc/a1", key)
-	_, _, ok = e.stopEvent(alloc("god-12", "a1", "running"))
+	_, _, ok = e.stopEvent(alloc("god-01234567-12", "a1", "running"))
 	must.False(t, ok)
-	_, _, ok = e.stopEvent(alloc("godot-12", "a1", "failed")) // another instance
+	_, _, ok = e.stopEvent(alloc("godot-01234567-12", "a1", "failed")) // another instance
 	must.False(t, ok)
-	_, _, ok = e.stopEvent(alloc("god-012", "a1", "failed")) // not a job id we make
+	_, _, ok = e.stopEvent(alloc("god-01234567-012", "a1", "failed")) // not a job id we make
 	must.False(t, ok)
-	job := &api.Event{Topic: api.TopicJob, Payload: map[string]any{"Job": map[string]any{"ID": "god-4", "Status": "dead", "Version": float64(2)}}}
+	_, _, ok = e.stopEvent(alloc("god-fedcba98-12", "a1", "failed")) // another store's
+	must.False(t, ok)
+	id, _, ok = e.stopEvent(alloc("god-7", "a2", "failed")) // a legacy job of the store
+	must.True(t, ok)
+	must.Eq(t, int64(7), id)
+	_, _, ok = e.stopEvent(alloc("god-12", "a3", "failed")) // beyond the store's legacy jobs
+	must.False(t, ok)
+	job := &api.Event{Topic: api.TopicJob, Payload: map[string]any{"Job": map[string]any{"ID": "god-01234567-4", "Status": "dead", "Version": float64(2)}}}
 	id, key, ok = e.stopEvent(job)
 	must.True(t, ok)
 	must.Eq(t, int64(4), id)
-	must.Eq(t, "job/god-4/2", key)
+	must.Eq(t, "job/god-01234567-4/2", key)
+}
+
+// TestOurs: which Nomad jobs are this store's, by id and meta.
+func TestOurs(t *testing.T) {
+	t.Parallel()
+	e := testExecutor()
+	meta := func(id, store string) map[string]string {
+		m := map[string]string{MetaInstance: "god", MetaID: id}
+		if store != "" {
+			m[MetaStore] = store
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		nomadID string
+		meta    map[string]string
+		id      int64
+		legacy  bool
+		ok      bool
+		foreign bool
+	}{
+		{"god-01234567-3", meta("3", testStoreID), 3, false, true, false},
+		{"god-01234567-3", meta("4", testStoreID), 4, false, false, true},                        // renamed: not what we register
+		{"god-fedcba98-3", meta("3", "fedcba9876543210"), 3, false, false, true},                 // another store's
+		{"god-01234567-3", meta("3", "0123456700000000"), 3, false, false, true},                 // same 8 digits, another store
+		{"god-3", meta("3", ""), 3, true, true, false},                                           // legacy, <= LegacyMaxJob
+		{"god-11", meta("11", ""), 11, true, false, true},                                        // legacy, beyond: another store's
+		{"god-3", meta("3", testStoreID), 3, false, false, true},                                 // old name, new meta
+		{"god-3", map[string]string{MetaInstance: "godot", MetaID: "3"}, 0, false, false, false}, // another instance
+		{"god-3", map[string]string{}, 0, false, false, false},                                   // not GoDocker's
+		{"god-01234567-x", map[string]string{MetaInstance: "god", MetaID: "x"}, 0, false, false, false},
+	} {
+		id, legacy, ok := e.ours(tc.nomadID, tc.meta)
+		must.Eq(t, tc.ok, ok, must.Sprintf("%s %v", tc.nomadID, tc.meta))
+		if ok {
+			must.Eq(t, tc.id, id)
+			must.Eq(t, tc.legacy, legacy)
+		}
+		must.Eq(t, tc.foreign, !ok && e.foreignStore(tc.meta), must.Sprintf("%s %v", tc.nomadID, tc.meta))
+	}
+	must.Eq(t, "^god-(01234567-)?[0-9]+$", e.allocJobPattern())
+	e.cfg.LegacyMaxJob = 0
+	must.Eq(t, "^god-01234567-[0-9]+$", e.allocJobPattern())
+	_, _, ok := e.ours("god-3", meta("3", ""))
+	must.False(t, ok, must.Sprint("a fresh store has no legacy job"))
+}
+
+// The owner: the meta's for the store's naming; for a legacy job, the
+// uid its task runs as.
+func TestOwners(t *testing.T) {
+	t.Parallel()
+	must.Eq(t, 23001, metaOwner(map[string]string{MetaOwner: "23001"}))
+	must.Eq(t, noOwner, metaOwner(map[string]string{}))
+	must.Eq(t, noOwner, metaOwner(map[string]string{MetaOwner: "-1"}))
+	legacy := func(user string) *api.Job {
+		return &api.Job{TaskGroups: []*api.TaskGroup{{Tasks: []*api.Task{{Name: taskName, User: user}}}}}
+	}
+	must.Eq(t, 23001, legacyOwner(legacy("23001:23001")))
+	must.Eq(t, 0, legacyOwner(legacy("0:0")))
+	must.Eq(t, noOwner, legacyOwner(legacy("")))
+	must.Eq(t, noOwner, legacyOwner(&api.Job{}))
+	v := &view{legacy: true, owner: 0}
+	must.True(t, v.ownedBy(23001, 0), must.Sprint("a root job of the old naming runs as 0"))
+	must.False(t, v.ownedBy(23001, 23001))
+	v = &view{owner: 23001}
+	must.True(t, v.ownedBy(23001, 0), must.Sprint("the store's naming: the submitter, also for a root job"))
+	must.False(t, v.ownedBy(23002, 23002))
+	must.False(t, (&view{owner: noOwner}).ownedBy(0, 0))
+}
+
+// The job carries the store and owner, and a graceful kill signal with the
+// job's kill timeout (the configured one when it has none).
+func TestNomadJobIdentity(t *testing.T) {
+	t.Parallel()
+	e := testExecutor()
+	tk := &executor.Task{JobID: 9, Name: "n", Owner: 23001, UID: 0, GID: 0, Image: "img:1", Entrypoint: []string{"bash"}, KillTimeout: 42 * time.Second}
+	job, err := e.nomadJob(context.Background(), tk)
+	must.NoError(t, err)
+	must.Eq(t, "god-01234567-9", *job.ID)
+	must.Eq(t, testStoreID, job.Meta[MetaStore])
+	must.Eq(t, "23001", job.Meta[MetaOwner])
+	task := job.TaskGroups[0].Tasks[0]
+	must.Eq(t, "SIGTERM", task.KillSignal)
+	must.Eq(t, 42*time.Second, *task.KillTimeout)
+	labels := task.Config["labels"].([]map[string]string)[0]
+	must.Eq(t, testStoreID, labels[LabelStoreID])
+	must.Eq(t, "23001", labels[LabelOwner])
+	must.Eq(t, "9", labels[LabelJobID])
+
+	tk.KillTimeout = 0
+	job, err = e.nomadJob(context.Background(), tk)
+	must.NoError(t, err)
+	must.Eq(t, 5*time.Second, *job.TaskGroups[0].Tasks[0].KillTimeout)
+}
+
+// Another store's jobs are reported once each.
+func TestReportForeign(t *testing.T) {
+	t.Parallel()
+	var buf strings.Builder
+	e := testExecutor()
+	e.cfg.Logger = hclog.New(&hclog.LoggerOptions{Output: &buf})
+	meta := map[string]string{MetaInstance: "god", MetaID: "1", MetaStore: "fedcba9876543210"}
+	e.reportForeign("god-fedcba98-1", meta)
+	e.reportForeign("god-fedcba98-1", meta)
+	e.reportForeign("god-fedcba98-2", meta)
+	must.Eq(t, 2, strings.Count(buf.String(), "Nomad job of another job store left alone"))
+	must.StrContains(t, buf.String(), "fedcba9876543210")
 }
 
 func TestLinks(t *testing.T) {
@@ -254,7 +385,7 @@ func TestStateOf(t *testing.T) {
 	started := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	finished := started.Add(time.Minute)
 	view := func(a *api.AllocationListStub) *view {
-		return &view{jobID: 4, nomadID: "god-4", allocs: []*api.AllocationListStub{a}}
+		return &view{jobID: 4, nomadID: "god-4", owner: 23001, allocs: []*api.AllocationListStub{a}}
 	}
 	terminated := func(code int, details map[string]string) *api.TaskState {
 		return &api.TaskState{StartedAt: started, FinishedAt: finished, Events: []*api.TaskEvent{
@@ -268,7 +399,7 @@ func TestStateOf(t *testing.T) {
 	st, err := e.stateOf(ctx, view(&api.AllocationListStub{ID: "a1", NodeName: "n1", ClientStatus: "failed",
 		TaskStates: map[string]*api.TaskState{taskName: terminated(137, map[string]string{"oom_killed": "true"})}}))
 	must.NoError(t, err)
-	must.Eq(t, &executor.State{JobID: 4, ID: "god-4", Name: "god-4", Node: "n1", Owner: executor.OwnerUnknown, ExitCode: 137, OOMKilled: true,
+	must.Eq(t, &executor.State{JobID: 4, ID: "god-4", Name: "god-4", Node: "n1", Owner: 23001, ExitCode: 137, OOMKilled: true,
 		StartedAt: started, FinishedAt: finished, Links: e.links("god-4", "a1")}, st)
 
 	st, err = e.stateOf(ctx, view(&api.AllocationListStub{ID: "a1", NodeName: "n1", ClientStatus: "running",
