@@ -9,6 +9,7 @@ import (
 
 	"github.com/godocker/god/agent/pin"
 	"github.com/godocker/god/api"
+	"github.com/godocker/god/internal/failpoint"
 	"github.com/godocker/god/job"
 	"github.com/godocker/god/plugins/executor"
 	"github.com/godocker/god/plugins/scheduler"
@@ -451,6 +452,7 @@ func (a *Agent) dispatch(ctx context.Context, j *job.Job, engineDone func()) {
 	a.mu.Lock()
 	delete(a.backoff, j.ID)
 	a.mu.Unlock()
+	failpoint.Hit(failpoint.AfterStart)
 	a.adoptFrom(ctx, j, j.ID, st)
 }
 
@@ -525,7 +527,15 @@ func (a *Agent) adoptFrom(ctx context.Context, known *job.Job, id int64, st *exe
 	})
 	switch {
 	case err != nil:
-		a.schedLog.Error("recording dispatch", "job_id", id, "error", err)
+		// The container may run (or have run) unrecorded: free the slot
+		// and try again later; the next dispatch finds the container (its
+		// name is the job's) and records it, never starting another.
+		a.schedLog.Error("recording dispatch failed, will retry", "job_id", id, "error", err)
+		a.release(id)
+		a.mu.Lock()
+		a.backoff[id] = time.Now().Add(time.Second)
+		a.mu.Unlock()
+		a.Wake()
 		return
 	case !j.Running():
 		// Stopped or held while being dispatched: the container must not
@@ -541,6 +551,7 @@ func (a *Agent) adoptFrom(ctx context.Context, known *job.Job, id int64, st *exe
 	default:
 		a.book(j)
 		a.schedLog.Debug("job running", "job_id", id, "user", j.User.Name, "container", st.Name)
+		failpoint.Hit(failpoint.AfterRecordStart)
 	}
 }
 

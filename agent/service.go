@@ -153,7 +153,10 @@ func (a *Agent) Submit(ctx context.Context, caller *api.Caller, spec *api.JobSpe
 // submit (same key) stored it first, so the answer is that job.
 func (a *Agent) stored(ctx context.Context, err error) (*api.Job, error) {
 	var dup *store.DuplicateError
-	if !errors.As(err, &dup) {
+	switch {
+	case store.IsFull(err):
+		return nil, errorf(http.StatusInsufficientStorage, "the job store is out of disk space (%v): nothing was stored; ask an administrator to free space, then submit again", err)
+	case !errors.As(err, &dup):
 		return nil, fmt.Errorf("storing job: %w", err)
 	}
 	j, gerr := a.store.Get(ctx, dup.ID)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/godocker/god/api"
+	"github.com/godocker/god/internal/failpoint"
 	"github.com/godocker/god/job"
 	"github.com/godocker/god/plugins/executor"
 	"github.com/godocker/god/store"
@@ -124,12 +125,10 @@ func (a *Agent) reconcile(ctx context.Context) error {
 		case !a.ownedBy(j, st):
 			// Not this job's: leave it alone.
 		case j.Pending() && !st.Running && st.StartedAt.IsZero():
-			// Created but never started (the agent died in between): it
-			// never ran, so drop it and let the job be dispatched again.
-			a.watchLog.Info("removing container created but never started before a restart", "job_id", id)
-			if err := a.exec.Remove(ctx, id); err != nil {
-				return err
-			}
+			// Created but never started (the agent died in between, maybe
+			// with the engine still starting it): the job's next dispatch
+			// starts that container, as the engine starts one only once;
+			// removing it here could kill a run just begun.
 			a.Wake()
 		case j.Pending():
 			a.watchLog.Info("adopting container started before a restart", "job_id", id)
@@ -266,8 +265,10 @@ func (a *Agent) finalizeHere(ctx context.Context, id int64) {
 	if err != nil || !j.Running() {
 		return
 	}
-	if !a.ownedBy(j, st) {
-		// Its own container is gone; what is left is another's.
+	if !a.ownedBy(j, st) || st.Removing {
+		// Its own container is gone (or going, removed behind the agent's
+		// back: the removal's kill is not the job's end); what is left is
+		// another's.
 		if leader {
 			a.lost(ctx, id)
 		}
@@ -299,6 +300,7 @@ func (a *Agent) finalizeHere(ctx context.Context, id int64) {
 	// A root job's files go back to their owner before the user is told
 	// the job is over.
 	a.returnFiles(j)
+	failpoint.Hit(failpoint.BeforeRecordEnd)
 	_, recorded, err := a.mutate(ctx, id, func(j *job.Job) bool {
 		if !j.Running() {
 			return false
@@ -324,6 +326,7 @@ func (a *Agent) finalizeHere(ctx context.Context, id int64) {
 	}
 	if recorded {
 		a.watchLog.Debug("recorded job end", "job_id", id, "exit_code", st.ExitCode)
+		failpoint.Hit(failpoint.AfterRecordEnd)
 	}
 	if err := a.exec.Remove(ctx, id); err != nil {
 		a.watchLog.Warn("removing container", "job_id", id, "error", err)

@@ -25,18 +25,22 @@ import (
 
 const testImage = "godocker/bash:local"
 
-var godBin string
+// godBin is the agent and CLI as users get them; godFaultBin the same
+// built with -tags failpoints, which crashes where GOD_FAILPOINT says.
+var godBin, godFaultBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "god-e2e-bin")
 	if err != nil {
 		panic(err)
 	}
-	godBin = filepath.Join(dir, "god")
-	out, err := exec.Command("go", "build", "-o", godBin, "..").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "building god: %v\n%s", err, out)
-		os.Exit(1)
+	godBin, godFaultBin = filepath.Join(dir, "god"), filepath.Join(dir, "god-failpoints")
+	for bin, tags := range map[string]string{godBin: "", godFaultBin: "failpoints"} {
+		out, err := exec.Command("go", "build", "-tags", tags, "-o", bin, "..").CombinedOutput()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "building god: %v\n%s", err, out)
+			os.Exit(1)
+		}
 	}
 	// The CLI runs as test users: they must be able to execute it.
 	_ = os.Chmod(dir, 0o755)
@@ -77,6 +81,8 @@ type agentProc struct {
 	shared   string // the job directories' root
 	cfgPath  string
 	args     []string
+	bin      string   // godBin unless a test says otherwise
+	env      []string // added to the agent's environment
 	cmd      *exec.Cmd
 	exited   chan error
 	log      *syncBuffer
@@ -91,6 +97,13 @@ type agentOpts struct {
 	// cluster (one engine, one job directory tree).
 	instance  string
 	sharedDir string
+	// bin and env, when set, start another binary (godFaultBin) with more
+	// environment (GOD_FAILPOINT).
+	bin string
+	env []string
+	// tmpfsMiB, when set, puts the agent's data dir (its store, socket and
+	// job directories) on a tmpfs of that size: a disk that can fill up.
+	tmpfsMiB int
 }
 
 // startAgent writes a config and starts the agent.
@@ -112,6 +125,13 @@ func startAgent(t *testing.T, o agentOpts, args ...string) *agentProc {
 	}
 	if o.sharedDir != "" {
 		p.shared = o.sharedDir
+	}
+	p.bin, p.env = o.bin, o.env
+	if o.tmpfsMiB > 0 {
+		out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%dm,mode=0755", o.tmpfsMiB), "tmpfs", dir).CombinedOutput()
+		must.NoError(t, err, must.Sprint(string(out)))
+		// Registered before the agent's cleanup, so it runs after it.
+		t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
 	}
 	cfg := fmt.Sprintf(`
 data_dir  = %q
@@ -155,7 +175,12 @@ func (p *agentProc) start() {
 	if p.log == nil {
 		p.log = &syncBuffer{}
 	}
-	p.cmd = exec.Command(godBin, append([]string{"agent", "-config", p.cfgPath}, p.args...)...)
+	bin := p.bin
+	if bin == "" {
+		bin = godBin
+	}
+	p.cmd = exec.Command(bin, append([]string{"agent", "-config", p.cfgPath}, p.args...)...)
+	p.cmd.Env = append(os.Environ(), p.env...)
 	p.cmd.Stdout = p.log
 	p.cmd.Stderr = p.log
 	must.NoError(p.t, p.cmd.Start())

@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/godocker/god/job"
@@ -37,6 +39,21 @@ var ErrFenced = errors.New("job store fenced: a newer leader epoch was claimed")
 // was already claimed. Reads through the view are not fenced.
 type Fencer interface {
 	Fence(ctx context.Context, epoch uint64) (Store, error)
+}
+
+// IsFull reports a write refused because the store's disk is full: the
+// SQLite file system (ENOSPC, SQLITE_FULL) or a Redis server that cannot
+// append to its AOF. Nothing of the write was stored.
+func IsFull(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, syscall.ENOSPC) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "database or disk is full") || strings.Contains(msg, "No space left on device") ||
+		strings.Contains(msg, "SQLITE_FULL")
 }
 
 // Identified is implemented by stores that have an Identity (every store

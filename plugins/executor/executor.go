@@ -86,7 +86,12 @@ type State struct {
 	// OOMKilled is set when the engine killed the container for memory.
 	OOMKilled bool
 	// Error is the engine's explanation of an abnormal end, if any.
-	Error      string
+	Error string
+	// Removing is set when the container is being removed (or is dead)
+	// and the agent did not ask for it: someone removed it behind
+	// GoDocker's back, so its exit code (137 from the removal's kill) is
+	// not the job's. The agent treats it as lost.
+	Removing   bool
 	StartedAt  time.Time
 	FinishedAt time.Time
 	// Owner is the submitter's uid the container is labelled with. For a

@@ -21,6 +21,7 @@ import (
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/client"
 
+	"github.com/godocker/god/internal/failpoint"
 	"github.com/godocker/god/plugins/executor"
 )
 
@@ -206,16 +207,29 @@ func (e *Executor) Start(ctx context.Context, t *executor.Task) (*executor.State
 		// and give this job a container of its own.
 	case err == nil && !st.OwnedBy(t.Owner, t.UID):
 		return nil, fmt.Errorf("the engine has a container %s for job %d that belongs to uid %d, not to the job's owner (uid %d): GoDocker leaves it alone; remove it (docker rm -f %s) if it is stale", st.Name, t.JobID, st.Owner, t.Owner, st.Name)
+	case err == nil && st.Removing:
+		// The container of an earlier run, lost and being removed: the
+		// new run waits until it is gone.
+		return nil, fmt.Errorf("the container %s of an earlier run is being removed; the job starts once it is gone", st.Name)
 	case err == nil && (st.Running || !st.FinishedAt.IsZero() || !st.StartedAt.IsZero()):
 		// Started by an earlier attempt (the agent died before recording
 		// it): never start a container twice.
 		return st, nil
 	case err == nil:
-		// Created by an earlier attempt that died before starting it: it
-		// never ran, and its mounts were this attempt's to pin, so make it
-		// anew.
+		// Created by an earlier attempt that died before starting it (or
+		// whose start the engine may still be carrying out): start it, as
+		// the engine starts a container once. Its staging mounts are this
+		// attempt's (the same paths, pinned again); if it cannot start
+		// all the same, it never ran: make it anew.
+		_, serr := e.cli.ContainerStart(ctx, st.ID, client.ContainerStartOptions{})
+		if serr == nil || ctx.Err() != nil {
+			if serr != nil {
+				return nil, fmt.Errorf("starting container: %w", serr)
+			}
+			return e.Inspect(ctx, t.JobID)
+		}
 		if _, err := e.cli.ContainerRemove(ctx, st.ID, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
-			return nil, fmt.Errorf("removing container created but never started: %w", err)
+			return nil, fmt.Errorf("removing container that could not start (%v): %w", serr, err)
 		}
 	case !errors.Is(err, executor.ErrNotFound):
 		return nil, err
@@ -233,7 +247,13 @@ func (e *Executor) Start(ctx context.Context, t *executor.Task) (*executor.State
 	})
 	if cerrdefs.IsConflict(err) {
 		// Another start raced us to the name: the engine kept one container.
-		return e.Inspect(ctx, t.JobID)
+		st, ierr := e.Inspect(ctx, t.JobID)
+		if errors.Is(ierr, executor.ErrNotFound) {
+			// Still being made by a create the engine goes on with after
+			// its caller gave up (an agent that died): try again later.
+			return nil, fmt.Errorf("the engine is still creating container %s: %w", name, err)
+		}
+		return st, ierr
 	}
 	if err != nil {
 		if cerrdefs.IsInvalidArgument(err) {
@@ -241,6 +261,7 @@ func (e *Executor) Start(ctx context.Context, t *executor.Task) (*executor.State
 		}
 		return nil, fmt.Errorf("creating container: %w", err)
 	}
+	failpoint.Hit(failpoint.AfterCreate)
 	return e.start(ctx, t.JobID, name)
 }
 
@@ -399,6 +420,7 @@ func (e *Executor) inspect(ctx context.Context, ref string, jobID int64) (*execu
 		st.ExitCode = c.State.ExitCode
 		st.OOMKilled = c.State.OOMKilled
 		st.Error = c.State.Error
+		st.Removing = c.State.Status == "removing" || c.State.Dead
 		st.StartedAt = parseTime(c.State.StartedAt)
 		st.FinishedAt = parseTime(c.State.FinishedAt)
 	}

@@ -717,9 +717,10 @@ func TestNameAndCapabilities(t *testing.T) {
 }
 
 // TestStartCancelled: a start cut short by its context (the agent stopping)
-// is not a permanent failure; a container created by an attempt that died
-// before starting it never ran, so the next Start makes it anew (its mounts
-// are that attempt's) and runs the job once.
+// is not a permanent failure and leaves the container for the next Start,
+// which starts it (the engine starts a container once); a created
+// container that cannot start (its staging mount is gone) never ran, so
+// Start makes it anew.
 func TestStartCancelled(t *testing.T) {
 	t.Parallel()
 	e, cfg := newTestExecutorConfig(t, docker.Config{})
@@ -745,13 +746,39 @@ func TestStartCancelled(t *testing.T) {
 		t.Logf("start with %v: %v", d*time.Millisecond, err)
 		must.False(t, errors.Is(err, executor.ErrPermanent), must.Sprintf("start cut short after %v: %v", d*time.Millisecond, err))
 	}
-	st, err := e.Start(ctx, task(51, "sleep 30"))
+	// As the agent does, retry while a create cut short is still being
+	// carried out by the engine.
+	var st *executor.State
+	for range 50 {
+		if st, err = e.Start(ctx, task(51, "sleep 30")); err == nil {
+			break
+		}
+		t.Logf("start: %v", err)
+		time.Sleep(100 * time.Millisecond)
+	}
 	must.NoError(t, err)
 	must.True(t, st.Running)
-	must.NotEq(t, created.ID, st.ID, must.Sprint("the never-started container was made anew"))
+	must.Eq(t, created.ID, st.ID, must.Sprint("the created container is the one started"))
 	again, err := e.Start(ctx, task(51, "sleep 30"))
 	must.NoError(t, err)
 	must.Eq(t, st.ID, again.ID, must.Sprint("a started one is kept"))
+
+	// Created by an attempt whose staging mount is gone since: it cannot
+	// start, so it is made anew, with this attempt's mounts.
+	gone := t.TempDir()
+	broken, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Name:       nameOf(cfg, 52),
+		Config:     &container.Config{Image: testImage, Entrypoint: []string{"true"}, User: "23001:23001", Labels: labelsOf(cfg, 52)},
+		HostConfig: &container.HostConfig{Mounts: []mount.Mount{{Type: mount.TypeBind, Source: gone, Target: "/data"}}},
+	})
+	must.NoError(t, err)
+	must.NoError(t, os.Remove(gone))
+	out := userDir(t)
+	fresh, err := e.Start(ctx, task(52, "echo ran > /data/ran", executor.Mount{Source: out, Target: "/data"}))
+	must.NoError(t, err)
+	must.NotEq(t, broken.ID, fresh.ID)
+	waitExited(t, ctx, e, 52)
+	must.Eq(t, []string{"ran"}, readLines(t, filepath.Join(out, "ran")))
 }
 
 // counterLoop counts in a file forever, ten times a second. Each value is

@@ -87,6 +87,22 @@ func (s *Server) Start() {
 	s.t.Fatalf("redis-server did not start: %v", lastErr)
 }
 
+// Restart runs a killed server again on its dir and its port, as a server
+// restarted in place: its clients reconnect to the same address.
+func (s *Server) Restart() {
+	s.t.Helper()
+	_, p, _ := net.SplitHostPort(s.Addr)
+	port, _ := strconv.Atoi(p)
+	var lastErr error
+	for range 50 {
+		if lastErr = s.tryPort(port); lastErr == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond) // the port may linger a moment
+	}
+	s.t.Fatalf("redis-server did not restart on %s: %v", s.Addr, lastErr)
+}
+
 func (s *Server) try() error {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -94,6 +110,11 @@ func (s *Server) try() error {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
+	return s.tryPort(port)
+}
+
+func (s *Server) tryPort(port int) error {
+	var err error
 	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	logFile := filepath.Join(s.dir, "redis.log")
 	ports := []string{"--port", strconv.Itoa(port)}
