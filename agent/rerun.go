@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/godocker/god/api"
 	"github.com/godocker/god/job"
-	"github.com/godocker/god/plugins/executor"
 )
 
 // Reschedule kills a running job and puts it back to pending with the same
@@ -44,12 +44,13 @@ func (a *Agent) Reschedule(ctx context.Context, caller *api.Caller, id int64) (*
 
 // rerun decides what becomes of a running job whose container is gone
 // before it could finish by itself: a requested reschedule, or a retry of
-// a job the engine lost while it may still retry. It reports whether the
-// job went back to pending.
-func (a *Agent) rerun(ctx context.Context, id int64, st *executor.State) bool {
+// a job the engine lost (lostWhy says how) while it may still retry. It
+// reports whether the job went back to pending.
+func (a *Agent) rerun(ctx context.Context, id int64, lostWhy string) bool {
 	var requeued bool
+	var retry int
 	_, _, err := a.mutate(ctx, id, func(j *job.Job) bool {
-		requeued = false
+		requeued, retry = false, 0
 		if !j.Running() || j.KillRequested {
 			return false
 		}
@@ -57,12 +58,13 @@ func (a *Agent) rerun(ctx context.Context, id int64, st *executor.State) bool {
 		case j.RescheduleRequested:
 			j.Reschedules++
 			j.MarkPending(api.SecondaryRescheduled, fmt.Sprintf("%s (%d time(s))", j.Status.Reason, j.Reschedules))
-		case st == nil && j.Retries < min(j.Spec.Retries, *a.cfg.MaxRetries):
+		case lostWhy != "" && j.Retries < min(j.Spec.Retries, *a.cfg.MaxRetries):
 			j.Retries++
+			retry = j.Retries
 			if j.Container != nil && j.Container.Node != "" {
 				j.FailedNodes = append(j.FailedNodes, j.Container.Node)
 			}
-			j.MarkPending(api.SecondaryRescheduled, fmt.Sprintf("the engine lost the container; retry %d of %d", j.Retries, min(j.Spec.Retries, *a.cfg.MaxRetries)))
+			j.MarkPending(api.SecondaryRescheduled, fmt.Sprintf("%s; retry %d of %d", lostWhy, j.Retries, min(j.Spec.Retries, *a.cfg.MaxRetries)))
 		default:
 			return false
 		}
@@ -76,10 +78,25 @@ func (a *Agent) rerun(ctx context.Context, id int64, st *executor.State) bool {
 	}
 	if requeued {
 		a.watchLog.Info("job back to pending", "job_id", id)
+		if retry > 0 {
+			// What lost the container (an engine restarting, a node
+			// failing) may not be over yet: the retry waits a little.
+			// Set while the job is still reserved, so no pass starts it
+			// before.
+			a.mu.Lock()
+			a.backoff[id] = time.Now().Add(retryDelay(retry))
+			a.mu.Unlock()
+		}
 		a.release(id)
 		a.Wake()
 	}
 	return requeued
+}
+
+// retryDelay is how long the nth retry of a lost job waits: 2 s, doubled
+// each retry, at most a minute.
+func retryDelay(n int) time.Duration {
+	return min(2*time.Second<<min(n-1, 5), time.Minute)
 }
 
 // requeue puts a running job the engine gave back (it could not place it)

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"time"
@@ -101,7 +102,7 @@ func (a *Agent) reconcile(ctx context.Context) error {
 		}
 		switch {
 		case !ok:
-			a.lost(ctx, j.ID)
+			a.lost(ctx, j.ID, "")
 		case !st.Running:
 			a.finalize(ctx, j.ID)
 		default:
@@ -188,8 +189,11 @@ func (a *Agent) ownedBy(j *job.Job, st *executor.State) bool {
 }
 
 // lost ends a running job whose container vanished outside GoDocker.
-func (a *Agent) lost(ctx context.Context, id int64) {
-	if a.rerun(ctx, id, nil) {
+//
+// why says what became of the container, when the executor knows; empty,
+// the container disappeared.
+func (a *Agent) lost(ctx context.Context, id int64, why string) {
+	if a.rerun(ctx, id, cmp.Or(why, "the engine lost the container")) {
 		return
 	}
 	j, recorded, err := a.mutate(ctx, id, func(j *job.Job) bool {
@@ -197,7 +201,7 @@ func (a *Agent) lost(ctx context.Context, id int64) {
 			return false // finalized meanwhile: not lost
 		}
 		a.returnFiles(j)
-		j.MarkOver(nil, api.SecondaryLost, "the container disappeared from the engine; its exit code is unknown", time.Now())
+		j.MarkOver(nil, api.SecondaryLost, cmp.Or(why, "the container disappeared from the engine")+"; its exit code is unknown", time.Now())
 		return true
 	})
 	if err != nil {
@@ -250,7 +254,7 @@ func (a *Agent) finalizeHere(ctx context.Context, id int64) {
 	st, err := a.exec.Inspect(ctx, id)
 	if errors.Is(err, executor.ErrNotFound) {
 		if j, gerr := a.store.Get(ctx, id); gerr == nil && j.Running() && leader {
-			a.lost(ctx, id)
+			a.lost(ctx, id, "")
 		}
 		return
 	}
@@ -265,13 +269,25 @@ func (a *Agent) finalizeHere(ctx context.Context, id int64) {
 	if err != nil || !j.Running() {
 		return
 	}
-	if !a.ownedBy(j, st) || st.Removing {
+	interrupted := st.Interrupted != "" && !j.KillRequested && !j.RescheduleRequested
+	if !a.ownedBy(j, st) || st.Removing || interrupted {
 		// Its own container is gone (or going, removed behind the agent's
-		// back: the removal's kill is not the job's end); what is left is
-		// another's.
-		if leader {
-			a.lost(ctx, id)
+		// back), or was stopped by someone else or by the engine stopping
+		// (that signal is not the job's end), or what is left is another's.
+		if !leader {
+			return
 		}
+		why := ""
+		if interrupted && !st.Removing && a.ownedBy(j, st) {
+			// The container is the job's, ended: it goes first, or the
+			// next look would take it for the retry's.
+			if err := a.exec.Remove(ctx, id); err != nil {
+				a.watchLog.Error("removing an interrupted job's container", "job_id", id, "error", err)
+				return
+			}
+			why = st.Interrupted
+		}
+		a.lost(ctx, id, why)
 		return
 	}
 	if !leader && !j.KillRequested && (st.Requeue || j.RescheduleRequested) {
@@ -294,7 +310,7 @@ func (a *Agent) finalizeHere(ctx context.Context, id int64) {
 			a.watchLog.Error("removing container for a reschedule", "job_id", id, "error", err)
 			return
 		}
-		a.rerun(ctx, id, st)
+		a.rerun(ctx, id, "")
 		return
 	}
 	// A root job's files go back to their owner before the user is told

@@ -136,7 +136,7 @@ func (a *Agent) blocked(ctx context.Context, j *job.Job, all bool) ([]api.Reason
 	used := a.used
 	running := len(a.reserved)
 	a.mu.Unlock()
-	if backingOff && time.Now().Before(until) && add(api.Reason{Kind: "retry", Message: fmt.Sprintf("its last start failed (%s); next try at %s", j.Status.Reason, until.Format(time.TimeOnly)), Fix: "if the reason names your job (image, volume), stop it and fix the spec"}) {
+	if backingOff && time.Now().Before(until) && add(api.Reason{Kind: "retry", Message: fmt.Sprintf("its last run or start failed (%s); next try at %s", j.Status.Reason, until.Format(time.TimeOnly)), Fix: "if the reason names your job (image, volume), stop it and fix the spec"}) {
 		return out, nil
 	}
 	fix := "wait for your running jobs to end, or stop some (god job status -state running)"

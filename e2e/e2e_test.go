@@ -104,6 +104,8 @@ type agentOpts struct {
 	// tmpfsMiB, when set, puts the agent's data dir (its store, socket and
 	// job directories) on a tmpfs of that size: a disk that can fill up.
 	tmpfsMiB int
+	// dockerHost, when set, is the engine's address (a private dockerd).
+	dockerHost string
 }
 
 // startAgent writes a config and starts the agent.
@@ -142,12 +144,13 @@ allow_root = true # the test process submits as root
 docker {
   instance = %q
   cpu      = %g
+  %s
 }
 defaults {
   image  = %q
   memory = "128MiB"
 }
-%s`, dir, p.shared, p.socket, p.instance, o.cpu, testImage, o.extra)
+%s`, dir, p.shared, p.socket, p.instance, o.cpu, dockerAddress(o.dockerHost), testImage, o.extra)
 	must.NoError(t, os.WriteFile(p.cfgPath, []byte(cfg), 0o644))
 	var err error
 	p.client, err = api.NewClient(&api.Config{Address: "unix://" + p.socket})
@@ -168,6 +171,13 @@ defaults {
 		}
 	})
 	return p
+}
+
+func dockerAddress(host string) string {
+	if host == "" {
+		return ""
+	}
+	return fmt.Sprintf("address = %q", host)
 }
 
 func (p *agentProc) start() {

@@ -14,6 +14,8 @@ command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
 [ -x /bin/busybox ] || need_pkgs+=(busybox-static)
 [ -x /bin/bash-static ] || need_pkgs+=(bash-static)
 command -v docker >/dev/null 2>&1 || need_pkgs+=(docker.io)
+# The engine-restart tests start a private dockerd on a bridge of their own.
+command -v ip >/dev/null 2>&1 || need_pkgs+=(iproute2)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     log "missing packages: ${need_pkgs[*]}; run this script as root (or: apt-get install ${need_pkgs[*]})"

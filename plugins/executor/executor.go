@@ -91,9 +91,16 @@ type State struct {
 	// and the agent did not ask for it: someone removed it behind
 	// GoDocker's back, so its exit code (137 from the removal's kill) is
 	// not the job's. The agent treats it as lost.
-	Removing   bool
-	StartedAt  time.Time
-	FinishedAt time.Time
+	Removing bool
+	// Interrupted, when set, says how the container was stopped from
+	// outside the job: the engine was asked to signal it (docker stop or
+	// kill by someone, the engine's own shutdown) or it ended while an
+	// engine without live-restore was down. Its exit code is the signal's,
+	// not the job's: the agent takes it for a loss unless GoDocker itself
+	// asked for the stop.
+	Interrupted string
+	StartedAt   time.Time
+	FinishedAt  time.Time
 	// Owner is the submitter's uid the container is labelled with. For a
 	// container of the old naming (Legacy: made before stores had an
 	// identity, recognised for one release) it is the uid it runs as, as

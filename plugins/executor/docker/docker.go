@@ -81,7 +81,22 @@ type Executor struct {
 	node     string // the engine's host name
 	// foreign are the containers of another store already reported.
 	foreign sync.Map
+
+	// signalled are the containers (by engine id) the engine was asked
+	// to signal, seen on the event stream: their end is not their job's
+	// own unless GoDocker asked.
+	signalled sync.Map
+
+	// The engine's outages seen from the event stream: downSince is when
+	// the stream broke (zero while it runs); stopped are the outages of
+	// an engine without live-restore, which stopped its containers.
+	outageMu  sync.Mutex
+	downSince time.Time
+	stopped   []outage
 }
+
+// outage is a span of time the engine was down.
+type outage struct{ from, to time.Time }
 
 var _ executor.Executor = (*Executor)(nil)
 
@@ -423,8 +438,68 @@ func (e *Executor) inspect(ctx context.Context, ref string, jobID int64) (*execu
 		st.Removing = c.State.Status == "removing" || c.State.Dead
 		st.StartedAt = parseTime(c.State.StartedAt)
 		st.FinishedAt = parseTime(c.State.FinishedAt)
+		if !st.Running && e.streamBroken() {
+			// The engine is back but its outage is not classified yet.
+			if err := e.settleOutage(ctx); err != nil {
+				return nil, err
+			}
+		}
+		switch sig, signalled := e.signalled.Load(c.ID); {
+		case st.Running:
+		case signalled:
+			st.Interrupted = fmt.Sprintf("the container was sent signal %v from outside the job (docker stop or kill, or the engine stopping)", sig)
+		case e.stoppedByEngine(st.FinishedAt):
+			st.Interrupted = "the Docker engine stopped while the job ran and stopped its container (the engine runs without live-restore)"
+		}
 	}
 	return st, nil
+}
+
+// streamBroken tells whether the event stream broke and the outage is
+// not settled yet.
+func (e *Executor) streamBroken() bool {
+	e.outageMu.Lock()
+	defer e.outageMu.Unlock()
+	return !e.downSince.IsZero()
+}
+
+// settleOutage ends an outage the event stream saw, once the engine
+// answers again: it asks the engine whether it kept its containers
+// running while down (live-restore); if not, the outage is remembered so
+// that ends within it are known as the engine's, not the jobs'.
+func (e *Executor) settleOutage(ctx context.Context) error {
+	info, err := e.cli.Info(ctx, client.InfoOptions{})
+	if err != nil {
+		return fmt.Errorf("docker info: %w", err)
+	}
+	e.outageMu.Lock()
+	defer e.outageMu.Unlock()
+	if e.downSince.IsZero() {
+		return nil
+	}
+	if !info.Info.LiveRestoreEnabled {
+		// The stream may break a moment after the engine began to stop.
+		e.stopped = append(e.stopped, outage{e.downSince.Add(-2 * time.Second), time.Now()})
+		e.stopped = e.stopped[max(0, len(e.stopped)-16):]
+	}
+	e.downSince = time.Time{}
+	return nil
+}
+
+// stoppedByEngine tells whether a container that ended at t ended while
+// an engine without live-restore was down.
+func (e *Executor) stoppedByEngine(t time.Time) bool {
+	if t.IsZero() {
+		return false
+	}
+	e.outageMu.Lock()
+	defer e.outageMu.Unlock()
+	for _, o := range e.stopped {
+		if !t.Before(o.from) && !t.After(o.to) {
+			return true
+		}
+	}
+	return false
 }
 
 func parseTime(s string) time.Time {
@@ -582,11 +657,21 @@ func (e *Executor) Remove(ctx context.Context, jobID int64) error {
 
 // Events implements executor.Executor: one engine event stream for all jobs,
 // instead of one waiting request per container.
+//
+// The stream also tells which containers the engine was asked to signal
+// (State.Interrupted). A stream that breaks while ctx lives is the engine
+// going away; the next subscription asks the engine whether it keeps
+// containers running while it is down (live-restore). If it does not,
+// containers that ended while it was down were stopped by it, not by
+// their jobs (Interrupted as well).
 func (e *Executor) Events(ctx context.Context) (<-chan executor.Event, error) {
+	if err := e.settleOutage(ctx); err != nil {
+		return nil, err
+	}
 	res := e.cli.Events(ctx, client.EventsListOptions{
 		Filters: client.Filters{}.
 			Add("type", "container").
-			Add("event", "die").
+			Add("event", "die", "kill", "destroy").
 			Add("label", LabelInstance+"="+e.cfg.Instance),
 	})
 	out := make(chan executor.Event, 64)
@@ -597,6 +682,13 @@ func (e *Executor) Events(ctx context.Context) (<-chan executor.Event, error) {
 			case <-ctx.Done():
 				return
 			case <-res.Err:
+				if ctx.Err() == nil {
+					e.outageMu.Lock()
+					if e.downSince.IsZero() {
+						e.downSince = time.Now()
+					}
+					e.outageMu.Unlock()
+				}
 				return
 			case m := <-res.Messages:
 				id, err := strconv.ParseInt(m.Actor.Attributes[LabelJobID], 10, 64)
@@ -605,6 +697,15 @@ func (e *Executor) Events(ctx context.Context) (<-chan executor.Event, error) {
 				}
 				if ok, _ := e.ours(m.Actor.Attributes, id); !ok {
 					continue // another store's
+				}
+				switch m.Action {
+				case "kill":
+					// Seen before the die it causes, on the same stream.
+					e.signalled.Store(m.Actor.ID, m.Actor.Attributes["signal"])
+					continue
+				case "destroy":
+					e.signalled.Delete(m.Actor.ID)
+					continue
 				}
 				select {
 				case out <- executor.Event{JobID: id}:

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -398,6 +399,43 @@ func TestEvents(t *testing.T) {
 			t.Fatal("events channel still open 5s after its context ended")
 		}
 	}
+}
+
+// TestInterrupted: a container the engine was asked to signal from outside
+// (an operator's docker stop) is Interrupted, the signal named; one that
+// ends by itself is not.
+func TestInterrupted(t *testing.T) {
+	t.Parallel()
+	e := newTestExecutor(t)
+	ctx := testContext(t, 40*time.Second)
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	events, err := e.Events(sctx)
+	must.NoError(t, err)
+
+	_, err = e.Start(ctx, task(21, "exit 4"))
+	must.NoError(t, err)
+	st, err := e.Start(ctx, task(22, "sleep 300"))
+	must.NoError(t, err)
+	out, err := exec.Command("docker", "stop", "-t", "1", st.ID).CombinedOutput()
+	must.NoError(t, err, must.Sprint(string(out)))
+
+	ended := map[int64]bool{}
+	for len(ended) < 2 {
+		select {
+		case ev := <-events:
+			ended[ev.JobID] = true
+		case <-ctx.Done():
+			t.Fatalf("events seen: %v", ended)
+		}
+	}
+	st, err = e.Inspect(ctx, 21)
+	must.NoError(t, err)
+	must.Eq(t, 4, st.ExitCode)
+	must.Eq(t, "", st.Interrupted)
+	st, err = e.Inspect(ctx, 22)
+	must.NoError(t, err)
+	must.StrContains(t, st.Interrupted, "signal 15 from outside the job")
 }
 
 // TestKillRemove: Kill stops a running job at once (SIGKILL, 137) and is a
