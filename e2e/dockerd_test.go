@@ -15,6 +15,7 @@ import (
 	"github.com/shoenig/test/must"
 
 	"github.com/godocker/god/api"
+	"github.com/godocker/god/internal/testlog"
 )
 
 // privateEngine is a dockerd of the test's own (own data and exec roots,
@@ -27,7 +28,7 @@ type privateEngine struct {
 	args    []string
 	cmd     *exec.Cmd
 	exited  chan struct{}
-	log     syncBuffer
+	log     testlog.Buffer
 	restore bool
 }
 

@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -21,6 +20,7 @@ import (
 	"github.com/shoenig/test/must"
 
 	"github.com/godocker/god/api"
+	"github.com/godocker/god/internal/testlog"
 )
 
 const testImage = "godocker/bash:local"
@@ -85,7 +85,7 @@ type agentProc struct {
 	env      []string // added to the agent's environment
 	cmd      *exec.Cmd
 	exited   chan error
-	log      *syncBuffer
+	log      *testlog.Buffer
 	client   *api.Client
 }
 
@@ -183,7 +183,7 @@ func dockerAddress(host string) string {
 func (p *agentProc) start() {
 	p.t.Helper()
 	if p.log == nil {
-		p.log = &syncBuffer{}
+		p.log = &testlog.Buffer{}
 	}
 	bin := p.bin
 	if bin == "" {
@@ -340,23 +340,4 @@ func traversableTempDir(t *testing.T) string {
 	must.NoError(t, os.Chmod(filepath.Dir(dir), 0o755))
 	must.NoError(t, os.Chmod(dir, 0o755))
 	return dir
-}
-
-// syncBuffer collects the agent's output; the test reads it while the
-// process writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

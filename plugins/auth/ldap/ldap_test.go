@@ -4,7 +4,6 @@ package ldap_test
 // mocks): `make testenv` installs it. Without it they skip, except in CI.
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +19,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/shoenig/test/must"
 
+	"github.com/godocker/god/internal/testlog"
 	"github.com/godocker/god/plugins/auth"
 	"github.com/godocker/god/plugins/auth/ldap"
 	"github.com/godocker/god/plugins/auth/ldap/ldaptest"
@@ -28,9 +28,9 @@ import (
 // newAuth returns an authenticator logging at trace level into a buffer,
 // and checks at the end of the test that no password of the server's users
 // (or the service account's) ever reached the log.
-func newAuth(t *testing.T, s *ldaptest.Server, cfg ldap.Config) (*ldap.Authenticator, *syncBuffer) {
+func newAuth(t *testing.T, s *ldaptest.Server, cfg ldap.Config) (*ldap.Authenticator, *testlog.Buffer) {
 	t.Helper()
-	buf := &syncBuffer{}
+	buf := &testlog.Buffer{}
 	log := hclog.New(&hclog.LoggerOptions{Name: "ldap", Level: hclog.Trace, Output: buf})
 	a, err := ldap.New(cfg, log)
 	must.NoError(t, err)
@@ -579,21 +579,4 @@ func deadURL(t *testing.T) string {
 	addr := l.Addr().String()
 	l.Close()
 	return "ldap://" + addr
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -9,7 +9,6 @@ package pam
 // and chpasswd.
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -28,6 +27,7 @@ import (
 	gopam "github.com/msteinert/pam/v2"
 	"github.com/shoenig/test/must"
 
+	"github.com/godocker/god/internal/testlog"
 	"github.com/godocker/god/plugins/auth"
 )
 
@@ -57,28 +57,10 @@ func pamDirDigest() string {
 	return fmt.Sprintf("%x", h.Sum(nil))
 }
 
-// lockedBuffer collects log output written from several goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // pamEnv is a temporary PAM configuration directory with its services.
 type pamEnv struct {
 	dir  string
-	logs *lockedBuffer
+	logs *testlog.Buffer
 }
 
 // newPAMEnv writes the services the tests use:
@@ -122,7 +104,7 @@ func newPAMEnv(t *testing.T) *pamEnv {
 	for name, body := range services {
 		must.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(strings.ReplaceAll(body, "@DIR@", dir)), 0o644))
 	}
-	return &pamEnv{dir: dir, logs: &lockedBuffer{}}
+	return &pamEnv{dir: dir, logs: &testlog.Buffer{}}
 }
 
 func (e *pamEnv) authenticator(t *testing.T, service string) *Authenticator {
@@ -203,7 +185,7 @@ func TestAuthenticate_refusals(t *testing.T) {
 	e := newPAMEnv(t)
 	u := someUser(t)
 	for service, step := range map[string]string{"deny": "step=authentication", "acctdeny": `step="account check"`} {
-		e.logs = &lockedBuffer{}
+		e.logs = &testlog.Buffer{}
 		_, err := e.authenticator(t, service).Authenticate(context.Background(), u.Login, "secret")
 		must.ErrorIs(t, err, auth.ErrBadCredentials, must.Sprintf("service %s", service))
 		must.StrContains(t, e.logs.String(), step)

@@ -29,6 +29,7 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/shoenig/test/must"
 
+	"github.com/godocker/god/internal/testlog"
 	"github.com/godocker/god/plugins/executor"
 	"github.com/godocker/god/plugins/executor/docker"
 	"github.com/godocker/god/store"
@@ -936,7 +937,7 @@ func TestPauseUnpause(t *testing.T) {
 // and reported once.
 func TestStoresApart(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs testlog.Buffer
 	e1, cfg1 := newTestExecutorConfig(t, docker.Config{})
 	cfg2 := cfg1
 	cfg2.StoreID = store.NewID()
@@ -1046,22 +1047,4 @@ func TestLegacyContainers(t *testing.T) {
 	res, err := cli.ContainerInspect(ctx, theirs, client.ContainerInspectOptions{})
 	must.NoError(t, err)
 	must.True(t, res.Container.State.Running, must.Sprint("the other's legacy container is left alone"))
-}
-
-// syncBuffer is a log output the test reads while the executor writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (w *syncBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }

@@ -36,6 +36,7 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/shoenig/test/must"
 
+	"github.com/godocker/god/internal/testlog"
 	"github.com/godocker/god/plugins/executor"
 	"github.com/godocker/god/plugins/executor/nomad"
 	"github.com/godocker/god/store"
@@ -912,7 +913,7 @@ func scenarioOutOfMemory(t *testing.T, h *harness) {
 // lists and acts on its own job 1 only; the other's is left alone, and
 // reported once.
 func scenarioOtherStore(t *testing.T, h *harness) {
-	var logs syncBuffer
+	var logs testlog.Buffer
 	e1 := h.executor(nomad.Config{})
 	e2 := h.executor(nomad.Config{StoreID: h.stores[1], Logger: hclog.New(&hclog.LoggerOptions{Output: &logs})})
 	ctx := h.ctx(2 * time.Minute)
@@ -1002,7 +1003,7 @@ func (h *harness) registerLegacy(id int64, uid int, script string) string {
 // job of another owner is left alone and the job gets a Nomad job of its
 // own.
 func scenarioLegacy(t *testing.T, h *harness) {
-	var logs syncBuffer
+	var logs testlog.Buffer
 	ctx := h.ctx(2 * time.Minute)
 	mine := h.registerLegacy(4, aliceUID, "sleep 30")
 	theirs := h.registerLegacy(5, 23002, "sleep 30")
@@ -1132,24 +1133,6 @@ func scenarioGracefulStop(t *testing.T, h *harness) {
 
 	must.NoError(t, e.Stop(ctx, 22))  // ended
 	must.NoError(t, e.Stop(ctx, 999)) // no such job
-}
-
-// syncBuffer is a log output read while the executor may write to it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // TestLiveStartRace: two agents (two executors, so no shared lock) starting

@@ -34,6 +34,7 @@ import (
 
 	goldap "github.com/go-ldap/ldap/v3"
 
+	"github.com/godocker/god/internal/testlog"
 	"github.com/godocker/god/plugins/auth/ldap"
 )
 
@@ -109,7 +110,7 @@ type Server struct {
 	dir   string
 	cmd   *exec.Cmd
 	exit  chan struct{} // closed when slapd has exited
-	log   *lockedBuffer
+	log   *testlog.Buffer
 
 	syncSeq atomic.Int64
 
@@ -462,7 +463,7 @@ func (s *Server) start() error {
 	}
 	s.URL = fmt.Sprintf("ldap://127.0.0.1:%d", ports[0])
 	s.LDAPSURL = fmt.Sprintf("ldaps://127.0.0.1:%d", ports[1])
-	s.log = &lockedBuffer{}
+	s.log = &testlog.Buffer{}
 	// -d stats: stay in the foreground and log every operation to stderr.
 	cmd := exec.Command(s.tools.slapd, "-f", s.confPath(), "-h", s.URL+"/ "+s.LDAPSURL+"/", "-d", "256")
 	cmd.Stdout = s.log
@@ -606,26 +607,6 @@ func escapeRDN(v string) string {
 		}
 	}
 	return b.String()
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	if l == nil {
-		return ""
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func tail(s string, n int) string {
