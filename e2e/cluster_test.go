@@ -301,6 +301,9 @@ func TestCluster_ForwardedIdentity(t *testing.T) {
 	must.NoError(t, err)
 	must.Eq(t, "god-alice", j.User.Name)
 	tc.agents[leader].waitRunning(id)
+	// Running is recorded when the container starts, before its script
+	// speaks: on a loaded machine a stop could come first.
+	waitFile(t, tc.agents[leader], id, "god.log", "god-alice")
 
 	// bob cannot act on alice's job through either agent.
 	for _, p := range tc.agents {
