@@ -402,9 +402,11 @@ consul {
 }
 
 # What runs the jobs: "docker", the local Docker engine (the default, the
-# docker block below), or "nomad", a Nomad cluster (the nomad block): each
+# docker block below), "nomad", a Nomad cluster (the nomad block): each
 # job becomes a Nomad batch job on the docker driver, with the same
-# confinement. See website/content/docs/nomad.md.
+# confinement (website/content/docs/nomad.md), or "swarm", a Docker Swarm
+# cluster (the swarm block): each job becomes a one-replica service never
+# restarted (website/content/docs/swarm.md).
 executor = "docker"
 
 # The Nomad cluster, with executor = "nomad". Every client must mount
@@ -449,6 +451,38 @@ nomad {
   client_cert     = ""
   client_key      = ""
   tls_server_name = ""
+}
+
+# The Swarm cluster, with executor = "swarm". Every node must see
+# shared_dir and the volumes at the same paths (shared storage), and have
+# the jobs' images (or reach their registry).
+swarm {
+  # A manager's engine. Default "unix:///var/run/docker.sock".
+  address = "unix:///var/run/docker.sock"
+  # Services are named <instance>-<store id, 8 digits>-<job id>.
+  # Default: docker.instance.
+  instance = "god"
+  # Capacity: 0 (the default) sums the ready, active nodes' cpus and
+  # memory; GPUs are the nodes' generic resources of this kind
+  # (dockerd --node-generic-resource NVIDIA-GPU=<uuid>).
+  cpu          = 0
+  memory       = ""
+  gpu_resource = "NVIDIA-GPU"
+  # Placement constraints of every job, beside the failed nodes it avoids.
+  constraints = []
+  # Processes per container. Default 4096.
+  pids_limit = 4096
+  # god-nnp (bin/god-nnp, built by `make build`) at this path on every
+  # node: engines before Docker 25 cannot set no-new-privileges on a
+  # service, and then jobs run through it (the agent refuses to start
+  # without it, unless dockerd runs with --no-new-privileges).
+  nnp_helper = "/usr/local/bin/god-nnp"
+  # How long a dispatch waits for Swarm to run the task or refuse it (an
+  # image no node has: the job fails with Swarm's reason). Default "30s".
+  start_timeout = "30s"
+  # How often tasks on other nodes are polled for their end (ends on the
+  # manager's node are heard at once). Default "1s".
+  poll_interval = "1s"
 }
 
 # The local Docker engine that runs the jobs.

@@ -124,6 +124,11 @@ func (a *Agent) setSuspended(ctx context.Context, caller *api.Caller, id int64, 
 		if errors.Is(engineErr, executor.ErrNotFound) {
 			continue // ended meanwhile
 		}
+		if errors.Is(engineErr, executor.ErrNotSupported) {
+			// The executor can in general, not for this job (a Swarm task
+			// on a node whose engine the agent does not reach): say why.
+			return nil, errorf(http.StatusNotImplemented, "job %d cannot be %s: %v", tid, verb, engineErr)
+		}
 		if engineErr != nil {
 			return nil, fmt.Errorf("%s job %d: %w", map[bool]string{true: "suspending", false: "resuming"}[suspend], tid, engineErr)
 		}

@@ -35,8 +35,11 @@ type testAgent struct {
 	opened   *jobstore.Store
 	exec     *docker.Executor
 	instance string
-	cancel   context.CancelFunc
-	done     chan error
+	// swarmJobs are the jobs whose services must be gone at the end
+	// (startSwarmAgent).
+	swarmJobs []int64
+	cancel    context.CancelFunc
+	done      chan error
 }
 
 // needDocker skips without an engine, except in CI, which installs one.

@@ -19,6 +19,7 @@ import (
 	"github.com/godocker/god/plugins/executor"
 	"github.com/godocker/god/plugins/executor/docker"
 	"github.com/godocker/god/plugins/executor/nomad"
+	"github.com/godocker/god/plugins/executor/swarm"
 	"github.com/godocker/god/store"
 )
 
@@ -204,6 +205,15 @@ func openExecutor(ctx context.Context, cfg *config.Config, ident store.Identity,
 			KillTimeout: n.KillTimeoutDuration, PidsLimit: n.PidsLimit, CPUMHzPerCore: n.CPUMHzPerCore,
 			Priority: n.Priority, CACert: n.CACert, ClientCert: n.ClientCert, ClientKey: n.ClientKey,
 			TLSServerName: n.TLSServerName,
+		})
+	}
+	if cfg.Executor == "swarm" {
+		w := cfg.Swarm
+		return swarm.New(ctx, swarm.Config{
+			Address: w.Address, Instance: w.Instance, StoreID: ident.ID, Logger: log.Named("swarm"),
+			CPU: w.CPU, Memory: w.MemoryBytes, GPUResource: w.GPUResource, Constraints: w.Constraints,
+			PidsLimit: w.PidsLimit, NNPHelper: w.NNPHelper,
+			StartTimeout: w.StartTimeoutDuration, PollInterval: w.PollIntervalDuration,
 		})
 	}
 	return docker.New(ctx, docker.Config{

@@ -2,7 +2,8 @@
 # Brings up what GoDocker's tests and `make dev` need on this machine,
 # idempotently: the Docker engine (Debian docker.io, started by hand when no
 # engine answers), the local test image (no registry is reachable: built from
-# Debian's busybox-static and bash-static), and two test users.
+# Debian's busybox-static and bash-static), two test users, and the
+# engine as a one-node Swarm manager (testenv-swarm.sh).
 # Needs root for the installs; safe to run again.
 set -euo pipefail
 
@@ -72,6 +73,7 @@ if [ "$(id -u)" = 0 ]; then
   usermod -a -G god-lab god-alice
 fi
 log "test environment ready (image $IMAGE)"
+bash "$(dirname "$0")/testenv-swarm.sh"
 bash "$(dirname "$0")/testenv-ldap.sh"
 bash "$(dirname "$0")/testenv-redis.sh"
 bash "$(dirname "$0")/testenv-pam.sh"

@@ -82,10 +82,12 @@ type Config struct {
 	Auth   []*Auth `hcl:"auth,block"`
 	Guests *Guests `hcl:"guests,block"`
 	Images *Images `hcl:"images,block"`
-	// Executor runs the jobs: "docker" (the local engine, the default) or
-	// "nomad" (a Nomad cluster, configured by the nomad block).
+	// Executor runs the jobs: "docker" (the local engine, the default),
+	// "nomad" (a Nomad cluster, configured by the nomad block) or "swarm"
+	// (a Docker Swarm cluster, configured by the swarm block).
 	Executor string `hcl:"executor,optional"`
 	Nomad    *Nomad `hcl:"nomad,block"`
+	Swarm    *Swarm `hcl:"swarm,block"`
 
 	Scheduler *Scheduler `hcl:"scheduler,block"`
 	Quota     *Quota     `hcl:"quota,block"`
@@ -268,6 +270,32 @@ type Nomad struct {
 	// Parsed by Finalize.
 	PlacementTimeoutDuration time.Duration
 	KillTimeoutDuration      time.Duration
+}
+
+// Swarm configures the Swarm executor: each job becomes a one-replica
+// service, never restarted, on a Swarm cluster. See
+// website/content/docs/swarm.md.
+type Swarm struct {
+	// Address of a manager's engine (default the local engine's socket).
+	Address  string  `hcl:"address,optional"`
+	Instance string  `hcl:"instance,optional"`
+	CPU      float64 `hcl:"cpu,optional"`
+	Memory   string  `hcl:"memory,optional"`
+	// GPUResource is the nodes' generic resource kind for GPUs
+	// (default "NVIDIA-GPU").
+	GPUResource string   `hcl:"gpu_resource,optional"`
+	Constraints []string `hcl:"constraints,optional"`
+	PidsLimit   int64    `hcl:"pids_limit,optional"`
+	// NNPHelper is god-nnp on every node, for engines that cannot set
+	// no-new-privileges on a service (before Docker 25).
+	NNPHelper    string `hcl:"nnp_helper,optional"`
+	StartTimeout string `hcl:"start_timeout,optional"`
+	PollInterval string `hcl:"poll_interval,optional"`
+
+	// Parsed by Finalize.
+	MemoryBytes          int64
+	StartTimeoutDuration time.Duration
+	PollIntervalDuration time.Duration
 }
 
 // Docker configures the local Docker executor.
@@ -538,6 +566,10 @@ func merge(base, f *Config, explicit setBools) *Config {
 		n := *f.Nomad
 		c.Nomad = &n
 	}
+	if f.Swarm != nil {
+		w := *f.Swarm
+		c.Swarm = &w
+	}
 	if f.Docker != nil {
 		d := *c.Docker
 		set(&d.Address, f.Docker.Address)
@@ -775,8 +807,15 @@ func (c *Config) Finalize() error {
 		if c.Nomad == nil {
 			c.Nomad = &Nomad{}
 		}
+	case "swarm":
+		if c.Swarm == nil {
+			c.Swarm = &Swarm{}
+		}
 	default:
-		bad(`executor must be "docker" or "nomad", got %q`, c.Executor)
+		bad(`executor must be "docker", "nomad" or "swarm", got %q`, c.Executor)
+	}
+	if w := c.Swarm; w != nil {
+		errs = append(errs, w.finalize(c.Docker.Instance)...)
 	}
 	if n := c.Nomad; n != nil {
 		for _, d := range []struct {

@@ -708,7 +708,7 @@ func TestFinalize_nomad(t *testing.T) {
 	must.Eq(t, 90*time.Second, cfg.Nomad.PlacementTimeoutDuration)
 	must.Eq(t, "god", cfg.Nomad.Instance)
 	for src, want := range map[string]string{
-		`executor = "k8s"`: `executor must be "docker" or "nomad", got "k8s"`,
+		`executor = "k8s"`: `executor must be "docker", "nomad" or "swarm", got "k8s"`,
 		"executor = \"nomad\"\nnomad {\n  placement_timeout = \"soon\"\n}":   `nomad.placement_timeout must be a positive duration`,
 		"executor = \"nomad\"\nnomad {\n  job_url = \"https://god/jobs\"\n}": `nomad.job_url must contain {id}`,
 	} {
