@@ -1,13 +1,11 @@
 package swarm_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 	"github.com/moby/moby/client/pkg/versions"
 	"github.com/shoenig/test/must"
 
+	"github.com/godocker/god/internal/testlog"
 	"github.com/godocker/god/plugins/executor"
 	"github.com/godocker/god/plugins/executor/executortest"
 	godswarm "github.com/godocker/god/plugins/executor/swarm"
@@ -197,7 +196,7 @@ func TestForeignService(t *testing.T) {
 // service of the same instance once, and leaves it out.
 func TestForeignStoreReportedOnce(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs testlog.Buffer
 	a := open(t, godswarm.Config{})
 	cleanup(t, a)
 	ctx := testContext(t)
@@ -387,23 +386,6 @@ func TestNewRefusesWithoutNoNewPrivileges(t *testing.T) {
 	must.ErrorContains(t, err, "nnp_helper")
 	_, err = godswarm.New(ctx, godswarm.Config{StoreID: executortest.NewStoreID(), NNPHelper: "/nonexistent/god-nnp"})
 	must.ErrorContains(t, err, "is not an executable file")
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }
 
 func readFile(t *testing.T, path string) string {
