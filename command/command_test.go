@@ -143,7 +143,7 @@ func flagsOf(name string) []string {
 	case "agent":
 		return []string{"dev", "config", "data-dir"}
 	case "job run":
-		return append(common, "wait", "gpu", "json")
+		return append(common, "wait", "gpu", "count", "json")
 	case "job status":
 		return append(common, "state", "limit", "project", "json")
 	case "job logs":
