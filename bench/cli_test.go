@@ -126,7 +126,7 @@ type godProcess struct {
 	// bin runs the agent, cli the commands: the same binary unless
 	// GOD_CLI_BIN names another (to compare builds).
 	bin, cli, spec string
-	env       []string
+	env            []string
 }
 
 func (g *godProcess) cmd(args ...string) []string { return append([]string{g.cli}, args...) }
