@@ -12,6 +12,7 @@ import (
 
 	"github.com/godocker/god/agent/config"
 	"github.com/godocker/god/api"
+	"github.com/godocker/god/store/redis/redistest"
 )
 
 func held(name string) api.JobSpec {
@@ -120,4 +121,36 @@ func TestSubmitBatch_NoOtherUser(t *testing.T) {
 	list, err := ta.Jobs(context.Background(), testUser(t, 0), &api.JobListOptions{})
 	must.NoError(t, err)
 	must.SliceEmpty(t, list)
+}
+
+// On the Redis store, which has no atomic batch write, a batch is stored
+// job by job: the same answers, keys included.
+func TestSubmitBatch_RedisStore(t *testing.T) {
+	needDocker(t)
+	srv := redistest.Start(t)
+	ta := startAgent(t, func(cfg *config.Config) {
+		cfg.Store = &config.Store{Backend: "redis", Address: srv.Addr, Prefix: "batchtest:"}
+	})
+	alice := testUser(t, aliceUID)
+	ctx := context.Background()
+	items := []api.BatchItem{{Spec: held("r1"), Key: "a"}, {Spec: held("r2"), Key: "b"}, {Spec: held("r3")}}
+	first, err := ta.SubmitBatch(ctx, alice, items)
+	must.NoError(t, err)
+	must.SliceLen(t, 3, first)
+	again, err := ta.SubmitBatch(ctx, alice, items[:2])
+	must.NoError(t, err)
+	must.Eq(t, first[0].ID, again[0].ID)
+	must.Eq(t, first[1].ID, again[1].ID)
+	for i, j := range first {
+		got, err := ta.Job(ctx, alice, j.ID, 0, 0)
+		must.NoError(t, err)
+		must.Eq(t, items[i].Spec.Name, got.Spec.Name)
+	}
+	bad := held("bad")
+	bad.Resources = &api.Resources{Memory: "lots"}
+	_, err = ta.SubmitBatch(ctx, alice, []api.BatchItem{{Spec: held("r4")}, {Spec: bad}})
+	must.ErrorContains(t, err, "nothing of the 2 was submitted")
+	list, err := ta.Jobs(ctx, alice, &api.JobListOptions{})
+	must.NoError(t, err)
+	must.SliceLen(t, 3, list)
 }
