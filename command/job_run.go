@@ -16,6 +16,9 @@ import (
 	"github.com/godocker/god/jobspec"
 )
 
+// maxCount bounds -count: the copies are built in memory before sending.
+const maxCount = 1_000_000
+
 // JobRunCommand submits a job spec.
 type JobRunCommand struct {
 	Meta
@@ -76,8 +79,8 @@ func (c *JobRunCommand) Run(args []string) int {
 		c.Ui.Error("This command takes at least one argument: the path of a job spec, or of a directory of specs (try `god job init`)")
 		return 1
 	}
-	if *count < 1 {
-		c.Ui.Error(fmt.Sprintf("-count must be at least 1, got %d", *count))
+	if *count < 1 || *count > maxCount {
+		c.Ui.Error(fmt.Sprintf("-count must be from 1 to %d, got %d", maxCount, *count))
 		return 1
 	}
 	paths, ok := c.specPaths(fs.Args())

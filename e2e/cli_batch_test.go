@@ -60,5 +60,5 @@ func TestCLI_BatchRun(t *testing.T) {
 	must.StrContains(t, errOut, "-wait follows one job")
 	_, errOut, code = god(t, "god-alice", addr, dir, "job", "run", "-count", "0", "one.hcl")
 	must.Eq(t, 1, code)
-	must.StrContains(t, errOut, "-count must be at least 1")
+	must.StrContains(t, errOut, "-count must be from 1 to 1000000, got 0")
 }
