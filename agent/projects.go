@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"slices"
 	"time"
 
 	"github.com/godocker/god/api"
+	"github.com/godocker/god/internal/lazy"
 	"github.com/godocker/god/store"
 )
 
@@ -18,7 +18,7 @@ import (
 // that name no project belong to it.
 const DefaultProject = "default"
 
-var projectName = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
+var projectName = lazy.Regexp(`^[a-z][a-z0-9_-]{0,63}$`)
 
 // projects returns the projects by name, from the cache when fresh.
 func (a *Agent) projects(ctx context.Context) (map[string]*api.Project, error) {
@@ -125,7 +125,7 @@ func (a *Agent) CreateProject(ctx context.Context, caller *api.Caller, p *api.Pr
 	switch {
 	case p.Name == DefaultProject:
 		return nil, projectFieldError("name", "the default project always exists; choose another name")
-	case !projectName.MatchString(p.Name):
+	case !projectName().MatchString(p.Name):
 		return nil, projectFieldError("name", fmt.Sprintf("project names use lower-case letters, digits, '-' and '_', starting with a letter (at most 64); got %q", p.Name))
 	case len(p.Description) > 1000:
 		return nil, projectFieldError("description", "at most 1000 characters")

@@ -78,13 +78,50 @@ func (a *Agent) Submit(ctx context.Context, caller *api.Caller, spec *api.JobSpe
 	}
 	submitKey := ""
 	if k := agenthttp.SubmitKey(ctx); k != "" {
-		submitKey = strconv.Itoa(caller.UID) + ":" + k
-		if j, err := a.store.GetBySubmitKey(ctx, submitKey); err == nil {
-			return j.API(), nil
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return nil, fmt.Errorf("looking up the submit key: %w", err)
+		submitKey = callerKey(caller, k)
+		if j, err := a.bySubmitKey(ctx, submitKey); err != nil || j != nil {
+			return j, err
 		}
 	}
+	j, err := a.newJob(ctx, caller, spec, submitKey)
+	if err != nil {
+		return nil, err
+	}
+	if spec.Array != "" {
+		return a.submitArray(ctx, j)
+	}
+	if err := a.store.Create(ctx, j); err != nil {
+		return a.stored(ctx, err)
+	}
+	a.queued(j)
+	a.changes.notify()
+	a.Wake()
+	return j.API(), nil
+}
+
+// callerKey is the stored form of a caller's idempotency key: keys are the
+// caller's own, so one user's key never finds another user's job.
+func callerKey(caller *api.Caller, key string) string {
+	return strconv.Itoa(caller.UID) + ":" + key
+}
+
+// bySubmitKey returns the job stored with a submit key, nil if none.
+func (a *Agent) bySubmitKey(ctx context.Context, key string) (*api.Job, error) {
+	j, err := a.store.GetBySubmitKey(ctx, key)
+	switch {
+	case err == nil:
+		return j.API(), nil
+	case errors.Is(err, store.ErrNotFound):
+		return nil, nil
+	}
+	return nil, fmt.Errorf("looking up the submit key: %w", err)
+}
+
+// newJob checks a spec for the caller and builds its pending job, with
+// the site's defaults and every admission check done: what is left is to
+// store it. Refusals are *Error, 400 with the fields to fix unless the
+// caller may not submit at all.
+func (a *Agent) newJob(ctx context.Context, caller *api.Caller, spec *api.JobSpec, submitKey string) (*job.Job, error) {
 	if fe := jobspec.Validate(spec); len(fe) > 0 {
 		return nil, &Error{Code: http.StatusBadRequest, Msg: "invalid job spec", Fields: fe}
 	}
@@ -123,7 +160,7 @@ func (a *Agent) Submit(ctx context.Context, caller *api.Caller, spec *api.JobSpe
 		j.Held, j.HeldBy = true, caller.Name
 		j.Status.Secondary, j.Status.Reason = api.SecondaryHeld, "held by "+caller.Name+" at submit"
 	}
-	if err := a.rateLimit(caller, spec); err != nil {
+	if err := a.rateLimit(caller, jobCount(spec)); err != nil {
 		return nil, err
 	}
 	if caller.Kind == api.AccountGuest && a.guests != nil {
@@ -137,16 +174,7 @@ func (a *Agent) Submit(ctx context.Context, caller *api.Caller, spec *api.JobSpe
 	if len(fe) > 0 {
 		return nil, &Error{Code: http.StatusBadRequest, Msg: "job refused", Fields: fe}
 	}
-	if spec.Array != "" {
-		return a.submitArray(ctx, j)
-	}
-	if err := a.store.Create(ctx, j); err != nil {
-		return a.stored(ctx, err)
-	}
-	a.queued(j)
-	a.changes.notify()
-	a.Wake()
-	return j.API(), nil
+	return j, nil
 }
 
 // stored answers a submit whose create failed: a racing retry of the same
@@ -166,15 +194,19 @@ func (a *Agent) stored(ctx context.Context, err error) (*api.Job, error) {
 	return j.API(), nil
 }
 
+// jobCount is how many jobs a valid spec queues: its tasks for an array.
+func jobCount(spec *api.JobSpec) int {
+	if spec.Array == "" {
+		return 1
+	}
+	first, last, step, _ := jobspec.ParseArray(spec.Array) // validated
+	return (last-first)/step + 1
+}
+
 // rateLimit refuses a submit that would take the caller's pending jobs, or
 // everyone's, past the site's caps. Checked before storing, so under a
 // burst the caps can be passed by at most the submits in flight.
-func (a *Agent) rateLimit(caller *api.Caller, spec *api.JobSpec) error {
-	n := 1
-	if spec.Array != "" {
-		first, last, step, _ := jobspec.ParseArray(spec.Array) // validated
-		n = (last-first)/step + 1
-	}
+func (a *Agent) rateLimit(caller *api.Caller, n int) error {
 	a.mu.Lock()
 	mine, all := a.pendingByUID[caller.UID], len(a.queue)
 	a.mu.Unlock()

@@ -189,7 +189,7 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 		retryFor = time.Minute
 	}
 	deadline := time.Now().Add(retryFor)
-	keyed := req.Header.Get(HeaderIdempotencyKey) != ""
+	keyed := req.Header.Get(HeaderIdempotencyKey) != "" || req.Context().Value(idempotentRequest{}) != nil
 	rewindable := req.Body == nil || req.GetBody != nil
 	resp, err := c.hc.Do(req)
 	// A first attempt that could not connect sent nothing: report it at

@@ -72,7 +72,7 @@ func TestUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"job", "run"}, "takes one argument"},
+		{[]string{"job", "run"}, "takes at least one argument"},
 		{[]string{"job", "run", "-nope", "x.hcl"}, "flag provided but not defined: -nope"},
 		{[]string{"job", "run", "missing.hcl"}, "no such file"},
 		{[]string{"job", "logs"}, "takes one argument"},
@@ -143,7 +143,7 @@ func flagsOf(name string) []string {
 	case "agent":
 		return []string{"dev", "config", "data-dir"}
 	case "job run":
-		return append(common, "wait", "gpu", "json")
+		return append(common, "wait", "gpu", "count", "json")
 	case "job status":
 		return append(common, "state", "limit", "project", "json")
 	case "job logs":

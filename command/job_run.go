@@ -16,6 +16,9 @@ import (
 	"github.com/godocker/god/jobspec"
 )
 
+// maxCount bounds -count: the copies are built in memory before sending.
+const maxCount = 1_000_000
+
 // JobRunCommand submits a job spec.
 type JobRunCommand struct {
 	Meta
@@ -25,14 +28,22 @@ func (c *JobRunCommand) Synopsis() string { return "Submit a job" }
 
 func (c *JobRunCommand) Help() string {
 	return strings.TrimSpace(`
-Usage: god job run [options] <path>
+Usage: god job run [options] <path>...
 
   Submit the job spec at path (HCL, or JSON when the name ends in .json; "-"
   reads HCL from standard input). The spec is checked before it is sent:
   errors name the file and line and show the offending snippet. The job id
   is printed once the agent has stored the job durably.
 
+  Several paths, a directory (its *.hcl and *.json files, in name order)
+  or -count submit many jobs in one request: all of them or, if the agent
+  refuses any, none; errors name the file and field. One line per job is
+  printed, in order, once every job is stored durably.
+
 Run Options:
+
+  -count=<n>
+    Submit n copies of each spec (default 1).
 
   -gpu=<n>
     Ask for n GPUs (a whole number, 0 for none), in place of the spec's
@@ -51,6 +62,7 @@ Run Options:
 func (c *JobRunCommand) Run(args []string) int {
 	fs := c.FlagSet("job run", true)
 	wait := fs.Bool("wait", false, "")
+	count := fs.Int("count", 1, "")
 	gpus := -1
 	fs.Func("gpu", "", func(s string) error {
 		n, err := strconv.Atoi(s)
@@ -63,20 +75,38 @@ func (c *JobRunCommand) Run(args []string) int {
 	if !c.parseFlags(fs, args, c.Help()) {
 		return 1
 	}
-	if fs.NArg() != 1 {
-		c.Ui.Error("This command takes one argument: the path of a job spec (try `god job init`)")
+	if fs.NArg() == 0 {
+		c.Ui.Error("This command takes at least one argument: the path of a job spec, or of a directory of specs (try `god job init`)")
 		return 1
 	}
-	spec, ok := c.parse(fs.Arg(0))
+	if *count < 1 || *count > maxCount {
+		c.Ui.Error(fmt.Sprintf("-count must be from 1 to %d, got %d", maxCount, *count))
+		return 1
+	}
+	paths, ok := c.specPaths(fs.Args())
+	if !ok {
+		return 1
+	}
+	specs, ok := c.parseAll(paths)
 	if !ok {
 		return 1
 	}
 	if gpus >= 0 {
-		if spec.Resources == nil {
-			spec.Resources = &api.Resources{}
+		for _, spec := range specs {
+			if spec.Resources == nil {
+				spec.Resources = &api.Resources{}
+			}
+			spec.Resources.GPU = gpus
 		}
-		spec.Resources.GPU = gpus
 	}
+	if len(specs)*(*count) > 1 {
+		if *wait {
+			c.Ui.Error("-wait follows one job: submit a single spec without -count to use it")
+			return 1
+		}
+		return c.runBatch(paths, specs, *count)
+	}
+	spec := specs[0]
 	client, err := c.Client()
 	if err != nil {
 		c.Ui.Error(fmt.Sprintf("Error: %s", err))
@@ -111,8 +141,23 @@ func (c *JobRunCommand) Run(args []string) int {
 	return exitCodeOf(j)
 }
 
-// parse reads and checks a job spec, printing diagnostics with snippets.
-func (c *JobRunCommand) parse(path string) (*api.JobSpec, bool) {
+// parseAll parses every spec, printing the diagnostics of all that fail:
+// nothing is sent unless every one is valid.
+func (c *JobRunCommand) parseAll(paths []string) ([]*api.JobSpec, bool) {
+	p := hclparse.NewParser()
+	specs := make([]*api.JobSpec, len(paths))
+	ok := true
+	for i, path := range paths {
+		if specs[i] = c.parse(p, path); specs[i] == nil {
+			ok = false
+		}
+	}
+	return specs, ok
+}
+
+// parse reads and checks a job spec, printing diagnostics with snippets; it
+// returns nil after an error.
+func (c *JobRunCommand) parse(p *hclparse.Parser, path string) *api.JobSpec {
 	var src []byte
 	var err error
 	name := path
@@ -124,18 +169,17 @@ func (c *JobRunCommand) parse(path string) (*api.JobSpec, bool) {
 	}
 	if err != nil {
 		c.Ui.Error(fmt.Sprintf("Error reading job spec: %s", err))
-		return nil, false
+		return nil
 	}
-	p := hclparse.NewParser()
 	spec, diags := jobspec.ParseWithParser(p, name, src)
 	if diags.HasErrors() {
 		var b strings.Builder
 		w := hcl.NewDiagnosticTextWriter(&b, p.Files(), 100, false)
 		_ = w.WriteDiagnostics(diags)
 		c.Ui.Error(strings.TrimRight(b.String(), "\n"))
-		return nil, false
+		return nil
 	}
-	return spec, true
+	return spec
 }
 
 // waitOver follows a job with blocking queries until it is over. onChange,

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -28,9 +29,11 @@ var (
 	rootSchema = &hcl.BodySchema{
 		Blocks: []hcl.BlockHeaderSchema{{Type: "job", LabelNames: []string{"name"}}},
 	}
-	// The struct tags of api.JobSpec are the single source of the format.
-	jobSchema, _       = gohcl.ImpliedBodySchema(api.JobSpec{})
-	resourcesSchema, _ = gohcl.ImpliedBodySchema(api.Resources{})
+	// The struct tags of api.JobSpec are the single source of the format;
+	// built on first use, as every command of the god binary runs this
+	// package's initialisation.
+	jobSchema       = sync.OnceValue(func() *hcl.BodySchema { s, _ := gohcl.ImpliedBodySchema(api.JobSpec{}); return s })
+	resourcesSchema = sync.OnceValue(func() *hcl.BodySchema { s, _ := gohcl.ImpliedBodySchema(api.Resources{}); return s })
 )
 
 // Parse parses a job spec; filename is used in diagnostics and as the base
@@ -121,11 +124,11 @@ func decode(file *hcl.File, filename string) (*api.JobSpec, hcl.Diagnostics) {
 
 	// Check the structure with explicit schemas first: their errors can then
 	// list the valid names, and gohcl below cannot fail on structure again.
-	jc, d := block.Body.Content(jobSchema)
-	diags = append(diags, withValidNames(d, "job", jobSchema)...)
+	jc, d := block.Body.Content(jobSchema())
+	diags = append(diags, withValidNames(d, "job", jobSchema())...)
 	for _, rb := range jc.Blocks {
-		_, d := rb.Body.Content(resourcesSchema)
-		diags = append(diags, withValidNames(d, "resources", resourcesSchema)...)
+		_, d := rb.Body.Content(resourcesSchema())
+		diags = append(diags, withValidNames(d, "resources", resourcesSchema())...)
 	}
 	if diags.HasErrors() {
 		return nil, diags
@@ -214,7 +217,7 @@ func fieldRanges(block *hcl.Block, jc *hcl.BodyContent, ctx *hcl.EvalContext) (m
 	diags := addAttributes(ranges, "", jc.Attributes, ctx)
 	for _, rb := range jc.Blocks {
 		ranges["resources"] = rb.DefRange
-		rc, _ := rb.Body.Content(resourcesSchema) // already checked
+		rc, _ := rb.Body.Content(resourcesSchema()) // already checked
 		if rc != nil {
 			diags = append(diags, addAttributes(ranges, "resources.", rc.Attributes, ctx)...)
 		}

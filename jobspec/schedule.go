@@ -4,11 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/godocker/god/internal/lazy"
 )
 
 // This file parses the scheduling fields of a spec: array, depends_on and
@@ -192,8 +193,8 @@ const lifespanExamples = `use a duration such as "90m", "12h", "1h30m", "7d" or 
 const lifespanToken = `([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h|d)`
 
 var (
-	lifespanRe      = regexp.MustCompile(`^(?:` + lifespanToken + `)+$`)
-	lifespanTokenRe = regexp.MustCompile(lifespanToken)
+	lifespanRe      = lazy.Regexp(`^(?:` + lifespanToken + `)+$`)
+	lifespanTokenRe = lazy.Regexp(lifespanToken)
 )
 
 // ParseLifespan parses a maximum lifespan: a Go duration ("90m", "12h",
@@ -223,13 +224,13 @@ func ParseLifespan(s string) (time.Duration, error) {
 			return tooLong()
 		}
 		d = time.Duration(days) * 24 * time.Hour
-	case !lifespanRe.MatchString(s):
-		if lifespanRe.MatchString(strings.ToLower(s)) {
+	case !lifespanRe().MatchString(s):
+		if lifespanRe().MatchString(strings.ToLower(s)) {
 			return fail("units are lowercase: write %q", strings.ToLower(s))
 		}
 		return fail("invalid lifespan %q", s)
 	default:
-		for _, m := range lifespanTokenRe.FindAllStringSubmatch(s, -1) {
+		for _, m := range lifespanTokenRe().FindAllStringSubmatch(s, -1) {
 			var t time.Duration
 			var err error
 			if m[2] == "d" {

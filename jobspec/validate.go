@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	units "github.com/docker/go-units"
 
 	"github.com/godocker/god/api"
+	"github.com/godocker/god/internal/lazy"
 )
 
 // Limits of a job spec.
@@ -40,12 +40,12 @@ const (
 var reservedEnvPrefixes = []string{"GODOCKER_", "GOGOCKER_"}
 
 var (
-	nameRe    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
-	volumeRe  = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
-	envKeyRe  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	tagRe     = regexp.MustCompile(`^[A-Za-z0-9_.:/-]{1,64}$`)
-	projectRe = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
-	imageRe   = regexp.MustCompile(imageRef())
+	nameRe    = lazy.Regexp(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	volumeRe  = lazy.Regexp(`^[a-z][a-z0-9_-]{0,63}$`)
+	envKeyRe  = lazy.Regexp(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	tagRe     = lazy.Regexp(`^[A-Za-z0-9_.:/-]{1,64}$`)
+	projectRe = lazy.Regexp(`^[a-z][a-z0-9_-]{0,63}$`)
+	imageRe   = lazy.Regexp(imageRef())
 )
 
 // imageRef is the grammar of github.com/distribution/reference:
@@ -77,7 +77,7 @@ func Validate(spec *api.JobSpec) []api.FieldError {
 	switch {
 	case spec.Name == "":
 		add("name", `a job needs a name, e.g. "align-reads"`)
-	case len(spec.Name) > MaxNameLen || !nameRe.MatchString(spec.Name):
+	case len(spec.Name) > MaxNameLen || !nameRe().MatchString(spec.Name):
 		add("name", `use 1 to %d letters, digits, "-", "_" or ".", starting with a letter or digit, e.g. "align-reads"`, MaxNameLen)
 	}
 
@@ -91,7 +91,7 @@ func Validate(spec *api.JobSpec) []api.FieldError {
 			add("image", "remove the whitespace from the image name")
 		case len(spec.Image) > MaxImageLen:
 			add("image", "the image reference has %d characters; Docker allows at most %d", len(spec.Image), MaxImageLen)
-		case !imageRe.MatchString(spec.Image):
+		case !imageRe().MatchString(spec.Image):
 			add("image", `use a Docker image reference such as "debian:12", "ghcr.io/org/tool:1.2" or "name@sha256:<digest>"; repository names are lowercase`)
 		}
 	}
@@ -135,7 +135,7 @@ func Validate(spec *api.JobSpec) []api.FieldError {
 	seen := make(map[string]int, len(spec.Volumes))
 	for i, v := range spec.Volumes {
 		field := fmt.Sprintf("volumes[%d]", i)
-		if !volumeRe.MatchString(v) {
+		if !volumeRe().MatchString(v) {
 			add(field, `volume %q is not a valid name: use 1 to 64 lowercase letters, digits, "-" or "_", starting with a letter, e.g. "home"`, v)
 			continue
 		}
@@ -152,7 +152,7 @@ func Validate(spec *api.JobSpec) []api.FieldError {
 	for _, k := range slices.Sorted(maps.Keys(spec.Env)) {
 		field := "env." + k
 		switch {
-		case !envKeyRe.MatchString(k):
+		case !envKeyRe().MatchString(k):
 			add(field, `%q is not a valid variable name: use letters, digits and "_", not starting with a digit, e.g. "SAMPLE"`, k)
 		case reservedPrefix(k) != "":
 			add(field, "variables starting with %s are reserved: GoDocker sets them; rename the variable", reservedPrefix(k))
@@ -168,12 +168,12 @@ func Validate(spec *api.JobSpec) []api.FieldError {
 		add("tags", "%d tags is too many; set at most %d", len(spec.Tags), MaxTags)
 	}
 	for i, t := range spec.Tags {
-		if !tagRe.MatchString(t) {
+		if !tagRe().MatchString(t) {
 			add(fmt.Sprintf("tags[%d]", i), `tag %q is not valid: use 1 to %d letters, digits, "-", "_", ".", ":" or "/", e.g. "rnaseq"`, t, MaxTagLen)
 		}
 	}
 
-	if spec.Project != "" && !projectRe.MatchString(spec.Project) {
+	if spec.Project != "" && !projectRe().MatchString(spec.Project) {
 		add("project", `project %q is not valid: project names use lower-case letters, digits, "-" and "_", starting with a letter (see god project list)`, spec.Project)
 	}
 
@@ -259,7 +259,7 @@ func reservedPrefix(key string) string {
 
 const memoryExamples = `use a number and a binary unit, e.g. "512MiB", "2GiB", "2G" or "1.5g"`
 
-var memoryRe = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?) ?([A-Za-z]*)$`)
+var memoryRe = lazy.Regexp(`^([0-9]+(?:\.[0-9]+)?) ?([A-Za-z]*)$`)
 
 // ParseMemory parses a memory size with binary units, as Docker does:
 // "2GiB", "2GB", "2G" and "2g" all mean 2 GiB, and a bare number is bytes.
@@ -273,7 +273,7 @@ func ParseMemory(s string) (int64, error) {
 	}
 	// units.RAMInBytes alone accepts "NaN b" and "1e300g" and overflows on
 	// them, so only plain decimals reach it.
-	m := memoryRe.FindStringSubmatch(t)
+	m := memoryRe().FindStringSubmatch(t)
 	if m == nil {
 		return 0, fmt.Errorf("invalid memory size %q; %s", s, memoryExamples)
 	}

@@ -4,7 +4,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"regexp"
+
+	"github.com/godocker/god/internal/lazy"
 )
 
 // Identity names one store. Every store gets a random ID when it is
@@ -34,11 +35,11 @@ func (i Identity) Short() string {
 // Legacy reports whether job id may have a container of the old naming.
 func (i Identity) Legacy(jobID int64) bool { return jobID > 0 && jobID <= i.LegacyMaxJob }
 
-var identityRe = regexp.MustCompile(`^[0-9a-f]{16}$`)
+var identityRe = lazy.Regexp(`^[0-9a-f]{16}$`)
 
 // Check refuses an identity a store could not have made.
 func (i Identity) Check() error {
-	if !identityRe.MatchString(i.ID) {
+	if !identityRe().MatchString(i.ID) {
 		return fmt.Errorf("invalid store id %q: want 16 hex digits", i.ID)
 	}
 	if i.LegacyMaxJob < 0 {

@@ -62,6 +62,19 @@ type Identified interface {
 	Identity() Identity
 }
 
+// BatchCreator is implemented by stores that can create many jobs in one
+// atomic write. CreateBatch stores every job or none, assigning each its
+// ID and Version; if any job's SubmitKey is taken it stores nothing and
+// returns a *DuplicateError naming the job that has it. The caller's jobs
+// change only on success.
+type BatchCreator interface {
+	CreateBatch(ctx context.Context, jobs []*job.Job) error
+}
+
+// ErrBatchUnsupported is returned by a wrapper's CreateBatch when the store
+// it wraps has none: nothing was stored.
+var ErrBatchUnsupported = errors.New("this job store cannot create a batch in one write")
+
 // Filter selects jobs for List.
 type Filter struct {
 	// UID restricts to one submitter when not nil.

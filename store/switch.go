@@ -69,6 +69,17 @@ func (sw *Switch) CreateArray(ctx context.Context, parent *job.Job, tasks []*job
 	return v.fenced(v.CreateArray(ctx, parent, tasks))
 }
 
+// CreateBatch implements BatchCreator when the current view does; it
+// returns ErrBatchUnsupported otherwise (nothing stored).
+func (sw *Switch) CreateBatch(ctx context.Context, jobs []*job.Job) error {
+	v := sw.cur.Load()
+	bc, ok := v.Store.(BatchCreator)
+	if !ok {
+		return ErrBatchUnsupported
+	}
+	return v.fenced(bc.CreateBatch(ctx, jobs))
+}
+
 func (sw *Switch) Delete(ctx context.Context, id int64) error {
 	v := sw.cur.Load()
 	return v.fenced(v.Delete(ctx, id))

@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +18,8 @@ import (
 
 	"github.com/hashicorp/consul/api"
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/godocker/god/internal/lazy"
 )
 
 // Consul's own bounds: a session TTL outside [10s, 24h] and a lock delay
@@ -107,10 +108,10 @@ type Cluster struct {
 }
 
 // namePattern keeps names usable as DNS labels and Consul IDs.
-var namePattern = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$`)
+var namePattern = lazy.Regexp(`^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$`)
 
 // kvPrefixPattern allows nested paths ("team/god") without empty segments.
-var kvPrefixPattern = regexp.MustCompile(`^[a-zA-Z0-9_.-]+(/[a-zA-Z0-9_.-]+)*$`)
+var kvPrefixPattern = lazy.Regexp(`^[a-zA-Z0-9_.-]+(/[a-zA-Z0-9_.-]+)*$`)
 
 // New checks the configuration and returns a Cluster; it does not contact
 // Consul yet.
@@ -177,14 +178,14 @@ func (cfg *Config) Finalize() error {
 	if cfg.ServicePrefix == "" {
 		cfg.ServicePrefix = DefaultServicePrefix
 	}
-	if !namePattern.MatchString(cfg.ServicePrefix) {
+	if !namePattern().MatchString(cfg.ServicePrefix) {
 		bad("service_prefix must be letters, digits and inner dashes (a DNS label) such as %q, got %q", DefaultServicePrefix, cfg.ServicePrefix)
 	}
 	cfg.KVPrefix = strings.Trim(cfg.KVPrefix, "/")
 	if cfg.KVPrefix == "" {
 		cfg.KVPrefix = DefaultKVPrefix
 	}
-	if !kvPrefixPattern.MatchString(cfg.KVPrefix) {
+	if !kvPrefixPattern().MatchString(cfg.KVPrefix) {
 		bad("kv_prefix must be slash-separated segments of letters, digits, '.', '_' or '-' such as %q, got %q", DefaultKVPrefix, cfg.KVPrefix)
 	}
 	if cfg.NodeName == "" {
@@ -195,7 +196,7 @@ func (cfg *Config) Finalize() error {
 		// A FQDN is cut to its first label: names are DNS labels.
 		cfg.NodeName, _, _ = strings.Cut(host, ".")
 	}
-	if cfg.NodeName != "" && !namePattern.MatchString(cfg.NodeName) {
+	if cfg.NodeName != "" && !namePattern().MatchString(cfg.NodeName) {
 		bad("node_name must be letters, digits and inner dashes, at most 63 characters, got %q", cfg.NodeName)
 	}
 	if cfg.Advertise != "" {

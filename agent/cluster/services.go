@@ -99,7 +99,7 @@ func (c *Cluster) registrations(roles []string, healthURL string) (map[string]*a
 
 	regs := map[string]*api.AgentServiceRegistration{}
 	for _, role := range roles {
-		if !namePattern.MatchString(role) {
+		if !namePattern().MatchString(role) {
 			return nil, fmt.Errorf("consul: role %q must be letters, digits and inner dashes, like %q", role, RoleScheduler)
 		}
 		id := c.serviceID(role)

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclparse"
 
 	"github.com/godocker/god/agent/cluster"
+	"github.com/godocker/god/internal/lazy"
 	"github.com/godocker/god/jobspec"
 	"github.com/godocker/god/plugins/scheduler/godocker"
 )
@@ -221,7 +221,7 @@ const DefaultGPUWeight = 10.0
 var BuiltinSchedulers = []string{"fifo", "fairshare", "godocker"}
 
 // schedulerName is a plugin's name: it becomes part of a file name.
-var schedulerName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+var schedulerName = lazy.Regexp(`^[a-z0-9][a-z0-9_-]{0,63}$`)
 
 // Store says where the agent keeps jobs, accounts and the audit log:
 // "sqlite" (the default: an embedded database in <data_dir>/store) or
@@ -598,7 +598,7 @@ func merge(base, f *Config, explicit setBools) *Config {
 	return &c
 }
 
-var volumeName = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
+var volumeName = lazy.Regexp(`^[a-z][a-z0-9_-]{0,63}$`)
 
 // Finalize fills derived values and checks the configuration as a whole,
 // reporting every problem at once.
@@ -797,7 +797,7 @@ func (c *Config) Finalize() error {
 		if len(sc.Config) > 0 {
 			bad("scheduler %q: config is for plugins and godocker's weights; fifo and fairshare take none", sc.Name)
 		}
-	case !schedulerName.MatchString(sc.Name):
+	case !schedulerName().MatchString(sc.Name):
 		bad(`scheduler %q: the built-in policies are "fifo", "fairshare" and "godocker"; a plugin's name uses lower-case letters, digits, '-' and '_' (no path: the plugin is <plugin_dir>/god-scheduler-<name>)`, sc.Name)
 	}
 	switch c.Executor {
@@ -859,7 +859,7 @@ func (c *Config) Finalize() error {
 
 // storePrefix is what a Redis key prefix may hold: printable, no spaces,
 // so that keys stay easy to read and to select with redis-cli --scan.
-var storePrefix = regexp.MustCompile(`^[A-Za-z0-9_.:/-]{1,64}$`)
+var storePrefix = lazy.Regexp(`^[A-Za-z0-9_.:/-]{1,64}$`)
 
 // finalizeStore checks the store block, defaulting to SQLite.
 func (c *Config) finalizeStore() []string {
@@ -899,7 +899,7 @@ func (c *Config) finalizeStore() []string {
 	}
 	if s.Prefix == "" {
 		s.Prefix = "god:"
-	} else if !storePrefix.MatchString(s.Prefix) {
+	} else if !storePrefix().MatchString(s.Prefix) {
 		bad(`store "redis": prefix %q must be 1 to 64 letters, digits and "_.:/-"`, s.Prefix)
 	}
 	if s.TLSCAFile != "" {
@@ -930,7 +930,7 @@ func CheckVolume(v *Volume) []string {
 	switch {
 	case v.Name == "home":
 		bad(`volume "home": the name is reserved for the user's home directory; choose another name`)
-	case !volumeName.MatchString(v.Name):
+	case !volumeName().MatchString(v.Name):
 		bad("volume %q: names use lower-case letters, digits, '-' and '_', starting with a letter", v.Name)
 	}
 	// $HOME stands for an absolute path, so "$HOME/data" is absolute.

@@ -24,6 +24,9 @@ import (
 type Backend interface {
 	Authenticate(ctx context.Context, c *Credentials) (*api.Caller, error)
 	Submit(ctx context.Context, caller *api.Caller, spec *api.JobSpec) (*api.Job, error)
+	// SubmitBatch submits items all or none: it stores nothing unless
+	// every item is accepted, and returns their jobs in order.
+	SubmitBatch(ctx context.Context, caller *api.Caller, items []api.BatchItem) ([]*api.Job, error)
 	Job(ctx context.Context, caller *api.Caller, id, index int64, wait time.Duration) (*api.Job, error)
 	Jobs(ctx context.Context, caller *api.Caller, opts *api.JobListOptions) ([]*api.Job, error)
 	Stop(ctx context.Context, caller *api.Caller, id int64) (*api.Job, error)
@@ -153,6 +156,7 @@ func New(b Backend, log hclog.Logger) *http.Server {
 	}))
 	// Changes, each recorded in the audit log with its outcome.
 	mux.HandleFunc("POST /v1/jobs", s.audited("job.submit", s.submit))
+	mux.HandleFunc("POST /v1/jobs/batch", s.audited("job.submit", s.submitBatch))
 	mux.HandleFunc("DELETE /v1/job/{id}", s.audited("job.stop", s.stop))
 	mux.HandleFunc("PATCH /v1/job/{id}", s.audited("job.update", s.update))
 	mux.HandleFunc("POST /v1/job/{id}/archive", s.audited("job.archive", s.archive))
@@ -235,6 +239,10 @@ func target(r *http.Request, out any) string {
 		if o != nil {
 			return "job " + strconv.FormatInt(o.ID, 10)
 		}
+	case *api.BatchSubmitResponse:
+		if o != nil && len(o.Jobs) > 0 {
+			return batchTarget(o.Jobs)
+		}
 	case *api.Project:
 		if o != nil {
 			return "project " + o.Name
@@ -249,7 +257,7 @@ func target(r *http.Request, out any) string {
 
 func (s *server) reply(w http.ResponseWriter, r *http.Request, out any) {
 	w.Header().Set("Content-Type", "application/json")
-	if r.Method == http.MethodPost && (r.URL.Path == "/v1/jobs" || r.URL.Path == "/v1/projects" || r.URL.Path == "/v1/volumes") {
+	if r.Method == http.MethodPost && (r.URL.Path == "/v1/jobs" || r.URL.Path == "/v1/jobs/batch" || r.URL.Path == "/v1/projects" || r.URL.Path == "/v1/volumes") {
 		w.WriteHeader(http.StatusCreated)
 	}
 	_ = json.NewEncoder(w).Encode(out)

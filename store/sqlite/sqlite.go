@@ -462,6 +462,46 @@ func (s *Store) Create(ctx context.Context, j *job.Job) error {
 	return nil
 }
 
+// CreateBatch implements store.BatchCreator: the jobs are one op of the
+// group commit, so one savepoint; if any insert fails, none remains.
+func (s *Store) CreateBatch(ctx context.Context, jobs []*job.Job) error {
+	data := make([][]byte, len(jobs))
+	for i, j := range jobs {
+		var err error
+		if data[i], err = json.Marshal(j); err != nil {
+			return fmt.Errorf("job %d of the batch: %w", i, err)
+		}
+	}
+	ids := make([]int64, len(jobs))
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.Prepare(insertJob)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for i, j := range jobs {
+			if err := checkKey(tx, j); err != nil {
+				return err
+			}
+			res, err := stmt.Exec(j.User.UID, j.Status.Primary, data[i], j.ParentID, endedNanos(j.Dates.Ended), submitKey(j))
+			if err != nil {
+				return fmt.Errorf("job %d of the batch: %w", i, err)
+			}
+			if ids[i], err = res.LastInsertId(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i, j := range jobs {
+		j.ID, j.Version = ids[i], 1
+	}
+	return nil
+}
+
 // CreateArray implements store.Store. The parent and its tasks are one op
 // of the group commit, so one transaction (and inside it one savepoint):
 // if any insert fails, none remains. The caller's jobs change only on

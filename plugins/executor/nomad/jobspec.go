@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/hashicorp/nomad/api"
 
+	"github.com/godocker/god/internal/lazy"
 	"github.com/godocker/god/plugins/executor"
 )
 
@@ -241,7 +241,7 @@ func literal(s string) string {
 func literalEnv(env map[string]string, entrypoint []string) (map[string]string, []string) {
 	var names []string
 	for k, v := range env {
-		if strings.Contains(v, "${") && shellName.MatchString(k) {
+		if strings.Contains(v, "${") && shellName().MatchString(k) {
 			names = append(names, k)
 		}
 	}
@@ -259,7 +259,7 @@ func literalEnv(env map[string]string, entrypoint []string) (map[string]string, 
 	return env, append([]string{"/bin/bash", "-c", b.String()}, entrypoint...)
 }
 
-var shellName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+var shellName = lazy.Regexp(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // ansiQuote is s in bash's $'...' quoting: every byte but plain printable
 // ASCII as \xHH, so nothing in it is special to bash, HCL or Nomad.

@@ -24,6 +24,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/nomad/api"
 
+	"github.com/godocker/god/internal/lazy"
 	"github.com/godocker/god/plugins/executor"
 )
 
@@ -147,10 +148,10 @@ var (
 )
 
 // instanceRe keeps job ids valid for Nomad, URLs and the event filter.
-var instanceRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+var instanceRe = lazy.Regexp(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
 
 // storeIDRe is a store id as the job store makes them (store.Identity).
-var storeIDRe = regexp.MustCompile(`^[0-9a-f]{16}$`)
+var storeIDRe = lazy.Regexp(`^[0-9a-f]{16}$`)
 
 // New checks the configuration and that Nomad answers, so a wrong address
 // is reported at start-up with how to fix it rather than at the first job.
@@ -164,7 +165,7 @@ func New(ctx context.Context, cfg Config) (*Executor, error) {
 	if cfg.Token == "" {
 		cfg.Token = os.Getenv("NOMAD_TOKEN")
 	}
-	if !storeIDRe.MatchString(cfg.StoreID) {
+	if !storeIDRe().MatchString(cfg.StoreID) {
 		return nil, fmt.Errorf("nomad executor: the job store's id is required, 16 lower-case hex digits (got %q); the agent passes its store's identity", cfg.StoreID)
 	}
 	if cfg.LegacyMaxJob < 0 {
@@ -173,7 +174,7 @@ func New(ctx context.Context, cfg Config) (*Executor, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
 	}
-	if !instanceRe.MatchString(cfg.Instance) {
+	if !instanceRe().MatchString(cfg.Instance) {
 		return nil, fmt.Errorf("nomad.instance %q: use 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit", cfg.Instance)
 	}
 	if cfg.PlacementTimeout == 0 {
