@@ -513,6 +513,16 @@ docker {
   gpus = 0
 }
 
+# Sessions users open into their running jobs (`god job exec`, `god job
+# ssh`): as the job's user, through the agent, only by the job's owner or an
+# admin (audited).
+sessions {
+  # How many sessions a job may have open at once. Default: 4.
+  max_per_job = 4
+  # A session with no input or output for this long is closed. Default: 1h.
+  idle_timeout = "1h"
+}
+
 # Values for jobs that do not set them.
 defaults {
   # Image of jobs without image = "...". It needs bash.

@@ -21,6 +21,7 @@ import (
 
 	"github.com/godocker/god/agent/cluster"
 	"github.com/godocker/god/agent/config"
+	"github.com/godocker/god/agent/gateway"
 	agenthttp "github.com/godocker/god/agent/http"
 	"github.com/godocker/god/agent/identity"
 	"github.com/godocker/god/agent/pin"
@@ -41,6 +42,7 @@ type Agent struct {
 	watchLog hclog.Logger // engine events, reconciliation, job ends
 	store    store.Store
 	exec     executor.Executor
+	sessions *gateway.Gateway
 	policy   scheduler.Scheduler
 	users    *identity.Cache
 	// rec keeps accounts, projects, revoked tokens and the audit log.
@@ -162,6 +164,10 @@ func New(cfg *config.Config, o Options) (*Agent, error) {
 		projs:     recordCache[api.Project]{kind: store.KindProject},
 		vols:      recordCache[config.Volume]{kind: store.KindVolume},
 		logins:    loginLimiter{m: map[string]loginFailures{}},
+	}
+	a.sessions = &gateway.Gateway{MaxPerJob: 4, IdleTimeout: time.Hour}
+	if ss := cfg.Sessions; ss != nil && ss.MaxPerJob > 0 {
+		a.sessions = &gateway.Gateway{MaxPerJob: ss.MaxPerJob, IdleTimeout: ss.Idle}
 	}
 	a.resetState()
 	rec, ok := o.Store.(store.Records)

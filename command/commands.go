@@ -52,6 +52,8 @@ func Commands(m Meta) map[string]cli.CommandFactory {
 		"job run":       func() (cli.Command, error) { return &JobRunCommand{Meta: m}, nil },
 		"job status":    func() (cli.Command, error) { return &JobStatusCommand{Meta: m}, nil },
 		"job logs":      func() (cli.Command, error) { return &JobLogsCommand{Meta: m}, nil },
+		"job exec":      func() (cli.Command, error) { return &JobExecCommand{Meta: m}, nil },
+		"job ssh":       func() (cli.Command, error) { return &JobSSHCommand{Meta: m}, nil },
 		"job stop":      func() (cli.Command, error) { return &JobStopCommand{Meta: m}, nil },
 		"job update":    func() (cli.Command, error) { return &JobUpdateCommand{Meta: m}, nil },
 		"job archive":   func() (cli.Command, error) { return &JobArchiveCommand{Meta: m}, nil },

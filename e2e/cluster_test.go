@@ -304,6 +304,11 @@ func TestCluster_ForwardedIdentity(t *testing.T) {
 	// Running is recorded when the container starts, before its script
 	// speaks: on a loaded machine a stop could come first.
 	waitFile(t, tc.agents[leader], id, "god.log", "god-alice")
+	// A session opened on the follower reaches the job through the
+	// leader, as alice.
+	out, errOut, code = god(t, "god-alice", "unix://"+tc.agents[follower].socket, dir, "job", "exec", fmt.Sprint(id), "--", "id", "-un")
+	must.Eq(t, 0, code, must.Sprint(errOut))
+	must.Eq(t, "god-alice\n", out)
 
 	// bob cannot act on alice's job through either agent.
 	for _, p := range tc.agents {

@@ -280,7 +280,14 @@ func exitCode(j *api.Job) int {
 // god runs the CLI as a Unix user (by name; "" runs as root).
 func god(t *testing.T, user, addr, dir string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return godIn(t, "", user, addr, dir, args...)
+}
+
+// godIn is god with stdin as its standard input.
+func godIn(t *testing.T, stdin, user, addr, dir string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	cmd := exec.Command(godBin, args...)
+	cmd.Stdin = strings.NewReader(stdin)
 	cmd.Dir = dir
 	cmd.Env = []string{"GOD_ADDR=" + addr, "PATH=/usr/bin:/bin", "HOME=" + dir}
 	if user != "" {

@@ -89,6 +89,7 @@ type Config struct {
 	Nomad    *Nomad `hcl:"nomad,block"`
 	Swarm    *Swarm `hcl:"swarm,block"`
 
+	Sessions  *Sessions  `hcl:"sessions,block"`
 	Scheduler *Scheduler `hcl:"scheduler,block"`
 	Quota     *Quota     `hcl:"quota,block"`
 	HTTP      *HTTP      `hcl:"http,block"`
@@ -127,6 +128,17 @@ type HTTP struct {
 	// when this one forwards a request to the leader (default: the
 	// system's roots).
 	TLSCAFile string `hcl:"tls_ca_file,optional"`
+}
+
+// Sessions limits the sessions users open into their running jobs
+// (`god job exec`, `god job ssh`).
+type Sessions struct {
+	// MaxPerJob is how many sessions a job may have open at once.
+	MaxPerJob int `hcl:"max_per_job,optional"`
+	// IdleTimeout closes a session without input or output for that long.
+	IdleTimeout string `hcl:"idle_timeout,optional"`
+	// Idle is IdleTimeout parsed by Finalize.
+	Idle time.Duration
 }
 
 // Scheme is how the API is reached: https with a certificate, else http.
@@ -382,6 +394,7 @@ func Default() *Config {
 		HTTP:           &HTTP{Address: "127.0.0.1", Port: 6543},
 		Docker:         &Docker{Address: "unix:///var/run/docker.sock", Instance: "god"},
 		Defaults:       &Defaults{Image: "debian:bookworm-slim", CPU: 1, Memory: "1GiB", MaxLifespan: "7d", KillTimeout: "10s"},
+		Sessions:       &Sessions{MaxPerJob: 4, IdleTimeout: "1h"},
 		MaxKillTimeout: "5m",
 
 		UnsatisfiableDependencies: "end",
@@ -594,6 +607,14 @@ func merge(base, f *Config, explicit setBools) *Config {
 		}
 		c.Defaults = &d
 	}
+	if f.Sessions != nil {
+		ss := *c.Sessions
+		set(&ss.IdleTimeout, f.Sessions.IdleTimeout)
+		if f.Sessions.MaxPerJob != 0 {
+			ss.MaxPerJob = f.Sessions.MaxPerJob
+		}
+		c.Sessions = &ss
+	}
 	c.Volumes = append(append([]*Volume(nil), base.Volumes...), f.Volumes...)
 	return &c
 }
@@ -700,6 +721,12 @@ func (c *Config) Finalize() error {
 	c.Defaults.MemoryBytes = n
 	if c.Defaults.Lifespan, err = jobspec.ParseLifespan(c.Defaults.MaxLifespan); err != nil {
 		bad("defaults.max_lifespan: %v", err)
+	}
+	if c.Sessions.MaxPerJob < 1 {
+		bad("sessions.max_per_job must be 1 or more, got %d", c.Sessions.MaxPerJob)
+	}
+	if c.Sessions.Idle, err = time.ParseDuration(c.Sessions.IdleTimeout); err != nil || c.Sessions.Idle <= 0 {
+		bad(`sessions.idle_timeout must be a positive duration such as "1h", got %q`, c.Sessions.IdleTimeout)
 	}
 	if c.MaxKillTimeoutTime, err = jobspec.ParseKillTimeout(c.MaxKillTimeout); err != nil {
 		bad("max_kill_timeout: %v", err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/godocker/god/agent/gateway"
 	"github.com/godocker/god/agent/identity"
 	"github.com/godocker/god/api"
 	"github.com/godocker/god/store"
@@ -44,6 +45,8 @@ type Backend interface {
 	ProjectUsage(ctx context.Context, caller *api.Caller, name string) (*api.ProjectUsage, error)
 	GroupUsage(ctx context.Context, caller *api.Caller, group string) (*api.GroupUsage, error)
 	Logs(ctx context.Context, caller *api.Caller, id int64, stream string, offset int64, follow bool, w io.Writer, flush func()) error
+	// Exec opens a session into a running job (agent/gateway serves it).
+	Exec(ctx context.Context, caller *api.Caller, id int64, opts *api.ExecOptions) (*gateway.Session, error)
 	Self(caller *api.Caller) *api.AgentSelf
 	// Health says whether the agent serves; ok false answers 503.
 	Health(ctx context.Context) (h *api.AgentHealth, ok bool)
@@ -141,6 +144,7 @@ func New(b Backend, log hclog.Logger) *http.Server {
 		return b.GroupUsage(r.Context(), caller, r.PathValue("group"))
 	}))
 	mux.HandleFunc("GET /v1/job/{id}/logs", s.logs)
+	mux.HandleFunc("GET /v1/job/{id}/exec", s.exec)
 	mux.HandleFunc("GET /v1/agent/self", s.wrap(s.self))
 	// The health check of load balancers and Consul: no login.
 	mux.HandleFunc("GET /v1/agent/health", func(w http.ResponseWriter, r *http.Request) {

@@ -147,7 +147,7 @@ func (e *Executor) Name() string { return "docker" }
 
 // Capabilities implements executor.Executor.
 func (e *Executor) Capabilities() []executor.Capability {
-	caps := []executor.Capability{executor.CapKill, executor.CapPause, executor.CapGPUs}
+	caps := []executor.Capability{executor.CapKill, executor.CapPause, executor.CapGPUs, executor.CapExec}
 	if strings.HasPrefix(e.cfg.Address, "unix://") {
 		caps = append(caps, executor.CapLocalMounts)
 	}
