@@ -434,6 +434,9 @@ func (e *Executor) inspect(ctx context.Context, ref string, jobID int64) (*execu
 		st.Paused = c.State.Paused
 		st.ExitCode = c.State.ExitCode
 		st.OOMKilled = c.State.OOMKilled
+		if !st.Running && st.ExitCode == 137 && !st.OOMKilled && c.HostConfig != nil && c.HostConfig.Memory > 0 {
+			st.OOMKilled = e.lateOOM(ctx, c.ID)
+		}
 		st.Error = c.State.Error
 		st.Removing = c.State.Status == "removing" || c.State.Dead
 		st.StartedAt = parseTime(c.State.StartedAt)
@@ -453,6 +456,30 @@ func (e *Executor) inspect(ctx context.Context, ref string, jobID int64) (*execu
 		}
 	}
 	return st, nil
+}
+
+// lateOOM looks again at a container killed (137) under a memory limit:
+// the engine learns of an out-of-memory kill apart from the exit (on
+// cgroup v1, from another event), and may record it a moment later.
+func (e *Executor) lateOOM(ctx context.Context, id string) bool {
+	if _, signalled := e.signalled.Load(id); signalled {
+		return false // someone sent the KILL
+	}
+	for range 5 {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(100 * time.Millisecond):
+		}
+		res, err := e.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+		if err != nil || res.Container.State == nil {
+			return false
+		}
+		if res.Container.State.OOMKilled {
+			return true
+		}
+	}
+	return false
 }
 
 // streamBroken tells whether the event stream broke and the outage is
