@@ -22,6 +22,7 @@ const maxCount = 1_000_000
 // JobRunCommand submits a job spec.
 type JobRunCommand struct {
 	Meta
+	parsable bool // print ids only
 }
 
 func (c *JobRunCommand) Synopsis() string { return "Submit a job" }
@@ -49,6 +50,11 @@ Run Options:
     Ask for n GPUs (a whole number, 0 for none), in place of the spec's
     resources { gpu = ... }.
 
+  -parsable
+    Print only the job id (one per line for several jobs), for scripts and
+    workflow managers. With -wait, nothing more is printed; the exit code
+    says how the job ended.
+
   -wait
     Wait for the job to end, print its final status, and exit with the job's
     exit code (137 if it was killed, 1 if it never ran).
@@ -63,6 +69,7 @@ func (c *JobRunCommand) Run(args []string) int {
 	fs := c.FlagSet("job run", true)
 	wait := fs.Bool("wait", false, "")
 	count := fs.Int("count", 1, "")
+	fs.BoolVar(&c.parsable, "parsable", false, "")
 	gpus := -1
 	fs.Func("gpu", "", func(s string) error {
 		n, err := strconv.Atoi(s)
@@ -118,14 +125,19 @@ func (c *JobRunCommand) Run(args []string) int {
 		c.Ui.Error(fmt.Sprintf("Error submitting job: %s", err))
 		return 1
 	}
+	if c.parsable {
+		c.Ui.Output(strconv.FormatInt(resp.ID, 10))
+	}
 	if !*wait {
-		if c.json {
+		switch {
+		case c.json:
 			return c.outputJSON(resp)
+		case !c.parsable:
+			c.Ui.Output(fmt.Sprintf("%s. Job id is %d", resp.Msg, resp.ID))
 		}
-		c.Ui.Output(fmt.Sprintf("%s. Job id is %d", resp.Msg, resp.ID))
 		return 0
 	}
-	if !c.json {
+	if !c.json && !c.parsable {
 		c.Ui.Output(fmt.Sprintf("%s. Job id is %d; waiting for it to end", resp.Msg, resp.ID))
 	}
 	j, err := waitOver(ctx, client, resp.ID, nil)
@@ -133,9 +145,10 @@ func (c *JobRunCommand) Run(args []string) int {
 		c.Ui.Error(fmt.Sprintf("Error waiting for job %d: %s", resp.ID, err))
 		return 1
 	}
-	if c.json {
+	switch {
+	case c.json:
 		c.outputJSON(j)
-	} else {
+	case !c.parsable:
 		c.Ui.Output(fmt.Sprintf("Job %d is %s", j.ID, statusText(j)))
 	}
 	return exitCodeOf(j)

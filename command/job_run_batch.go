@@ -94,6 +94,10 @@ func (c *JobRunCommand) runBatch(paths []string, specs []*api.JobSpec, count int
 
 func (c *JobRunCommand) printSubmitted(jobs []api.SubmitResponse, sources []string, named bool) {
 	for i, r := range jobs {
+		if c.parsable {
+			c.Ui.Output(strconv.FormatInt(r.ID, 10))
+			continue
+		}
 		line := fmt.Sprintf("%s. Job id is %d", r.Msg, r.ID)
 		if named {
 			line += " (" + sources[i] + ")"

@@ -30,6 +30,12 @@ Status Options:
     List only jobs in this state: pending, running, over or archived. May be
     repeated.
 
+  -state <ID>
+    Print one word for the job, for scripts and workflow managers: pending,
+    running, success (over with exit code 0) or failed (over otherwise:
+    non-zero exit, killed, lost, never ran). Exit code 0 when the word is
+    printed, 1 when the job cannot be read.
+
   -limit=<n>
     List at most n jobs (default 100).
 
@@ -58,6 +64,17 @@ func (c *JobStatusCommand) Run(args []string) int {
 		return 1
 	}
 	ctx := context.Background()
+	if fs.NArg() == 0 && len(states) == 1 {
+		if id, err := parseJobID(states[0]); err == nil {
+			j, err := client.Jobs().Info(ctx, id)
+			if err != nil {
+				c.Ui.Error(fmt.Sprintf("Error querying job %d: %s", id, err))
+				return 1
+			}
+			c.Ui.Output(stateWord(j))
+			return 0
+		}
+	}
 	if fs.NArg() == 1 {
 		if *project != "" {
 			c.Ui.Error("-project selects among many jobs: give it without a job id")
@@ -105,6 +122,21 @@ func (c *JobStatusCommand) Run(args []string) int {
 	}
 	c.Ui.Output(formatList(rows))
 	return 0
+}
+
+// stateWord is a job's state in one of four words, as workflow managers'
+// status scripts want it.
+func stateWord(j *api.Job) string {
+	switch j.Status.Primary {
+	case api.StatePending:
+		return "pending"
+	case api.StateRunning:
+		return "running"
+	}
+	if j.Status.ExitCode != nil && *j.Status.ExitCode == 0 && j.Status.Secondary == "" {
+		return "success"
+	}
+	return "failed"
 }
 
 // formatJob is the detailed view of one job.
