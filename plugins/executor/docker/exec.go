@@ -51,8 +51,7 @@ func (e *Executor) Exec(ctx context.Context, jobID int64, req executor.ExecReque
 		AttachStdout: true,
 		AttachStderr: true,
 		Env:          req.Env,
-		WorkingDir:   "/mnt/go-docker",
-		Cmd:          req.Cmd,
+		Cmd:          req.Cmd, // in the container's working directory, the job's
 	})
 	if cerrdefs.IsConflict(err) {
 		return nil, fmt.Errorf("the container of job %d is not running", jobID)

@@ -399,6 +399,56 @@ func (c *contract) pauseUnpause(t *testing.T) {
 	must.NoError(t, e.ex.Unpause(e.ctx, 61))
 }
 
+// exec: on an executor that opens sessions (CapExec), a command runs in
+// the job's container as the job's user, in its working directory, with
+// its own output, input and exit code, and never in an ended job.
+func (c *contract) exec(t *testing.T) {
+	e := c.newEnv(t)
+	execer, ok := e.ex.(executor.Execer)
+	if !executor.Has(e.ex.Capabilities(), executor.CapExec) {
+		t.Skipf("skipping: the %s executor does not declare %s", e.ex.Name(), executor.CapExec)
+	}
+	must.True(t, ok, must.Sprint("CapExec without executor.Execer"))
+	dir, m := e.dir()
+	tk := e.task(71, `echo up > /data/up; sleep 300`, m)
+	tk.WorkDir = "/data"
+	e.start(e.ex, tk)
+	e.waitFile(filepath.Join(dir, "up"))
+	run := func(stdin string, cmd ...string) (string, string, int) {
+		t.Helper()
+		s, err := execer.Exec(e.ctx, 71, executor.ExecRequest{Cmd: cmd})
+		must.NoError(t, err)
+		defer s.Close()
+		go func() {
+			_, _ = io.WriteString(s.Stdin(), stdin)
+			_ = s.Stdin().Close()
+		}()
+		var out, errOut []byte
+		done := make(chan struct{})
+		go func() { errOut, _ = io.ReadAll(s.Stderr()); close(done) }()
+		out, _ = io.ReadAll(s.Stdout())
+		<-done
+		code, err := s.Wait(e.ctx)
+		must.NoError(t, err)
+		return string(out), string(errOut), code
+	}
+	out, _, code := run("", "sh", "-c", "id -u; id -g; pwd")
+	must.Eq(t, 0, code)
+	must.Eq(t, strconv.Itoa(c.h.UID)+"\n"+strconv.Itoa(c.h.GID)+"\n/data\n", out)
+	out, errOut, code := run("", "sh", "-c", "echo o; echo e >&2; exit 7")
+	must.Eq(t, 7, code)
+	must.Eq(t, "o\n", out)
+	must.Eq(t, "e\n", errOut)
+	out, _, code = run("fed\n", "cat")
+	must.Eq(t, 0, code)
+	must.Eq(t, "fed\n", out)
+
+	must.NoError(t, e.ex.Kill(e.ctx, 71))
+	e.waitEnded(e.ex, 71)
+	_, err := execer.Exec(e.ctx, 71, executor.ExecRequest{Cmd: []string{"true"}})
+	must.Error(t, err, must.Sprint("a session into an ended job"))
+}
+
 // capacity: the engine reports resources for jobs.
 func (c *contract) capacity(t *testing.T) {
 	e := c.newEnv(t)

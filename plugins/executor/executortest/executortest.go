@@ -70,6 +70,7 @@ func Run(t *testing.T, h Harness) {
 		{"MissingImagePermanent", c.missingImage},
 		{"InvalidMountPermanent", c.invalidMount},
 		{"PauseUnpause", c.pauseUnpause},
+		{"Exec", c.exec},
 		{"Capacity", c.capacity},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
