@@ -244,9 +244,32 @@ func checkRanOnce(t *testing.T, p *agentProc, ids []int64) {
 }
 
 // recordedOnce checks from the agents' logs that each job's end was
-// recorded by exactly one agent, and counts them per agent.
+// recorded by exactly one agent, and counts them per agent. An agent logs
+// the record just after the store has it, so a job seen over may not be
+// in the logs yet: they are read until every job is, or 10 s.
 func recordedOnce(t *testing.T, tc *testCluster, ids []int64) map[int]int {
 	t.Helper()
+	recordedBy := recordsInLogs(tc)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); recordedBy = recordsInLogs(tc) {
+		missing := false
+		for _, id := range ids {
+			missing = missing || len(recordedBy[id]) == 0
+		}
+		if !missing {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	perAgent := map[int]int{}
+	for _, id := range ids {
+		must.SliceLen(t, 1, recordedBy[id], must.Sprintf("job %d's end recorded once", id))
+		perAgent[recordedBy[id][0]]++
+	}
+	return perAgent
+}
+
+// recordsInLogs lists, per job, the agents that logged recording its end.
+func recordsInLogs(tc *testCluster) map[int64][]int {
 	recordedBy := map[int64][]int{}
 	for i, a := range tc.agents {
 		for _, line := range strings.Split(a.log.String(), "\n") {
@@ -260,12 +283,7 @@ func recordedOnce(t *testing.T, tc *testCluster, ids []int64) map[int]int {
 			recordedBy[id] = append(recordedBy[id], i)
 		}
 	}
-	perAgent := map[int]int{}
-	for _, id := range ids {
-		must.SliceLen(t, 1, recordedBy[id], must.Sprintf("job %d's end recorded once", id))
-		perAgent[recordedBy[id][0]]++
-	}
-	return perAgent
+	return recordedBy
 }
 
 // waitSomeRunning waits until one of ids runs.
