@@ -32,6 +32,7 @@ import (
 	"github.com/godocker/god/internal/testlog"
 	"github.com/godocker/god/plugins/executor"
 	"github.com/godocker/god/plugins/executor/docker"
+	"github.com/godocker/god/plugins/executor/executortest"
 	"github.com/godocker/god/store"
 )
 
@@ -820,38 +821,6 @@ func TestStartCancelled(t *testing.T) {
 	must.Eq(t, []string{"ran"}, readLines(t, filepath.Join(out, "ran")))
 }
 
-// counterLoop counts in a file forever, ten times a second. Each value is
-// written beside the file and renamed over it, so a reader (or a pause)
-// never catches it half written.
-func counterLoop(file string) string {
-	return `i=0; while true; do i=$((i+1)); echo $i > ` + file + `.tmp; mv -f ` + file + `.tmp ` + file + `; sleep 0.1; done`
-}
-
-// readCounter is the value a counterLoop last wrote, 0 before it began.
-func readCounter(t *testing.T, path string) int {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return 0
-	}
-	must.NoError(t, err)
-	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	must.NoError(t, err, must.Sprintf("counter %s holds %q", path, b))
-	return n
-}
-
-// waitCounterAbove polls a counter until it exceeds n.
-func waitCounterAbove(t *testing.T, ctx context.Context, path string, n int) {
-	t.Helper()
-	for readCounter(t, path) <= n {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("counter %s stuck at %d: %v", path, readCounter(t, path), ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
 // TestPauseUnpause: Pause freezes every process of the job, the first and a
 // background child alike, and Inspect reports it paused; Unpause lets them
 // all run on; both are idempotent; a missing job is ErrNotFound; a stopped
@@ -864,13 +833,13 @@ func TestPauseUnpause(t *testing.T) {
 	mainFile, childFile := filepath.Join(dir, "main"), filepath.Join(dir, "child")
 
 	// The child is a forked subshell, a second process beside bash.
-	script := `( ` + counterLoop("/data/child") + ` ) & ` + counterLoop("/data/main")
+	script := `( ` + executortest.CounterLoop("/data/child") + ` ) & ` + executortest.CounterLoop("/data/main")
 	_, err := e.Start(ctx, task(61, script, executor.Mount{Source: dir, Target: "/data"}))
 	must.NoError(t, err)
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	waitCounterAbove(t, wctx, mainFile, 2)
-	waitCounterAbove(t, wctx, childFile, 2)
+	executortest.WaitCounterAbove(t, wctx, mainFile, 2)
+	executortest.WaitCounterAbove(t, wctx, childFile, 2)
 
 	inspect := func() *executor.State {
 		t.Helper()
@@ -885,12 +854,12 @@ func TestPauseUnpause(t *testing.T) {
 	st := inspect()
 	must.True(t, st.Paused)
 	must.True(t, st.Running, must.Sprint("a paused container still counts as running"))
-	m1, c1 := readCounter(t, mainFile), readCounter(t, childFile)
+	m1, c1 := executortest.ReadCounter(t, mainFile), executortest.ReadCounter(t, childFile)
 	must.Positive(t, m1)
 	must.Positive(t, c1)
 	time.Sleep(1500 * time.Millisecond)
-	must.Eq(t, m1, readCounter(t, mainFile), must.Sprint("the job's first process ran while paused"))
-	must.Eq(t, c1, readCounter(t, childFile), must.Sprint("the job's child process ran while paused"))
+	must.Eq(t, m1, executortest.ReadCounter(t, mainFile), must.Sprint("the job's first process ran while paused"))
+	must.Eq(t, c1, executortest.ReadCounter(t, childFile), must.Sprint("the job's child process ran while paused"))
 
 	must.NoError(t, e.Pause(ctx, 61)) // already paused
 	must.True(t, inspect().Paused)
@@ -900,8 +869,8 @@ func TestPauseUnpause(t *testing.T) {
 	must.False(t, inspect().Paused)
 	wctx, cancel = context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	waitCounterAbove(t, wctx, mainFile, m1)
-	waitCounterAbove(t, wctx, childFile, c1)
+	executortest.WaitCounterAbove(t, wctx, mainFile, m1)
+	executortest.WaitCounterAbove(t, wctx, childFile, c1)
 	must.NoError(t, e.Unpause(ctx, 61)) // not paused
 	st = inspect()
 	must.False(t, st.Paused)

@@ -357,10 +357,10 @@ func (c *contract) pauseUnpause(t *testing.T) {
 	}
 	dir, m := e.dir()
 	mainFile, childFile := filepath.Join(dir, "main"), filepath.Join(dir, "child")
-	script := `( ` + counterLoop("/data/child") + ` ) & ` + counterLoop("/data/main")
+	script := `( ` + CounterLoop("/data/child") + ` ) & ` + CounterLoop("/data/main")
 	e.start(e.ex, e.task(61, script, m))
-	waitCounterAbove(t, e.ctx, mainFile, 2)
-	waitCounterAbove(t, e.ctx, childFile, 2)
+	WaitCounterAbove(t, e.ctx, mainFile, 2)
+	WaitCounterAbove(t, e.ctx, childFile, 2)
 	inspect := func() *executor.State {
 		t.Helper()
 		st, err := e.ex.Inspect(e.ctx, 61)
@@ -373,16 +373,16 @@ func (c *contract) pauseUnpause(t *testing.T) {
 	st := inspect()
 	must.True(t, st.Paused)
 	must.True(t, st.Running, must.Sprint("a paused job still counts as running"))
-	m1, c1 := readCounter(t, mainFile), readCounter(t, childFile)
+	m1, c1 := ReadCounter(t, mainFile), ReadCounter(t, childFile)
 	time.Sleep(1500 * time.Millisecond)
-	must.Eq(t, m1, readCounter(t, mainFile), must.Sprint("the job's first process ran while paused"))
-	must.Eq(t, c1, readCounter(t, childFile), must.Sprint("the job's child ran while paused"))
+	must.Eq(t, m1, ReadCounter(t, mainFile), must.Sprint("the job's first process ran while paused"))
+	must.Eq(t, c1, ReadCounter(t, childFile), must.Sprint("the job's child ran while paused"))
 	must.NoError(t, e.ex.Pause(e.ctx, 61)) // already paused
 
 	must.NoError(t, e.ex.Unpause(e.ctx, 61))
 	must.False(t, inspect().Paused)
-	waitCounterAbove(t, e.ctx, mainFile, m1)
-	waitCounterAbove(t, e.ctx, childFile, c1)
+	WaitCounterAbove(t, e.ctx, mainFile, m1)
+	WaitCounterAbove(t, e.ctx, childFile, c1)
 	must.NoError(t, e.ex.Unpause(e.ctx, 61)) // not paused
 
 	must.ErrorIs(t, e.ex.Pause(e.ctx, 404), executor.ErrNotFound)
@@ -457,35 +457,6 @@ func (c *contract) capacity(t *testing.T) {
 	must.Positive(t, capa.CPU)
 	must.Positive(t, capa.Memory)
 	must.True(t, executor.Has(e.ex.Capabilities(), executor.CapKill))
-}
-
-// counterLoop counts in a file forever, ten times a second; each value is
-// written aside and renamed, so a reader never sees it half written.
-func counterLoop(file string) string {
-	return `i=0; while true; do i=$((i+1)); echo $i > ` + file + `.tmp; mv -f ` + file + `.tmp ` + file + `; sleep 0.1; done`
-}
-
-func readCounter(t *testing.T, path string) int {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return 0
-	}
-	must.NoError(t, err)
-	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	must.NoError(t, err, must.Sprintf("counter %s holds %q", path, b))
-	return n
-}
-
-func waitCounterAbove(t *testing.T, ctx context.Context, path string, n int) {
-	t.Helper()
-	for readCounter(t, path) <= n {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("counter %s stuck at %d: %v", path, readCounter(t, path), ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
 }
 
 func copyFile(t *testing.T, from, to string) {
