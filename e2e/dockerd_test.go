@@ -79,6 +79,7 @@ func startPrivateEngine(t *testing.T, liveRestore bool) *privateEngine {
 		}
 		e.stop()
 		_ = exec.Command("ip", "link", "del", bridge).Run()
+		unmountUnder(dir) // dockerd leaves its data root bound on itself
 		os.RemoveAll(dir)
 		if t.Failed() {
 			t.Logf("private dockerd log:\n%s", e.log.String())
@@ -211,4 +212,21 @@ func (p *agentProc) status(id int64) *api.Job {
 	j, err := p.client.Jobs().Info(context.Background(), id)
 	must.NoError(p.t, err)
 	return j
+}
+
+// unmountUnder detaches every mount at or below dir, deepest first.
+func unmountUnder(dir string) {
+	b, err := os.ReadFile("/proc/self/mounts")
+	if err != nil {
+		return
+	}
+	var points []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && (f[1] == dir || strings.HasPrefix(f[1], dir+"/")) {
+			points = append(points, f[1])
+		}
+	}
+	for i := len(points) - 1; i >= 0; i-- {
+		_ = syscall.Unmount(points[i], syscall.MNT_DETACH)
+	}
 }
