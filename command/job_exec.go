@@ -95,7 +95,13 @@ func (m *Meta) session(id int64, cmd []string, interactive, tty bool) int {
 			opts.Rows, opts.Cols = uint(h), uint(w)
 		}
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	// On a terminal, Ctrl-C is a keystroke for the command; without one,
+	// it closes the session.
+	sigs := []os.Signal{syscall.SIGTERM}
+	if !tty {
+		sigs = append(sigs, os.Interrupt)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), sigs...)
 	defer stop()
 	s, err := client.Jobs().Exec(ctx, id, opts)
 	if err != nil {
@@ -121,10 +127,6 @@ func (m *Meta) session(id int64, cmd []string, interactive, tty bool) int {
 				}
 			}
 		}()
-	} else {
-		// Ctrl-C ends the session, not god alone.
-		signal.Ignore(os.Interrupt)
-		defer signal.Reset(os.Interrupt)
 	}
 	code, err := s.Run(ctx, stdin, os.Stdout, os.Stderr)
 	if err != nil {
