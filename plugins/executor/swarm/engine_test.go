@@ -372,7 +372,8 @@ func TestCapacity(t *testing.T) {
 
 // TestNewRefusesWithoutNoNewPrivileges: on an engine that cannot set
 // no-new-privileges on services, New refuses to run jobs without the
-// helper, saying how to fix it.
+// helper, or through a helper that fails god-nnp's self-test, saying how
+// to fix it.
 func TestNewRefusesWithoutNoNewPrivileges(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
@@ -386,6 +387,14 @@ func TestNewRefusesWithoutNoNewPrivileges(t *testing.T) {
 	must.ErrorContains(t, err, "nnp_helper")
 	_, err = godswarm.New(ctx, godswarm.Config{StoreID: executortest.NewStoreID(), NNPHelper: "/nonexistent/god-nnp"})
 	must.ErrorContains(t, err, "is not an executable file")
+
+	// An executable that runs its arguments without setting no_new_privs
+	// (as a god-nnp before its self-test did, now and then): every job
+	// would run without it. Refused.
+	fake := filepath.Join(t.TempDir(), "god-nnp")
+	must.NoError(t, os.WriteFile(fake, []byte("#!/bin/sh\nexec \"$@\"\n"), 0o755))
+	_, err = godswarm.New(ctx, godswarm.Config{StoreID: executortest.NewStoreID(), NNPHelper: fake})
+	must.ErrorContains(t, err, "failed its self-test")
 }
 
 func readFile(t *testing.T, path string) string {

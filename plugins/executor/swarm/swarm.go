@@ -19,6 +19,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -80,7 +81,8 @@ type Config struct {
 	// NNPHelper is the path, on every node, of god-nnp (built by `make
 	// build`): on an engine that cannot set no-new-privileges on a service
 	// (before Docker 25) and was not started with --no-new-privileges,
-	// jobs run through it. Ignored where the engine does it.
+	// jobs run through it; New refuses one that fails its self-test.
+	// Ignored where the engine does it.
 	NNPHelper string
 	// StartTimeout bounds how long Start waits for Swarm to run the task,
 	// or refuse it (an image no node has: a permanent failure); past it,
@@ -185,9 +187,33 @@ func (e *Executor) check(ctx context.Context) error {
 		if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
 			return fmt.Errorf("swarm.nnp_helper %q is not an executable file (%v): build it with `make build` (bin/god-nnp) and install it at that path on every node", e.cfg.NNPHelper, err)
 		}
+		if err := selfTest(ctx, e.cfg.NNPHelper); err != nil {
+			return err
+		}
 		e.nnp = nnpHelper
 	default:
 		return fmt.Errorf("the engine at %s (API %s) cannot set no-new-privileges on Swarm services (Docker 25, API 1.44, can), so jobs could gain root through setuid binaries: set swarm { nnp_helper = \"/path/to/god-nnp\" } (built by `make build`, installed on every node), or run dockerd with --no-new-privileges on every node", e.cfg.Address, e.cli.ClientVersion())
+	}
+	return nil
+}
+
+// nnpSelfTestOK is what `god-nnp -selftest` prints (cmd/god-nnp).
+const nnpSelfTestOK = "god-nnp: no_new_privs=1 (thread-locked, checked before exec)"
+
+// selfTest runs the helper's self-test: jobs run through whatever program
+// nnp_helper names, so one that does not set no_new_privs reliably (any
+// other program, or a god-nnp before the fix that keeps the bit and
+// execve on one thread) would run every job without it. Only this node's
+// copy can be checked; the others must be the same build.
+func selfTest(ctx context.Context, helper string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var stderr strings.Builder
+	cmd := exec.CommandContext(ctx, helper, "-selftest")
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if got := strings.TrimSpace(string(out)); err != nil || got != nnpSelfTestOK {
+		return fmt.Errorf("swarm.nnp_helper %q failed its self-test (%v; printed %q, %q): it is not a current god-nnp, and jobs run through it could gain privileges; build it with `make build` (bin/god-nnp) and install it at that path on every node", helper, err, got, strings.TrimSpace(stderr.String()))
 	}
 	return nil
 }
